@@ -1,0 +1,100 @@
+"""Which driver builds which device: the board config names them, this table finds them.
+
+A board config device table looks like ``[connector.meter] driver = "sdm630" port = ...``.
+``firmware.board`` looks up ``(role, driver)`` here, validates the table against the
+driver's ``options`` (every problem reported, unknown keys included) and calls ``build``.
+
+Roles: ``pilot``, ``contactor``, ``meter``, ``lock``, ``indicator`` (per connector) and
+``rfid`` (per reader). Simulated devices register under the driver name ``sim``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from hal.options import Option
+
+ROLES = ("pilot", "contactor", "meter", "lock", "indicator", "rfid")
+
+
+@dataclass
+class BuildContext:
+    """What a driver's ``build`` gets besides its validated options.
+
+    ``gpio`` is the board's GPIO factory (``hal.gpio``) or None when the board has no
+    ``[gpio]`` table; ``shared`` lets devices that share one physical link (an OpenEVSE
+    board serves pilot, contactor and meter on one serial port) find each other, keyed
+    by whatever the driver chooses (e.g. ``("rapi", port)``); ``sim`` is the simulated
+    world of a board with simulated devices; ``connector_id`` is 0 for readers.
+    """
+
+    name: str
+    connector_id: int = 0
+    gpio: Any = None
+    sim: Any = None
+    shared: dict[Any, Any] = field(default_factory=dict)
+    connector: dict[str, Any] = field(default_factory=dict)  # the connector's own table
+
+
+@dataclass(frozen=True)
+class DriverSpec:
+    role: str
+    name: str
+    options: tuple[Option, ...]
+    build: Callable[[BuildContext, dict[str, Any]], Any]
+    doc: str = ""
+
+
+_REGISTRY: dict[tuple[str, str], DriverSpec] = {}
+
+
+def register(spec: DriverSpec) -> DriverSpec:
+    if spec.role not in ROLES:
+        raise ValueError(f"unknown role {spec.role!r}")
+    key = (spec.role, spec.name)
+    if key in _REGISTRY and _REGISTRY[key] is not spec:
+        raise ValueError(f"driver {spec.name!r} registered twice for role {spec.role!r}")
+    _REGISTRY[key] = spec
+    return spec
+
+
+def lookup(role: str, name: str) -> DriverSpec | None:
+    _load_builtin_drivers()
+    return _REGISTRY.get((role, name))
+
+
+def names(role: str) -> list[str]:
+    _load_builtin_drivers()
+    return sorted(n for (r, n) in _REGISTRY if r == role)
+
+
+def all_specs() -> list[DriverSpec]:
+    _load_builtin_drivers()
+    return sorted(_REGISTRY.values(), key=lambda s: (s.role, s.name))
+
+
+_loaded = False
+
+
+def _load_builtin_drivers() -> None:
+    """Import the modules that register built-in drivers (once, lazily).
+
+    Lazily, so that importing the registry does not import pyserial/pymodbus for a
+    board that only uses simulated devices.
+    """
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import importlib
+
+    for module in BUILTIN_DRIVER_MODULES:
+        importlib.import_module(module)
+
+
+# Modules whose import registers drivers. Keep imports inside them cheap: heavy
+# libraries (pymodbus, gpiod) are imported by ``build``, not at module import.
+BUILTIN_DRIVER_MODULES: list[str] = [
+    "hal.sim.drivers",
+]

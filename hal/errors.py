@@ -1,0 +1,49 @@
+"""The hardware abstraction layer's error tree.
+
+Every failure a device backend reports to the layers above is a ``HalError``. Drivers
+raise their own ``DriverError`` subclasses (see ``drivers.errors``), which are also
+``HalError`` so the runtime can catch one root per device.
+"""
+
+from __future__ import annotations
+
+
+class HalError(Exception):
+    """Root of every hardware-layer failure."""
+
+
+class DeviceOpenError(HalError):
+    """A device, chip, pin or port could not be opened at start.
+
+    The message names what failed (pin, chip label, port path) and the fix, because a
+    technician reads it on a console with no other context.
+    """
+
+
+class DeviceUnavailable(HalError):
+    """A device that was working stopped answering (timeout, unplugged, port gone)."""
+
+
+class ContactorFault(HalError):
+    """The contactor's feedback (mirror) contact disagrees with the coil command.
+
+    ``vendor_error_code`` is what goes into StatusNotification.vendorErrorCode.
+    """
+
+    vendor_error_code = "ContactorFault"
+
+
+class ContactorDidNotClose(ContactorFault):
+    """The coil was energised but the feedback did not confirm 'closed' in time."""
+
+    vendor_error_code = "ContactorNoPullIn"
+
+
+class ContactorWelded(ContactorFault):
+    """The coil is off but the feedback still says 'closed': a welded contact."""
+
+    vendor_error_code = "ContactorWelded"
+
+
+class MeterUnavailable(DeviceUnavailable):
+    """The energy meter did not answer, or answered with data that cannot be a reading."""

@@ -1,0 +1,186 @@
+"""Role interfaces of the hardware abstraction layer.
+
+Each interface is a ``typing.Protocol`` named by its role (``EnergyMeter``); backends
+are named by backend and role (``ModbusEnergyMeter``, ``SimEnergyMeter``). The
+obligations in the docstrings are part of the contract: the runtime and the safety
+rules rely on them, and every backend's tests check them.
+
+Lifecycle: the runtime ``await device.open()`` once at start (failure raises
+``DeviceOpenError`` naming the pin/port and the fix; the agent then exits non-zero),
+and ``await device.close()`` on shutdown. Nothing here is ever chosen as a fallback:
+a board config names the backend of each device explicitly.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Protocol, runtime_checkable
+
+
+class PilotState(enum.Enum):
+    """IEC 61851-1 control pilot states as seen by the EVSE."""
+
+    A = "A"  # no EV connected (+12 V)
+    B = "B"  # EV connected, not requesting energy (+9 V)
+    C = "C"  # EV requests energy (+6 V)
+    D = "D"  # EV requests energy, ventilation required (+3 V)
+    E = "E"  # error: CP shorted / no power (0 V)
+    F = "F"  # EVSE not available / fault (-12 V)
+
+    @property
+    def ev_connected(self) -> bool:
+        return self in (PilotState.B, PilotState.C, PilotState.D)
+
+    @property
+    def ev_requests_energy(self) -> bool:
+        return self in (PilotState.C, PilotState.D)
+
+    @property
+    def is_error(self) -> bool:
+        return self in (PilotState.E, PilotState.F)
+
+
+@dataclass(frozen=True)
+class MeterReading:
+    """One consistent snapshot of an energy meter (all values from one read cycle).
+
+    Per-phase tuples have one entry per phase the meter measures (1 or 3); an entry is
+    ``None`` when the meter does not provide it. ``energy_wh`` is the active import
+    register (never extrapolated: it is what the meter said).
+    """
+
+    energy_wh: float
+    power_w: float | None = None
+    current_a: tuple[float | None, ...] = ()
+    voltage_v: tuple[float | None, ...] = ()
+    frequency_hz: float | None = None
+    power_factor: float | None = None
+
+
+@dataclass(frozen=True)
+class CardRead:
+    """A card presented on a reader, as the reader delivered it.
+
+    ``uid`` holds the UID bytes in the order the reader's protocol delivers them
+    (anticollision order for ISO 14443 readers); ``raw`` is the reader's text or hex
+    form for diagnostics. Canonicalisation to an OCPP idTag happens above the HAL
+    (``firmware.core.idtag``) with the reader's configured options.
+    """
+
+    uid: bytes
+    raw: str
+    reader: str
+    technology: str = "ISO14443A"
+    text: str | None = None  # set by "line" readers whose cards are not hex UIDs
+
+
+@dataclass
+class DeviceInfo:
+    """What the console's ``hw`` command shows for a device."""
+
+    role: str          # "contactor", "meter", "rfid", "pilot", "indicator", "lock"
+    name: str          # e.g. "connector 1 meter"
+    backend: str       # e.g. "sim", "modbus-sdm630", "pn532", "gpiod"
+    port: str = ""     # serial path, gpiochip label + line, or "" for sim
+    last_error: str = ""
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Device(Protocol):
+    async def open(self) -> None:
+        """Acquire the port/lines. Raises ``DeviceOpenError`` naming what and the fix."""
+
+    async def close(self) -> None:
+        """Release everything; safe to call twice and after a failed open."""
+
+    def info(self) -> DeviceInfo:
+        """Current backend, port and last error, for diagnostics (never raises)."""
+
+
+@runtime_checkable
+class Contactor(Device, Protocol):
+    """The main contactor of one connector, with a feedback (mirror) contact.
+
+    Obligations:
+    - ``close_contactor()`` energises the coil and returns only once the feedback confirms
+      "closed" within ``feedback_timeout_s``; otherwise it de-energises the coil and
+      raises ``ContactorDidNotClose``.
+    - ``open_contactor()`` de-energises the coil and returns once the feedback confirms "open";
+      if the feedback still says closed after ``feedback_timeout_s`` it raises
+      ``ContactorWelded`` (the coil stays off).
+    - ``check()`` compares the feedback with the last command and raises
+      ``ContactorWelded`` / ``ContactorDidNotClose`` on a mismatch; the runtime calls
+      it periodically so a weld while idle is noticed.
+    - ``is_closed`` is the last feedback reading.
+    """
+
+    @property
+    def is_closed(self) -> bool: ...
+
+    async def close_contactor(self) -> None: ...
+
+    async def open_contactor(self) -> None: ...
+
+    async def check(self) -> None: ...
+
+
+@runtime_checkable
+class EnergyMeter(Device, Protocol):
+    """The energy meter of one connector.
+
+    Obligations: ``read()`` returns one consistent ``MeterReading`` from a single read
+    cycle, or raises ``MeterUnavailable``. It never invents, caches or extrapolates a
+    value: a failed read is an exception, not an old number.
+    """
+
+    async def read(self) -> MeterReading: ...
+
+
+@runtime_checkable
+class RfidReader(Device, Protocol):
+    """A card reader (RFID, Wiegand, line-printing).
+
+    Obligations: ``cards()`` yields one ``CardRead`` per presentation: a card held on
+    the reader is reported once until it has been away for the reader's debounce time;
+    noise, truncated frames and bad checksums never yield anything.
+    """
+
+    def cards(self) -> AsyncIterator[CardRead]: ...
+
+
+@runtime_checkable
+class ControlPilot(Device, Protocol):
+    """The EVSE controller of one connector: control pilot state and the energy offer.
+
+    Obligations:
+    - ``states()`` yields the current pilot state first, then every change.
+    - ``offer(max_current_a)`` with a value > 0 starts/updates the PWM offer
+      (state B2/C2); ``offer(0)`` withdraws it (B1/no PWM). It does not switch the
+      contactor: that is the Contactor's job (or the controller's own relay, in which
+      case the board's contactor driver is the controller's relay view).
+    """
+
+    def states(self) -> AsyncIterator[PilotState]: ...
+
+    async def offer(self, max_current_a: float) -> None: ...
+
+
+@runtime_checkable
+class ConnectorLock(Device, Protocol):
+    """Optional cable lock of a socket outlet.
+
+    ``unlock()`` returns True when the lock reports unlocked, False when it failed.
+    """
+
+    async def lock(self) -> bool: ...
+
+    async def unlock(self) -> bool: ...
+
+
+@runtime_checkable
+class Indicator(Device, Protocol):
+    """Optional status light/display. ``show`` takes an OCPP connector status name."""
+
+    async def show(self, status: str) -> None: ...
