@@ -1,0 +1,104 @@
+"""Registration, heartbeat and link state ([16] §4.2, §4.6; [E16] 3.22).
+
+- BootNotification at every start and whenever the CSMS has not yet accepted us; while
+  Pending or Rejected the next one waits for the interval the CSMS gave (or a default
+  when it gave 0) — no earlier retry, no flooding.
+- Nothing but BootNotification is sent before Accepted (the runtime's link enforces the
+  same gate for queued transaction messages).
+- On Accepted: clock sync, HeartbeatInterval from the response, StatusNotification for
+  connector 0 and every connector.
+- After a reconnect (already Accepted in this process's life) no new BootNotification:
+  only the statuses that changed while offline are reported.
+"""
+
+from __future__ import annotations
+
+from . import effects as fx
+from . import events as ev
+from .metering import seconds_to_next_aligned
+
+BOOT_TIMER = ("boot",)
+HEARTBEAT_TIMER = ("heartbeat",)
+ALIGNED_TIMER = ("aligned",)
+
+DEFAULT_BOOT_RETRY_S = 60  # when the CSMS answers Pending/Rejected with interval 0
+BOOT_FAILURE_RETRY_S = 30  # when BootNotification got a CALLERROR or no answer
+
+
+class BootMixin:
+    def _on_started(self, event: ev.AgentStarted, now: float) -> list[fx.Effect]:
+        return self._arm_aligned_timer(now)
+
+    def _on_link_connected(self, event: ev.LinkConnected, now: float) -> list[fx.Effect]:
+        self.connected = True
+        if self.boot_state == "Accepted":
+            # Reconnected: report what changed while we were away, nothing more.
+            out: list[fx.Effect] = self._report_station_status(now)
+            for c in self.connectors.values():
+                out.extend(self._report_status(c, now))
+            return out
+        if self.boot_retry_pending:
+            return []  # Pending/Rejected interval still running: wait for it.
+        return [fx.SendBootNotification()]
+
+    def _on_link_disconnected(self, event: ev.LinkDisconnected, now: float) -> list[fx.Effect]:
+        self.connected = False
+        return []
+
+    def _on_boot_responded(self, event: ev.BootResponded, now: float) -> list[fx.Effect]:
+        out: list[fx.Effect] = []
+        self.boot_state = event.status
+        if event.csms_time_s is not None and event.status == "Accepted":
+            out.append(fx.AdjustClock(event.csms_time_s))
+            now = event.csms_time_s
+        if event.status == "Accepted":
+            self.boot_retry_pending = False
+            out.append(fx.CancelTimer(BOOT_TIMER))
+            if event.interval_s > 0:
+                result = self.config.change("HeartbeatInterval", str(event.interval_s))
+                if result.status == "Accepted":
+                    out.append(fx.PersistConfiguration("HeartbeatInterval", str(event.interval_s)))
+            out.extend(self._arm_heartbeat())
+            out.extend(self.report_all_statuses(now))
+            return out
+        # Pending or Rejected: wait at least the interval before the next BootNotification.
+        self.boot_retry_pending = True
+        delay = event.interval_s if event.interval_s > 0 else DEFAULT_BOOT_RETRY_S
+        out.append(fx.StartTimer(BOOT_TIMER, delay))
+        return out
+
+    def _on_heartbeat_responded(self, event: ev.HeartbeatResponded,
+                                now: float) -> list[fx.Effect]:
+        if event.csms_time_s is None:
+            return []
+        return [fx.AdjustClock(event.csms_time_s)]
+
+    def _on_boot_failed(self, event: ev.CallFailed, now: float) -> list[fx.Effect]:
+        if event.reason == "offline":
+            return []  # LinkConnected will send it again.
+        self.boot_retry_pending = True
+        return [fx.StartTimer(BOOT_TIMER, BOOT_FAILURE_RETRY_S)]
+
+    def _on_boot_timer(self, now: float) -> list[fx.Effect]:
+        self.boot_retry_pending = False
+        if self.connected and self.boot_state != "Accepted":
+            return [fx.SendBootNotification()]
+        return []
+
+    def _arm_heartbeat(self) -> list[fx.Effect]:
+        interval_s = self.config.get_int("HeartbeatInterval")
+        if interval_s <= 0:
+            return [fx.CancelTimer(HEARTBEAT_TIMER)]
+        return [fx.StartTimer(HEARTBEAT_TIMER, interval_s)]
+
+    def _on_heartbeat_timer(self, now: float) -> list[fx.Effect]:
+        out = self._arm_heartbeat()
+        if self.online:
+            out.insert(0, fx.SendHeartbeat())
+        return out
+
+    def _arm_aligned_timer(self, now: float) -> list[fx.Effect]:
+        interval_s = self.config.get_int("ClockAlignedDataInterval")
+        if interval_s <= 0:
+            return [fx.CancelTimer(ALIGNED_TIMER)]
+        return [fx.StartTimer(ALIGNED_TIMER, seconds_to_next_aligned(now, interval_s))]

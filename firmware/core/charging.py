@@ -1,0 +1,177 @@
+"""Cards, authorization and transactions ([16] §3.5, §4.1, §4.8, §4.10, §5.11).
+
+A tap first tries to stop: the same idTag stops its own transaction without an
+Authorize (§4.1), a tag of the same parentIdTag group stops it too. Otherwise it
+authorizes a start on a connector: the plugged one waiting for a card, else the first
+free one (tap before plug; ConnectionTimeOut then cancels it if no cable comes).
+A transaction starts when the connector is authorized and the EV is plugged in, and
+energy flows only while the safety rule in ``Connector.contactor_should_close`` holds.
+"""
+
+from __future__ import annotations
+
+from hal.interfaces import PilotState
+
+from . import effects as fx
+from . import events as ev
+from .authorization_flow import AuthorizationFlowMixin
+from .boot import ALIGNED_TIMER, BOOT_TIMER, HEARTBEAT_TIMER
+from .connector import Authorization, Connector, Fault, Transaction, TransactionRecord
+from .metering import sample
+from .sampling import SamplingMixin
+
+
+def connection_timeout_timer(connector_id: int) -> tuple:
+    return ("connection-timeout", connector_id)
+
+
+class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
+    # ------------------------------------------------------------------ timers
+    def _on_timer(self, event: ev.TimerFired, now: float) -> list[fx.Effect]:
+        key = event.key
+        if key == BOOT_TIMER:
+            return self._on_boot_timer(now)
+        if key == HEARTBEAT_TIMER:
+            return self._on_heartbeat_timer(now)
+        if key == ALIGNED_TIMER:
+            return self._on_aligned_timer(now)
+        if isinstance(key, tuple) and len(key) == 2:
+            kind, connector_id = key
+            c = self.connectors.get(connector_id)
+            if c is None:
+                return []
+            if kind == "connection-timeout":
+                return self._on_connection_timeout(c, now)
+            if kind == "sample":
+                return self._on_sample_timer(c, now)
+        return []
+
+    def _on_connection_timeout(self, c: Connector, now: float) -> list[fx.Effect]:
+        if c.authorization is not None and c.tx is None and not c.pilot.ev_connected:
+            tag = c.authorization.id_tag
+            c.authorization = None
+            return [fx.RecordDecision(tag, False, "connection-timeout", c.connector_id)]
+        return []
+
+    # ------------------------------------------------------------------ pilot
+    def _on_pilot(self, event: ev.PilotChanged, now: float) -> list[fx.Effect]:
+        c = self.connectors.get(event.connector_id)
+        if c is None:
+            return []
+        previous = c.pilot
+        c.pilot = event.state
+        out: list[fx.Effect] = []
+        if event.state.is_error:
+            c.faults["pilot"] = _pilot_fault(event.state)
+        else:
+            c.faults.pop("pilot", None)
+        if not event.state.ev_connected and previous.ev_connected:
+            c.finishing = False
+            if c.tx is not None and self.config.get_bool("StopTransactionOnEVSideDisconnect"):
+                out.extend(self._stop_transaction(c, "EVDisconnected", None, now))
+                c.finishing = False
+        if event.state.ev_connected and c.authorization is not None:
+            out.append(fx.CancelTimer(connection_timeout_timer(c.connector_id)))
+        return out
+
+    # ------------------------------------------------------------------ transactions
+    def _authorize_connector(self, c: Connector, auth: Authorization,
+                             now: float) -> list[fx.Effect]:
+        c.authorization = auth
+        c.finishing = False
+        out: list[fx.Effect] = [fx.RecordDecision(auth.id_tag, True, auth.why, c.connector_id)]
+        if not c.pilot.ev_connected:
+            timeout_s = self.config.get_int("ConnectionTimeOut")
+            out.append(fx.StartTimer(connection_timeout_timer(c.connector_id), timeout_s))
+        return out
+
+    def _maybe_start_transaction(self, c: Connector, now: float) -> list[fx.Effect]:
+        auth = c.authorization
+        if (auth is None or c.tx is not None or not c.pilot.ev_connected or c.faults
+                or c.energy_wh() is None):
+            return []
+        c.authorization = None
+        c.finishing = False
+        local_tx_id = self.next_local_tx_id
+        self.next_local_tx_id += 1
+        meter_start_wh = c.energy_wh()
+        record = TransactionRecord(
+            local_tx_id=local_tx_id, connector_id=c.connector_id, id_tag=auth.id_tag,
+            parent_id_tag=auth.parent_id_tag, meter_start_wh=meter_start_wh,
+            started_at_s=now, last_meter_wh=meter_start_wh, last_meter_at_s=now)
+        c.tx = Transaction(record, last_persisted_s=now)
+        out: list[fx.Effect] = [
+            fx.CancelTimer(connection_timeout_timer(c.connector_id)),
+            fx.PersistTransaction(record),
+            fx.SendStartTransaction(local_tx_id, c.connector_id, auth.id_tag, meter_start_wh, now),
+        ]
+        measurands = self.config.get_list("StopTxnSampledData")
+        if measurands:
+            c.add_stop_sample(sample(measurands, c.reading, c.max_current_a,
+                                     "Transaction.Begin", now))
+        out.extend(self._arm_sample_timer(c))
+        return out
+
+    def _stop_transaction(self, c: Connector, reason: str, id_tag: str | None,
+                          now: float) -> list[fx.Effect]:
+        """End the connector's transaction; the contactor opens through ``_sync``."""
+        tx = c.tx
+        if tx is None:
+            return []
+        measurands = self.config.get_list("StopTxnSampledData")
+        if measurands:
+            c.add_stop_sample(sample(measurands, c.reading, c.offer_a, "Transaction.End", now))
+        meter_stop_wh = c.energy_wh()
+        if meter_stop_wh is None:
+            meter_stop_wh = tx.record.last_meter_wh or tx.record.meter_start_wh
+        c.tx = None
+        c.finishing = c.pilot.ev_connected
+        return [
+            fx.CancelTimer(("sample", c.connector_id)),
+            fx.SendStopTransaction(tx.local_tx_id, meter_stop_wh, now, reason, id_tag,
+                                   tuple(tx.stop_data)),
+        ]
+
+    def _on_start_responded(self, event: ev.StartTransactionResponded,
+                            now: float) -> list[fx.Effect]:
+        out: list[fx.Effect] = []
+        if event.id_tag:
+            out.extend(self._learn_id_tag_info(event.id_tag, event.info, now))
+        for c in self.connectors.values():
+            tx = c.tx
+            if tx is None or tx.local_tx_id != event.local_tx_id:
+                continue
+            record = tx.update(transaction_id=event.transaction_id)
+            out.append(fx.PersistTransaction(record))
+            out.extend(self._check_csms_verdict(c, event.info, now))
+            break
+        return out
+
+    def _on_stop_responded(self, event: ev.StopTransactionResponded,
+                           now: float) -> list[fx.Effect]:
+        return []
+
+    def _on_tx_message_dropped(self, event: ev.TransactionMessageDropped,
+                               now: float) -> list[fx.Effect]:
+        return []
+
+    def _on_recovered_transaction(self, event: ev.RecoveredTransaction,
+                                  now: float) -> list[fx.Effect]:
+        """The agent died during this transaction: stop it with PowerLoss ([16] §4.10)."""
+        r: TransactionRecord = event.record
+        self.next_local_tx_id = max(self.next_local_tx_id, r.local_tx_id + 1)
+        meter_stop_wh = r.last_meter_wh if r.last_meter_wh is not None else r.meter_start_wh
+        at_s = r.last_meter_at_s if r.last_meter_at_s is not None else r.started_at_s
+        return [fx.SendStopTransaction(r.local_tx_id, meter_stop_wh, at_s, "PowerLoss", r.id_tag)]
+
+    def find_transaction(self, transaction_id: int) -> Connector | None:
+        for c in self.connectors.values():
+            if c.tx is not None and c.tx.transaction_id == transaction_id:
+                return c
+        return None
+
+
+def _pilot_fault(state: PilotState) -> Fault:
+    if state is PilotState.E:
+        return Fault("pilot", "EVCommunicationError", "PilotStateE", "control pilot shorted (E)")
+    return Fault("pilot", "EVCommunicationError", "PilotStateF", "EVSE not available (F)")

@@ -1,0 +1,194 @@
+"""CSMS-initiated requests of the Core and RemoteTrigger profiles.
+
+Every handler returns a ``Reply`` first (the runtime sends it before executing the
+other effects, so e.g. TriggerMessage's conf precedes the triggered message, [16]
+§5.17), except UnlockConnector, whose reply waits for the lock (``CableUnlocked``).
+"""
+
+from __future__ import annotations
+
+from . import effects as fx
+from . import events as ev
+from .authorization_flow import PendingAuthorize
+from .connector import Authorization, Connector
+from .metering import sample
+
+TRIGGERABLE = {"BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
+               "Heartbeat", "MeterValues", "StatusNotification"}
+
+
+def _reply(event: ev.Request, status: str, **fields) -> fx.Reply:
+    return fx.Reply(event.ref, {"status": status, **fields})
+
+
+class RequestsMixin:
+    # ------------------------------------------------------------------ remote start/stop
+    def _on_remote_start(self, event: ev.RemoteStartRequested, now: float) -> list[fx.Effect]:
+        if self.boot_state != "Accepted":
+            return [_reply(event, "Rejected")]  # [16] §4.2: not while Pending
+        if event.connector_id is not None:
+            c = self.connectors.get(event.connector_id)
+            if c is None or not c.is_idle():
+                return [_reply(event, "Rejected")]
+        else:
+            c = self._start_target()
+            if c is None:
+                return [_reply(event, "Rejected")]
+        out: list[fx.Effect] = [_reply(event, "Accepted")]
+        if self.config.get_bool("AuthorizeRemoteTxRequests"):
+            pending = PendingAuthorize(event.id_tag, c.connector_id, "remote",
+                                       event.list_entry, event.cache_entry)
+            out.extend(self._decide_and_authorize(pending, False, now))
+        else:
+            out.extend(self._authorize_connector(
+                c, Authorization(event.id_tag, None, "remote", now), now))
+        return out
+
+    def _on_remote_stop(self, event: ev.RemoteStopRequested, now: float) -> list[fx.Effect]:
+        if self.boot_state != "Accepted":
+            return [_reply(event, "Rejected")]
+        c = self.find_transaction(event.transaction_id)
+        if c is None:
+            return [_reply(event, "Rejected")]
+        return [_reply(event, "Accepted")] + self._stop_transaction(c, "Remote", None, now)
+
+    # ------------------------------------------------------------------ reset
+    def _on_reset(self, event: ev.ResetRequested, now: float) -> list[fx.Effect]:
+        """Stop every transaction with SoftReset/HardReset, then restart ([16] §5.14)."""
+        out: list[fx.Effect] = [_reply(event, "Accepted")]
+        reason = "HardReset" if event.kind == "Hard" else "SoftReset"
+        for c in self.connectors.values():
+            c.authorization = None
+            out.extend(self._stop_transaction(c, reason, None, now))
+        out.append(fx.RestartAgent(event.kind))
+        return out
+
+    # ------------------------------------------------------------------ availability
+    def _on_change_availability(self, event: ev.ChangeAvailabilityRequested,
+                                now: float) -> list[fx.Effect]:
+        """[16] §5.2: Scheduled while a transaction runs; connector 0 = all; persisted."""
+        operative = event.kind == "Operative"
+        if event.connector_id == 0:
+            targets = list(self.connectors.values())
+        elif event.connector_id in self.connectors:
+            targets = [self.connectors[event.connector_id]]
+        else:
+            return [_reply(event, "Rejected")]
+        out: list[fx.Effect] = []
+        scheduled = False
+        for c in targets:
+            out.append(fx.PersistAvailability(c.connector_id, operative))
+            if c.tx is not None and c.operative != operative:
+                c.scheduled_operative = operative
+                scheduled = True
+            else:
+                out.extend(self._apply_availability(c, operative))
+        return [_reply(event, "Scheduled" if scheduled else "Accepted")] + out
+
+    def _apply_availability(self, c: Connector, operative: bool) -> list[fx.Effect]:
+        c.operative = operative
+        c.scheduled_operative = None
+        if not operative and c.authorization is not None:
+            tag = c.authorization.id_tag
+            c.authorization = None
+            return [fx.CancelTimer(("connection-timeout", c.connector_id)),
+                    fx.RecordDecision(tag, False, "connector-unavailable", c.connector_id)]
+        return []
+
+    # ------------------------------------------------------------------ unlock
+    def _on_unlock(self, event: ev.UnlockConnectorRequested, now: float) -> list[fx.Effect]:
+        """[16] §5.18: a running transaction is stopped (UnlockCommand) before unlocking."""
+        c = self.connectors.get(event.connector_id)
+        if c is None or not c.has_lock:
+            return [_reply(event, "NotSupported")]
+        out = self._stop_transaction(c, "UnlockCommand", None, now)
+        out.append(fx.UnlockCable(c.connector_id, event.ref))
+        return out
+
+    def _on_cable_unlocked(self, event: ev.CableUnlocked, now: float) -> list[fx.Effect]:
+        if event.request_ref is None:
+            return []
+        return [fx.Reply(event.request_ref, {"status": "Unlocked" if event.ok else "UnlockFailed"})]
+
+    # ------------------------------------------------------------------ configuration
+    def _on_get_configuration(self, event: ev.GetConfigurationRequested,
+                              now: float) -> list[fx.Effect]:
+        known, unknown = self.config.report(event.keys)
+        fields: dict = {}
+        if known:
+            fields["configuration_key"] = known
+        if unknown:
+            fields["unknown_key"] = unknown
+        return [fx.Reply(event.ref, fields)]
+
+    def _on_change_configuration(self, event: ev.ChangeConfigurationRequested,
+                                 now: float) -> list[fx.Effect]:
+        result = self.config.change(event.key, event.value)
+        out: list[fx.Effect] = [_reply(event, result.status)]
+        if result.status not in ("Accepted", "RebootRequired"):
+            return out
+        out.append(fx.PersistConfiguration(result.key, self.config.get(result.key)))
+        out.extend(self.configuration_changed(result.key, now))
+        return out
+
+    def configuration_changed(self, key: str, now: float) -> list[fx.Effect]:
+        """Re-arm whatever depends on ``key`` (timers take the new interval at once)."""
+        if key == "HeartbeatInterval" and self.boot_state == "Accepted":
+            return self._arm_heartbeat()
+        if key == "MeterValueSampleInterval":
+            out: list[fx.Effect] = []
+            for c in self.connectors.values():
+                if c.tx is not None:
+                    out.extend(self._arm_sample_timer(c))
+            return out
+        if key == "ClockAlignedDataInterval":
+            return self._arm_aligned_timer(now)
+        return []
+
+    # ------------------------------------------------------------------ trigger
+    def _on_trigger(self, event: ev.TriggerMessageRequested, now: float) -> list[fx.Effect]:
+        message, connector_id = event.message, event.connector_id
+        if message not in TRIGGERABLE:
+            return [_reply(event, "NotImplemented")]
+        if connector_id not in (None, 0) and connector_id not in self.connectors:
+            return [_reply(event, "Rejected")]
+        if message == "BootNotification":
+            if self.boot_state == "Accepted":
+                return [_reply(event, "Rejected")]  # [E16] 3.35
+            return [_reply(event, "Accepted"), fx.SendBootNotification()]
+        out: list[fx.Effect] = [_reply(event, "Accepted")]
+        if message == "Heartbeat":
+            out.append(fx.SendHeartbeat())
+        elif message == "StatusNotification":
+            out.extend(self._triggered_statuses(connector_id, now))
+        elif message == "MeterValues":
+            out.extend(self._triggered_meter_values(connector_id, now))
+        elif message == "DiagnosticsStatusNotification":
+            out.append(fx.SendDiagnosticsStatusNotification("Idle"))
+        elif message == "FirmwareStatusNotification":
+            out.append(fx.SendFirmwareStatusNotification("Idle"))
+        return out
+
+    def _triggered_statuses(self, connector_id: int | None, now: float) -> list[fx.Effect]:
+        # Sent even while Pending (the CSMS asked), so do not go through the online gate.
+        targets = [self.connectors[connector_id]] if connector_id else []
+        out: list[fx.Effect] = []
+        if connector_id in (None, 0):
+            out.append(fx.SendStatusNotification(0, self.station_status(), "NoError", now))
+        if connector_id is None:
+            targets = list(self.connectors.values())
+        for c in targets:
+            out.append(self.status_notification(c, now))
+        return out
+
+    def _triggered_meter_values(self, connector_id: int | None, now: float) -> list[fx.Effect]:
+        targets = [self.connectors[connector_id]] if connector_id else list(self.connectors.values())
+        measurands = self.config.get_list("MeterValuesSampledData")
+        out: list[fx.Effect] = []
+        for c in targets:
+            triggered = sample(measurands, c.reading, c.offer_a, "Trigger", now)
+            if triggered is not None:
+                out.append(fx.SendMeterValues(
+                    c.connector_id, (triggered,), None,
+                    transaction_id=c.tx.transaction_id if c.tx is not None else None))
+        return out

@@ -1,0 +1,235 @@
+"""Effects: what the core asks the runtime to do, in the imperative.
+
+``Station.handle`` returns a list of these; the runtime executes them in order
+(persist before send). None of them holds an I/O object. Messages to the CSMS are
+typed (``SendStartTransaction``), not JSON: ``firmware.ocpp.mapping`` turns them into
+OCPP 1.6 payloads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Hashable
+
+
+class Effect:
+    """Marker base class."""
+
+
+# ----------------------------------------------------------------- timers and clock
+@dataclass(frozen=True)
+class StartTimer(Effect):
+    """Fire ``TimerFired(key)`` after ``delay_s`` (replaces a timer with the same key)."""
+
+    key: Hashable
+    delay_s: float
+
+
+@dataclass(frozen=True)
+class CancelTimer(Effect):
+    key: Hashable
+
+
+@dataclass(frozen=True)
+class AdjustClock(Effect):
+    """Set the agent's wall clock to the CSMS's time (OCPP clock sync)."""
+
+    csms_time_s: float
+
+
+# ----------------------------------------------------------------- hardware
+@dataclass(frozen=True)
+class CloseContactor(Effect):
+    connector_id: int
+
+
+@dataclass(frozen=True)
+class OpenContactor(Effect):
+    connector_id: int
+
+
+@dataclass(frozen=True)
+class OfferEnergy(Effect):
+    """Set the pilot's current offer; 0 withdraws it (EV cannot draw)."""
+
+    connector_id: int
+    max_current_a: float
+
+
+@dataclass(frozen=True)
+class UnlockCable(Effect):
+    connector_id: int
+    request_ref: Hashable = None
+
+
+@dataclass(frozen=True)
+class ShowStatus(Effect):
+    """Tell the indicator (if any) the connector's new OCPP status."""
+
+    connector_id: int
+    status: str
+
+
+# ----------------------------------------------------------------- persistence
+@dataclass(frozen=True)
+class PersistConfiguration(Effect):
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class PersistAvailability(Effect):
+    connector_id: int
+    operative: bool
+
+
+@dataclass(frozen=True)
+class PersistTransaction(Effect):
+    """Write the transaction's current state (``record`` is a ``TransactionRecord``)."""
+
+    record: Any
+
+
+@dataclass(frozen=True)
+class ForgetTransaction(Effect):
+    """The transaction is over and its StopTransaction is safely queued or delivered."""
+
+    local_tx_id: int
+
+
+@dataclass(frozen=True)
+class UpdateAuthorizationCache(Effect):
+    """Record an IdTagInfo the CSMS sent (the store skips list identifiers)."""
+
+    id_tag: str
+    status: str
+    expiry_s: float | None
+    parent_id_tag: str | None
+
+
+@dataclass(frozen=True)
+class RememberRejectedTag(Effect):
+    """Put a refused tag in the short negative cache."""
+
+    id_tag: str
+
+
+@dataclass(frozen=True)
+class RecordDecision(Effect):
+    """Accountability: why a tag was accepted or refused (logged and counted)."""
+
+    id_tag: str
+    accepted: bool
+    why: str
+    connector_id: int = 0
+
+
+# ----------------------------------------------------------------- process
+@dataclass(frozen=True)
+class RestartAgent(Effect):
+    """Restart the process once queued transaction messages are safe ("Soft"/"Hard")."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
+class Reply(Effect):
+    """The answer to the CSMS request ``ref``: fields of the 1.6 call_result, snake_case."""
+
+    ref: Hashable
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------- messages to the CSMS
+@dataclass(frozen=True)
+class SampledValue:
+    value: str
+    measurand: str
+    context: str
+    unit: str | None = None
+    phase: str | None = None
+    location: str = "Outlet"
+
+
+@dataclass(frozen=True)
+class MeterSample:
+    timestamp_s: float
+    values: tuple[SampledValue, ...]
+
+
+class SendMessage(Effect):
+    """Marker: a CALL to the CSMS."""
+
+    transaction_related = False
+
+
+@dataclass(frozen=True)
+class SendBootNotification(SendMessage):
+    pass
+
+
+@dataclass(frozen=True)
+class SendHeartbeat(SendMessage):
+    pass
+
+
+@dataclass(frozen=True)
+class SendStatusNotification(SendMessage):
+    connector_id: int
+    status: str
+    error_code: str = "NoError"
+    timestamp_s: float | None = None
+    info: str | None = None
+    vendor_error_code: str | None = None
+
+
+@dataclass(frozen=True)
+class SendAuthorize(SendMessage):
+    ref: Hashable
+    id_tag: str
+
+
+@dataclass(frozen=True)
+class SendStartTransaction(SendMessage):
+    local_tx_id: int
+    connector_id: int
+    id_tag: str
+    meter_start_wh: int
+    timestamp_s: float
+    reservation_id: int | None = None
+    transaction_related = True
+
+
+@dataclass(frozen=True)
+class SendStopTransaction(SendMessage):
+    local_tx_id: int
+    meter_stop_wh: int
+    timestamp_s: float
+    reason: str
+    id_tag: str | None = None
+    transaction_data: tuple[MeterSample, ...] = ()
+    transaction_related = True
+
+
+@dataclass(frozen=True)
+class SendMeterValues(SendMessage):
+    """``local_tx_id`` set: a transaction's values (queued durably, in order)."""
+
+    connector_id: int
+    samples: tuple[MeterSample, ...]
+    local_tx_id: int | None = None
+    transaction_id: int | None = None  # triggered values of a running tx (not queued)
+
+    @property
+    def transaction_related(self) -> bool:  # type: ignore[override]
+        return self.local_tx_id is not None
+
+
+@dataclass(frozen=True)
+class SendFirmwareStatusNotification(SendMessage):
+    status: str = "Idle"
+
+
+@dataclass(frozen=True)
+class SendDiagnosticsStatusNotification(SendMessage):
+    status: str = "Idle"

@@ -1,0 +1,249 @@
+"""Events: everything that happens to the station, in the past tense.
+
+The runtime turns hardware readings, CSMS frames, console commands and timers into
+these plain values and feeds them to ``Station.handle(event, now)``. Events carry no
+behaviour and no I/O objects; times are UTC epoch seconds (``*_s``) or come as the
+``now`` argument of ``handle``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Hashable
+
+from hal.interfaces import MeterReading, PilotState
+
+
+class Event:
+    """Marker base class."""
+
+
+# ----------------------------------------------------------------- life cycle and link
+@dataclass(frozen=True)
+class AgentStarted(Event):
+    """The process started (once, first event)."""
+
+
+@dataclass(frozen=True)
+class LinkConnected(Event):
+    """The websocket to the CSMS is open."""
+
+
+@dataclass(frozen=True)
+class LinkDisconnected(Event):
+    """The websocket closed or was found dead."""
+
+
+@dataclass(frozen=True)
+class BootResponded(Event):
+    status: str  # "Accepted" | "Pending" | "Rejected"
+    interval_s: int
+    csms_time_s: float | None
+
+
+@dataclass(frozen=True)
+class HeartbeatResponded(Event):
+    csms_time_s: float | None
+
+
+@dataclass(frozen=True)
+class CallFailed(Event):
+    """A non-transaction CALL got no usable answer.
+
+    ``reason`` is "offline" (not sent: no link or boot not accepted), "timeout" or
+    "error" (a CALLERROR with ``error_code``).
+    """
+
+    ref: Hashable
+    action: str
+    reason: str
+    error_code: str = ""
+
+
+@dataclass(frozen=True)
+class TimerFired(Event):
+    key: Hashable
+
+
+# ----------------------------------------------------------------- hardware
+@dataclass(frozen=True)
+class PilotChanged(Event):
+    connector_id: int
+    state: PilotState
+
+
+@dataclass(frozen=True)
+class CardPresented(Event):
+    """A card was read and canonicalised to ``id_tag``.
+
+    ``list_entry`` / ``cache_entry`` are what the local authorization store knows about
+    the tag (looked up by the runtime, since the store is I/O); ``negative_cached`` is
+    True when the tag was refused moments ago.
+    """
+
+    id_tag: str
+    reader: str = ""
+    list_entry: Any = None
+    cache_entry: Any = None
+    negative_cached: bool = False
+
+
+@dataclass(frozen=True)
+class ContactorSwitched(Event):
+    """The contactor's feedback confirmed the commanded state."""
+
+    connector_id: int
+    closed: bool
+
+
+@dataclass(frozen=True)
+class ContactorFailed(Event):
+    """Feedback disagrees with the command (no pull-in, or welded)."""
+
+    connector_id: int
+    vendor_error_code: str
+    info: str = ""
+
+
+@dataclass(frozen=True)
+class MeterSampled(Event):
+    connector_id: int
+    reading: MeterReading
+
+
+@dataclass(frozen=True)
+class MeterFailed(Event):
+    """The meter failed ``failed_reads`` consecutive reads (PowerMeterFailure)."""
+
+    connector_id: int
+    info: str = ""
+
+
+@dataclass(frozen=True)
+class HardwareFaultChanged(Event):
+    """A fault reported by a driver or injected on the simulator.
+
+    ``error_code`` is an OCPP ChargePointErrorCode; ``active`` False clears it.
+    """
+
+    connector_id: int
+    kind: str
+    active: bool
+    error_code: str = "OtherError"
+    vendor_error_code: str = ""
+    info: str = ""
+
+
+@dataclass(frozen=True)
+class CableUnlocked(Event):
+    connector_id: int
+    ok: bool
+    request_ref: Hashable = None
+
+
+# ----------------------------------------------------------------- CSMS answers
+@dataclass(frozen=True)
+class IdTagInfo:
+    status: str  # Accepted | Blocked | Expired | Invalid | ConcurrentTx
+    expiry_s: float | None = None
+    parent_id_tag: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizeResponded(Event):
+    ref: Hashable
+    id_tag: str
+    info: IdTagInfo
+
+
+@dataclass(frozen=True)
+class StartTransactionResponded(Event):
+    local_tx_id: int
+    transaction_id: int
+    info: IdTagInfo
+    id_tag: str = ""  # the idTag the StartTransaction carried (for the cache)
+
+
+@dataclass(frozen=True)
+class StopTransactionResponded(Event):
+    local_tx_id: int
+    info: IdTagInfo | None
+    id_tag: str = ""
+
+
+@dataclass(frozen=True)
+class LocalListConflicted(Event):
+    """The CSMS's IdTagInfo for a tag contradicts the local list ([16] §3.5.2)."""
+
+    id_tag: str
+    list_status: str
+    csms_status: str
+
+
+@dataclass(frozen=True)
+class TransactionMessageDropped(Event):
+    """The outbox gave up on a transaction message after the last attempt."""
+
+    local_tx_id: int
+    action: str
+
+
+# ----------------------------------------------------------------- CSMS requests
+@dataclass(frozen=True)
+class Request(Event):
+    """A CSMS-initiated CALL. The core answers with a ``Reply`` effect carrying ``ref``."""
+
+    ref: Hashable
+
+
+@dataclass(frozen=True)
+class RemoteStartRequested(Request):
+    id_tag: str = ""
+    connector_id: int | None = None
+    list_entry: Any = None
+    cache_entry: Any = None
+
+
+@dataclass(frozen=True)
+class RemoteStopRequested(Request):
+    transaction_id: int = 0
+
+
+@dataclass(frozen=True)
+class ResetRequested(Request):
+    kind: str = "Soft"  # "Soft" | "Hard"
+
+
+@dataclass(frozen=True)
+class ChangeAvailabilityRequested(Request):
+    connector_id: int = 0
+    kind: str = "Operative"  # "Operative" | "Inoperative"
+
+
+@dataclass(frozen=True)
+class UnlockConnectorRequested(Request):
+    connector_id: int = 0
+
+
+@dataclass(frozen=True)
+class GetConfigurationRequested(Request):
+    keys: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ChangeConfigurationRequested(Request):
+    key: str = ""
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class TriggerMessageRequested(Request):
+    message: str = ""
+    connector_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RecoveredTransaction(Event):
+    """A transaction found open in the store at start (the agent died during it)."""
+
+    record: Any = field(default=None)

@@ -1,0 +1,133 @@
+"""Meter readings, MeterValues timers, and the hardware's own events.
+
+- Sampled values every MeterValueSampleInterval from the start of each transaction
+  (context Sample.Periodic), clock-aligned values every ClockAlignedDataInterval from
+  00:00 UTC (Sample.Clock; with the transactionId of the transaction running at that
+  moment, [E16] 3.16). Both are recorded offline too: transaction-related MeterValues
+  go through the durable outbox.
+- StopTxnSampledData / StopTxnAlignedData samples are kept for the StopTransaction.
+- The meter reading of a running transaction is persisted every
+  ``METER_CHECKPOINT_S`` so a power cut loses at most that much (PowerLoss stop).
+- A contactor or meter failure becomes a connector fault (Faulted, contactor opened by
+  the safety rule); clearing it re-derives the status.
+"""
+
+from __future__ import annotations
+
+from . import effects as fx
+from . import events as ev
+from .boot import ALIGNED_TIMER
+from .connector import Connector, Fault
+from .metering import sample, seconds_to_next_aligned
+
+METER_CHECKPOINT_S = 15.0
+ALIGNMENT_TOLERANCE_S = 2.0
+
+
+def sample_timer(connector_id: int) -> tuple:
+    return ("sample", connector_id)
+
+
+class SamplingMixin:
+    # ------------------------------------------------------------------ meter
+    def _on_meter_sampled(self, event: ev.MeterSampled, now: float) -> list[fx.Effect]:
+        c = self.connectors.get(event.connector_id)
+        if c is None:
+            return []
+        c.reading = event.reading
+        c.reading_at_s = now
+        c.faults.pop("meter", None)
+        tx = c.tx
+        if tx is None:
+            return []
+        energy_wh = c.energy_wh()
+        force = False
+        if tx.energy_limit_wh is not None and not tx.record.suspended_by_evse \
+                and energy_wh - tx.record.meter_start_wh >= tx.energy_limit_wh:
+            # MaxEnergyOnInvalidId reached: withhold energy from now on.
+            tx.update(suspended_by_evse=True)
+            force = True
+        changed = energy_wh != tx.record.last_meter_wh
+        if force or (changed and now - tx.last_persisted_s >= METER_CHECKPOINT_S):
+            tx.last_persisted_s = now
+            return [fx.PersistTransaction(tx.update(last_meter_wh=energy_wh,
+                                                    last_meter_at_s=now))]
+        return []
+
+    def _on_meter_failed(self, event: ev.MeterFailed, now: float) -> list[fx.Effect]:
+        c = self.connectors.get(event.connector_id)
+        if c is not None:
+            c.faults["meter"] = Fault("meter", "PowerMeterFailure", "MeterNoAnswer",
+                                      event.info)
+        return []
+
+    # ------------------------------------------------------------------ contactor, faults
+    def _on_contactor_switched(self, event: ev.ContactorSwitched,
+                               now: float) -> list[fx.Effect]:
+        return []
+
+    def _on_contactor_failed(self, event: ev.ContactorFailed, now: float) -> list[fx.Effect]:
+        c = self.connectors.get(event.connector_id)
+        if c is not None:
+            c.faults["contactor"] = Fault("contactor", "PowerSwitchFailure",
+                                          event.vendor_error_code, event.info)
+            # The driver has already opened what it could; keep our command in step.
+            c.contactor_closed = False
+        return []
+
+    def _on_hardware_fault(self, event: ev.HardwareFaultChanged, now: float) -> list[fx.Effect]:
+        c = self.connectors.get(event.connector_id)
+        if c is None:
+            return []
+        if event.active:
+            c.faults[event.kind] = Fault(event.kind, event.error_code,
+                                         event.vendor_error_code, event.info)
+        else:
+            c.faults.pop(event.kind, None)
+        return []
+
+    # ------------------------------------------------------------------ MeterValues
+    def _arm_sample_timer(self, c: Connector) -> list[fx.Effect]:
+        interval_s = self.config.get_int("MeterValueSampleInterval")
+        if interval_s <= 0 or c.tx is None:
+            return [fx.CancelTimer(sample_timer(c.connector_id))]
+        return [fx.StartTimer(sample_timer(c.connector_id), interval_s)]
+
+    def _on_sample_timer(self, c: Connector, now: float) -> list[fx.Effect]:
+        if c.tx is None:
+            return []
+        out = self._arm_sample_timer(c)
+        periodic = sample(self.config.get_list("MeterValuesSampledData"), c.reading, c.offer_a,
+                          "Sample.Periodic", now)
+        if periodic is not None:
+            out.append(fx.SendMeterValues(c.connector_id, (periodic,), c.tx.local_tx_id))
+        stop_measurands = self.config.get_list("StopTxnSampledData")
+        if stop_measurands:
+            c.add_stop_sample(sample(stop_measurands, c.reading, c.offer_a,
+                                     "Sample.Periodic", now))
+        if c.reading is not None:
+            c.tx.last_persisted_s = now
+            out.append(fx.PersistTransaction(c.tx.update(last_meter_wh=c.energy_wh(),
+                                                         last_meter_at_s=now)))
+        return out
+
+    def _on_aligned_timer(self, now: float) -> list[fx.Effect]:
+        interval_s = self.config.get_int("ClockAlignedDataInterval")
+        if interval_s <= 0:
+            return []
+        # Timestamp the slot the timer was for, not the few ms the loop took to get here.
+        slot_s = round(now / interval_s) * interval_s
+        stamp_s = slot_s if abs(slot_s - now) <= ALIGNMENT_TOLERANCE_S else now
+        out: list[fx.Effect] = [fx.StartTimer(
+            ALIGNED_TIMER, seconds_to_next_aligned(now + 1.0, interval_s) + 1.0)]
+        measurands = self.config.get_list("MeterValuesAlignedData")
+        stop_measurands = self.config.get_list("StopTxnAlignedData")
+        for c in self.connectors.values():
+            aligned = sample(measurands, c.reading, c.offer_a, "Sample.Clock", stamp_s)
+            local_tx_id = c.tx.local_tx_id if c.tx is not None else None
+            if aligned is not None and (local_tx_id is not None or self.online):
+                out.append(fx.SendMeterValues(c.connector_id, (aligned,), local_tx_id))
+            if stop_measurands:
+                c.add_stop_sample(sample(stop_measurands, c.reading, c.offer_a,
+                                         "Sample.Clock", stamp_s))
+        return out

@@ -1,0 +1,163 @@
+"""The charge point as a sans-I/O state machine: ``effects = station.handle(event, now)``.
+
+``now`` is UTC epoch seconds as the agent's (CSMS-synchronised) clock says; the station
+never reads a clock, never awaits and never touches I/O. The work is split by topic:
+``boot`` (registration, heartbeat, link), ``charging`` (cards, authorization,
+transactions, metering) and ``csms_requests`` (CSMS-initiated calls). After every
+event the station re-derives each connector's outputs and status (``_sync``), so the
+safety rule and StatusNotification-on-every-change hold whatever the event was.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import events as ev
+from . import effects as fx
+from .boot import BootMixin
+from .charging import ChargingMixin
+from .configuration import Configuration
+from .connector import Connector
+from .csms_requests import RequestsMixin
+
+
+class Station(BootMixin, ChargingMixin, RequestsMixin):
+    def __init__(self, connectors: list[Connector], configuration: Configuration, *,
+                 next_local_tx_id: int = 1):
+        if not connectors:
+            raise ValueError("a station needs at least one connector")
+        self.connectors: dict[int, Connector] = {c.connector_id: c for c in connectors}
+        self.config = configuration
+        self.next_local_tx_id = next_local_tx_id
+        self.connected = False
+        self.boot_state = "None"  # None | Pending | Accepted | Rejected
+        self.boot_retry_pending = False
+        self.reported_station_status: str | None = None
+        self._authorize_seq = 0
+        self._pending_authorize: dict = {}
+        self._handlers: dict[type, Callable[[ev.Event, float], list[fx.Effect]]] = {
+            ev.AgentStarted: self._on_started,
+            ev.LinkConnected: self._on_link_connected,
+            ev.LinkDisconnected: self._on_link_disconnected,
+            ev.BootResponded: self._on_boot_responded,
+            ev.HeartbeatResponded: self._on_heartbeat_responded,
+            ev.CallFailed: self._on_call_failed,
+            ev.TimerFired: self._on_timer,
+            ev.PilotChanged: self._on_pilot,
+            ev.CardPresented: self._on_card,
+            ev.ContactorSwitched: self._on_contactor_switched,
+            ev.ContactorFailed: self._on_contactor_failed,
+            ev.MeterSampled: self._on_meter_sampled,
+            ev.MeterFailed: self._on_meter_failed,
+            ev.HardwareFaultChanged: self._on_hardware_fault,
+            ev.CableUnlocked: self._on_cable_unlocked,
+            ev.AuthorizeResponded: self._on_authorize_responded,
+            ev.StartTransactionResponded: self._on_start_responded,
+            ev.StopTransactionResponded: self._on_stop_responded,
+            ev.TransactionMessageDropped: self._on_tx_message_dropped,
+            ev.LocalListConflicted: self._on_local_list_conflict,
+            ev.RecoveredTransaction: self._on_recovered_transaction,
+            ev.RemoteStartRequested: self._on_remote_start,
+            ev.RemoteStopRequested: self._on_remote_stop,
+            ev.ResetRequested: self._on_reset,
+            ev.ChangeAvailabilityRequested: self._on_change_availability,
+            ev.UnlockConnectorRequested: self._on_unlock,
+            ev.GetConfigurationRequested: self._on_get_configuration,
+            ev.ChangeConfigurationRequested: self._on_change_configuration,
+            ev.TriggerMessageRequested: self._on_trigger,
+        }
+
+    # ------------------------------------------------------------------ entry point
+    def handle(self, event: ev.Event, now: float) -> list[fx.Effect]:
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            raise TypeError(f"no handler for {type(event).__name__}")
+        effects = handler(event, now)
+        safety, reports = self._sync(now)
+        # Opening contactors and withdrawing offers go first: nothing may delay them.
+        return safety + effects + reports
+
+    @property
+    def online(self) -> bool:
+        """Connected and registered: only then does the CSMS decide authorizations."""
+        return self.connected and self.boot_state == "Accepted"
+
+    def connector(self, connector_id: int) -> Connector | None:
+        return self.connectors.get(connector_id)
+
+    # ------------------------------------------------------------------ derived outputs
+    def _sync(self, now: float) -> tuple[list[fx.Effect], list[fx.Effect]]:
+        safety: list[fx.Effect] = []
+        later: list[fx.Effect] = []
+        for c in self.connectors.values():
+            later.extend(self._maybe_start_transaction(c, now))
+            if c.scheduled_operative is not None and c.tx is None:
+                later.extend(self._apply_availability(c, c.scheduled_operative))
+            close = c.contactor_should_close()
+            if c.contactor_closed and not close:
+                c.contactor_closed = False
+                safety.append(fx.OpenContactor(c.connector_id))
+            offer = c.desired_offer_a()
+            if offer != c.offer_a:
+                c.offer_a = offer
+                (safety if offer == 0 else later).append(fx.OfferEnergy(c.connector_id, offer))
+            if close and not c.contactor_closed:
+                c.contactor_closed = True
+                later.append(fx.CloseContactor(c.connector_id))
+            status = c.status()
+            if status != c.shown_status:
+                c.shown_status = status
+                later.append(fx.ShowStatus(c.connector_id, status))
+            later.extend(self._report_status(c, now))
+        later.extend(self._report_station_status(now))
+        return safety, later
+
+    def _report_status(self, c: Connector, now: float, force: bool = False) -> list[fx.Effect]:
+        if not self.online:
+            return []
+        notification = self.status_notification(c, now)
+        if (not force and notification.status == c.reported_status
+                and notification.error_code == c.reported_error):
+            return []
+        c.reported_status = notification.status
+        c.reported_error = notification.error_code
+        return [notification]
+
+    @staticmethod
+    def status_notification(c: Connector, now: float) -> fx.SendStatusNotification:
+        fault = c.error()
+        if fault is None:
+            return fx.SendStatusNotification(c.connector_id, c.status(), "NoError", now)
+        return fx.SendStatusNotification(
+            c.connector_id, c.status(), fault.error_code, now,
+            info=fault.info[:50] or None, vendor_error_code=fault.vendor_error_code[:50] or None)
+
+    def _on_local_list_conflict(self, event: ev.LocalListConflicted,
+                                now: float) -> list[fx.Effect]:
+        """[16] §3.5.2: report a list/CSMS conflict on connector 0 with LocalListConflict."""
+        if not self.online:
+            return []
+        info = f"{event.list_status}!={event.csms_status}"[:50]
+        return [fx.SendStatusNotification(0, self.station_status(), "LocalListConflict", now,
+                                          info=info)]
+
+    def station_status(self) -> str:
+        if all(not c.operative for c in self.connectors.values()):
+            return "Unavailable"
+        return "Available"
+
+    def _report_station_status(self, now: float, force: bool = False) -> list[fx.Effect]:
+        if not self.online:
+            return []
+        status = self.station_status()
+        if not force and status == self.reported_station_status:
+            return []
+        self.reported_station_status = status
+        return [fx.SendStatusNotification(0, status, "NoError", now)]
+
+    def report_all_statuses(self, now: float) -> list[fx.Effect]:
+        """StatusNotification for connector 0 and every connector ([E16] 3.22)."""
+        out = self._report_station_status(now, force=True)
+        for c in self.connectors.values():
+            out.extend(self._report_status(c, now, force=True))
+        return out

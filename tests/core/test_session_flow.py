@@ -1,0 +1,245 @@
+"""End-to-end flows of the sans-I/O station with a fake clock (no I/O, no sleeps)."""
+
+from firmware.core import effects as fx
+from firmware.core import events as ev
+
+from tests.core.harness import Entry, Harness
+
+
+def test_boot_accepted_syncs_clock_sets_heartbeat_and_reports_every_connector():
+    h = Harness(connectors=2)
+    assert h.of(fx.SendStatusNotification) == []  # nothing before registration
+    out = h.handle(ev.LinkConnected())
+    assert out == [fx.SendBootNotification()]
+    out = h.handle(ev.BootResponded("Accepted", 120, h.now + 5))
+    assert fx.AdjustClock(h.now + 5) in out
+    assert fx.PersistConfiguration("HeartbeatInterval", "120") in out
+    assert fx.StartTimer(("heartbeat",), 120) in out
+    sent = [(e.connector_id, e.status) for e in h.of(fx.SendStatusNotification, out)]
+    assert sent == [(0, "Available"), (1, "Available"), (2, "Available")]
+
+
+def test_plug_tap_charge_stop_by_same_tag_without_authorize():
+    h = Harness()
+    h.boot()
+    h.pilot("B")
+    assert h.status() == "Preparing"
+    h.tap("04A2B3C4")
+    assert h.last(fx.SendAuthorize).id_tag == "04A2B3C4"
+    out = h.answer_authorize()
+    start = h.last(fx.SendStartTransaction)
+    assert (start.connector_id, start.id_tag, start.meter_start_wh) == (1, "04A2B3C4", 1000)
+    assert fx.OfferEnergy(1, 32.0) in out
+    assert h.of(fx.CloseContactor) == []  # EV has not asked for energy yet
+    h.answer_start(1001)
+    out = h.pilot("C")
+    assert fx.CloseContactor(1) in out
+    assert h.status() == "Charging"
+    h.advance(3600)
+    h.meter(add_wh=7400)
+    authorizes_before = len(h.of(fx.SendAuthorize))
+    out = h.tap("04a2b3c4")  # same card, other reader case: still the same tag
+    assert len(h.of(fx.SendAuthorize)) == authorizes_before  # §4.1 no Authorize to stop
+    assert out[0] == fx.OpenContactor(1)  # safety effects come first
+    stop = h.last(fx.SendStopTransaction)
+    assert (stop.reason, stop.meter_stop_wh, stop.id_tag) == ("Local", 8400, "04a2b3c4")
+    assert h.status() == "Finishing"
+    h.pilot("A")
+    assert h.status() == "Available"
+    assert h.statuses_sent() == ["Available", "Preparing", "SuspendedEV", "Charging",
+                                 "Finishing", "Available"]
+
+
+def test_contactor_never_closes_without_authorization_even_when_ev_asks():
+    h = Harness()
+    h.boot()
+    h.pilot("B")
+    h.pilot("C")
+    assert h.of(fx.CloseContactor) == []
+    assert h.status() == "Preparing"
+
+
+def test_ev_pause_opens_contactor_and_reports_suspended_ev():
+    h = Harness()
+    h.boot()
+    h.start_session()
+    out = h.pilot("B")
+    assert out[0] == fx.OpenContactor(1)
+    assert h.status() == "SuspendedEV"
+    out = h.pilot("C")
+    assert fx.CloseContactor(1) in out
+    assert h.status() == "Charging"
+
+
+def test_unplug_during_transaction_stops_with_ev_disconnected():
+    h = Harness()
+    h.boot()
+    h.start_session()
+    h.pilot("A")
+    assert h.last(fx.SendStopTransaction).reason == "EVDisconnected"
+    assert h.status() == "Available"
+
+
+def test_tap_before_plug_then_connection_timeout_cancels():
+    h = Harness(config={"ConnectionTimeOut": "30"})
+    h.boot()
+    h.tap("CAFE0001")
+    h.answer_authorize()
+    assert h.status() == "Preparing"
+    assert fx.StartTimer(("connection-timeout", 1), 30) in h.log
+    h.advance(30)
+    h.handle(ev.TimerFired(("connection-timeout", 1)))
+    assert h.status() == "Available"
+    assert h.of(fx.SendStartTransaction) == []
+
+
+def test_tap_before_plug_then_plug_starts():
+    h = Harness()
+    h.boot()
+    h.tap("CAFE0001")
+    h.answer_authorize()
+    out = h.pilot("B")
+    assert fx.CancelTimer(("connection-timeout", 1)) in out
+    assert h.last(fx.SendStartTransaction).id_tag == "CAFE0001"
+
+
+def test_rejected_tag_does_not_start_and_is_remembered():
+    h = Harness()
+    h.boot()
+    h.pilot("B")
+    h.tap("BAD00001")
+    out = h.answer_authorize("Blocked")
+    assert fx.RememberRejectedTag("BAD00001") in out
+    assert h.of(fx.SendStartTransaction) == []
+    assert h.status() == "Preparing"
+    assert fx.UpdateAuthorizationCache("BAD00001", "Blocked", None, None) in out
+
+
+def test_parent_id_tag_group_member_stops_the_transaction():
+    h = Harness()
+    h.boot()
+    h.pilot("B")
+    h.tap("CARD0001")
+    h.answer_authorize(parent="FLEET")
+    h.answer_start()
+    h.pilot("C")
+    h.tap("CARD0002")  # another card of the same fleet
+    h.answer_authorize(parent="FLEET")
+    stop = h.last(fx.SendStopTransaction)
+    assert (stop.reason, stop.id_tag) == ("Local", "CARD0002")
+
+
+def test_invalid_start_transaction_conf_deauthorizes_when_configured():
+    h = Harness()
+    h.boot()
+    h.pilot("B")
+    h.tap("CARD0001")
+    h.answer_authorize()
+    h.answer_start(status="Invalid")
+    assert h.last(fx.SendStopTransaction).reason == "DeAuthorized"
+
+
+def test_invalid_start_conf_suspends_energy_when_not_stopping():
+    h = Harness(config={"StopTransactionOnInvalidId": "false"})
+    h.boot()
+    h.start_session()
+    h.station.handle(ev.StartTransactionResponded(1, 1001, ev.IdTagInfo("Invalid")), h.now)
+    assert h.status() == "SuspendedEVSE"
+    assert not h.station.connectors[1].contactor_should_close()
+
+
+def test_offline_unknown_tag_follows_allow_offline_tx_for_unknown_id():
+    h = Harness(config={"AllowOfflineTxForUnknownId": "true"})
+    h.pilot("B")  # never connected: offline
+    h.tap("UNKNOWN1")
+    assert h.of(fx.SendAuthorize) == []
+    assert h.last(fx.SendStartTransaction).id_tag == "UNKNOWN1"
+    h2 = Harness()
+    h2.pilot("B")
+    h2.tap("UNKNOWN1")
+    assert h2.of(fx.SendStartTransaction) == []
+
+
+def test_authorize_timeout_falls_back_to_offline_rules_with_local_list():
+    h = Harness()
+    h.boot()
+    h.pilot("B")
+    h.tap("LISTED01", list_entry=Entry("LISTED01"))
+    request = h.last(fx.SendAuthorize)
+    h.handle(ev.CallFailed(request.ref, "Authorize", "timeout"))
+    assert h.last(fx.SendStartTransaction).id_tag == "LISTED01"
+
+
+def test_meter_values_sampled_during_transaction():
+    h = Harness(config={"MeterValueSampleInterval": "10"})
+    h.boot()
+    h.start_session()
+    assert fx.StartTimer(("sample", 1), 10) in h.log
+    h.advance(10)
+    h.meter(add_wh=20)
+    out = h.handle(ev.TimerFired(("sample", 1)))
+    values = h.of(fx.SendMeterValues, out)[0]
+    assert values.local_tx_id == 1
+    measured = {(v.measurand, v.value, v.unit) for v in values.samples[0].values}
+    assert ("Energy.Active.Import.Register", "1020", "Wh") in measured
+    assert ("Power.Active.Import", "7000", "W") in measured
+    assert values.samples[0].values[0].context == "Sample.Periodic"
+
+
+def test_stop_transaction_carries_stop_txn_sampled_data():
+    h = Harness(config={"StopTxnSampledData": "Energy.Active.Import.Register"})
+    h.boot()
+    h.start_session()
+    h.meter(add_wh=500)
+    h.tap("AABBCCDD")
+    stop = h.last(fx.SendStopTransaction)
+    contexts = [s.values[0].context for s in stop.transaction_data]
+    assert contexts == ["Transaction.Begin", "Transaction.End"]
+    assert stop.transaction_data[-1].values[0].value == "1500"
+
+
+def test_contactor_failure_faults_the_connector_and_reports_it():
+    h = Harness()
+    h.boot()
+    h.start_session()
+    out = h.handle(ev.ContactorFailed(1, "ContactorWelded", "feedback closed with coil off"))
+    assert h.status() == "Faulted"
+    notification = h.of(fx.SendStatusNotification, out)[-1]
+    assert (notification.status, notification.error_code,
+            notification.vendor_error_code) == ("Faulted", "PowerSwitchFailure", "ContactorWelded")
+    # A new tap cannot start anything on a faulted connector.
+    h.tap("OTHER001")
+    assert h.of(fx.SendAuthorize)[-1].id_tag != "OTHER001"
+
+
+def test_meter_failure_opens_contactor_and_reports_power_meter_failure():
+    h = Harness()
+    h.boot()
+    h.start_session()
+    out = h.handle(ev.MeterFailed(1, "no answer 3 times"))
+    assert out[0] == fx.OpenContactor(1)
+    assert h.of(fx.SendStatusNotification, out)[-1].error_code == "PowerMeterFailure"
+    out = h.meter(add_wh=1)
+    assert fx.CloseContactor(1) in out
+    assert h.status() == "Charging"
+
+
+def test_pilot_error_state_faults_and_opens():
+    h = Harness()
+    h.boot()
+    h.start_session()
+    out = h.pilot("E")
+    assert out[0] == fx.OpenContactor(1)
+    assert h.status() == "Faulted"
+
+
+def test_recovered_transaction_is_stopped_with_power_loss_and_last_meter_value():
+    from firmware.core.connector import TransactionRecord
+
+    h = Harness()
+    record = TransactionRecord(7, 1, "CARD0001", None, 100, h.now - 100, 1001, 900, h.now - 20)
+    out = h.handle(ev.RecoveredTransaction(record))
+    stop = h.of(fx.SendStopTransaction, out)[0]
+    assert (stop.local_tx_id, stop.reason, stop.meter_stop_wh, stop.timestamp_s) == (
+        7, "PowerLoss", 900, h.now - 20)
+    assert h.station.next_local_tx_id == 8
