@@ -1,0 +1,151 @@
+"""`python -m devcsms`: run the development CSMS in the foreground, one readable line per message.
+
+    python -m devcsms --host 127.0.0.1 --port 9000 [--boot Accepted|Pending|Rejected]
+                      [--heartbeat-interval 300] [--reject-tag TAG ...] [--tag TAG=STATUS ...]
+                      [--first-transaction-id 1001] [--basic-auth ID=PASSWORD ...]
+                      [--certfile CERT --keyfile KEY]
+
+Prints "devcsms: listening on ws://HOST:PORT/ocpp" once bound (with the real port when --port 0), then
+one line per message on stdout, flushed. SIGINT/SIGTERM close every connection (1001) and exit 0.
+Exit 1 when the port cannot be bound, 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import ssl
+import sys
+
+from devcsms.policy import AUTHORIZATION_STATUSES, REGISTRATION_STATUSES
+from devcsms.server import DevCsms
+from devcsms.station import LIBRARY_LOGGER
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m devcsms", description="Development OCPP 1.6J CSMS.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9000, help="TCP port; 0 picks a free one (default 9000)")
+    parser.add_argument("--path", default="/ocpp", help="URL path before the station identity (default /ocpp)")
+    parser.add_argument("--boot", choices=REGISTRATION_STATUSES, default="Accepted", help="BootNotification answer")
+    parser.add_argument(
+        "--heartbeat-interval",
+        type=int,
+        default=300,
+        metavar="SECONDS",
+        help="interval in the BootNotification answer: heartbeat interval when Accepted, "
+        "retry wait when Pending/Rejected (default 300)",
+    )
+    parser.add_argument(
+        "--reject-tag", action="extend", nargs="+", default=[], metavar="TAG", help="answer Invalid for these idTags"
+    )
+    parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG=STATUS",
+        help=f"answer STATUS ({', '.join(AUTHORIZATION_STATUSES)}) for TAG",
+    )
+    parser.add_argument("--first-transaction-id", type=int, default=1001, metavar="N")
+    parser.add_argument(
+        "--basic-auth",
+        action="append",
+        default=[],
+        metavar="ID=PASSWORD",
+        help="require HTTP Basic auth; repeat for each station identity",
+    )
+    parser.add_argument("--certfile", help="serve wss:// with this PEM certificate (chain)")
+    parser.add_argument("--keyfile", help="private key for --certfile")
+    return parser
+
+
+def _pairs(parser: argparse.ArgumentParser, values: list[str], option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, separator, rest = value.partition("=")
+        if not separator or not key:
+            parser.error(f"{option} expects KEY=VALUE, got {value!r}")
+        pairs[key] = rest
+    return pairs
+
+
+def make_csms(arguments: argparse.Namespace, parser: argparse.ArgumentParser, emit) -> DevCsms:
+    tag_rules: dict[str, str] = {tag: "Invalid" for tag in arguments.reject_tag}
+    for tag, status in _pairs(parser, arguments.tag, "--tag").items():
+        if status not in AUTHORIZATION_STATUSES:
+            parser.error(f"--tag {tag}={status}: status must be one of {', '.join(AUTHORIZATION_STATUSES)}")
+        tag_rules[tag] = status
+    basic_auth = _pairs(parser, arguments.basic_auth, "--basic-auth") or None
+    ssl_context = None
+    if arguments.certfile:
+        ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ssl_context.load_cert_chain(arguments.certfile, arguments.keyfile)
+    elif arguments.keyfile:
+        parser.error("--keyfile needs --certfile")
+    return DevCsms(
+        arguments.host,
+        arguments.port,
+        path=arguments.path,
+        boot_status=arguments.boot,
+        boot_interval_s=arguments.heartbeat_interval,
+        tag_rules=tag_rules,
+        first_transaction_id=arguments.first_transaction_id,
+        basic_auth=basic_auth,
+        ssl_context=ssl_context,
+        printer=emit,
+    )
+
+
+async def serve_until_signalled(csms: DevCsms, emit, stop: asyncio.Event) -> int:
+    """Serve until SIGINT/SIGTERM (or `stop` is set, e.g. stdout went away); return the exit status."""
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    try:
+        try:
+            await csms.start()
+        except OSError as error:
+            print(f"devcsms: cannot listen on {csms.host}:{csms.requested_port}: {error}", file=sys.stderr, flush=True)
+            return 1
+        emit(f"devcsms: listening on {csms.url}")
+        emit(
+            f"devcsms: boot {csms.boot.status} interval={csms.boot.interval_s} s, "
+            f"first transactionId {csms.first_transaction_id}"
+        )
+        await stop.wait()
+        emit("devcsms: stopping")
+        await csms.close()
+        return 0
+    finally:
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signal_number)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="devcsms %(levelname)s %(name)s: %(message)s")
+    # Refused CP requests are already printed as violations; the library's tracebacks would only repeat them.
+    LIBRARY_LOGGER.setLevel(logging.CRITICAL)
+
+    async def run() -> int:
+        stop = asyncio.Event()
+
+        def emit(line: str) -> None:
+            try:
+                print(line, flush=True)
+            except BrokenPipeError:
+                # Whoever read our output is gone (e.g. the launcher was killed): shut down quietly.
+                sys.stdout = open(os.devnull, "w")
+                stop.set()
+
+        return await serve_until_signalled(make_csms(arguments, parser, emit), emit, stop)
+
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""What the development CSMS answers by default: registration and authorization decisions.
+
+Both are plain mutable objects that tests change between steps (`csms.authorization.set("BAD", "Blocked")`,
+`csms.boot.status = "Pending"`); the station handlers read them at the moment a request arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+AUTHORIZATION_STATUSES = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
+REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
+
+
+def rfc3339_utc(moment: datetime | None = None) -> str:
+    """`moment` (default: now) as RFC 3339 UTC with millisecond precision and a 'Z', e.g.
+    2024-05-01T12:00:01.123Z. A naive datetime is taken to be UTC."""
+    moment = moment or datetime.now(timezone.utc)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class BootPolicy:
+    """The BootNotification.conf to send: `status` and `interval_s`.
+
+    For Accepted, `interval_s` is the heartbeat interval; for Pending/Rejected it is the minimum wait
+    before the next BootNotification (OCPP 1.6 §4.2; 0 lets the charge point choose).
+    """
+
+    status: str = "Accepted"
+    interval_s: int = 300
+
+    def __post_init__(self) -> None:
+        if self.status not in REGISTRATION_STATUSES:
+            raise ValueError(f"boot status must be one of {REGISTRATION_STATUSES}, got {self.status!r}")
+        if self.interval_s < 0:
+            raise ValueError(f"boot interval_s must be >= 0, got {self.interval_s}")
+
+
+@dataclass(frozen=True)
+class TagRule:
+    """The IdTagInfo for one idTag: `status`, optional `parent_id_tag` and `expiry_date`."""
+
+    status: str = "Accepted"
+    parent_id_tag: str | None = None
+    expiry_date: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in AUTHORIZATION_STATUSES:
+            raise ValueError(f"authorization status must be one of {AUTHORIZATION_STATUSES}, got {self.status!r}")
+
+    def id_tag_info(self) -> dict:
+        """The camelCase IdTagInfo object (OCPP 1.6 §7.24)."""
+        info: dict = {"status": self.status}
+        if self.parent_id_tag is not None:
+            info["parentIdTag"] = self.parent_id_tag
+        if self.expiry_date is not None:
+            info["expiryDate"] = rfc3339_utc(self.expiry_date)
+        return info
+
+
+class AuthorizationPolicy:
+    """idTag → TagRule, with `default` for every tag without an override.
+
+    Used for Authorize, StartTransaction and StopTransaction (when it carries an idTag). Tags are compared
+    exactly (OCPP idTags are case-insensitive CiString20, but a CSMS that normalises would hide a charge
+    point that reformats UIDs; tests should see that).
+    """
+
+    def __init__(self, default: TagRule | str = "Accepted", rules: dict[str, TagRule | str] | None = None) -> None:
+        self.default = _as_rule(default)
+        self._rules: dict[str, TagRule] = {}
+        for id_tag, rule in (rules or {}).items():
+            self.set(id_tag, rule)
+
+    def set(
+        self,
+        id_tag: str,
+        rule: TagRule | str,
+        *,
+        parent_id_tag: str | None = None,
+        expiry_date: datetime | None = None,
+    ) -> None:
+        """Override the answer for `id_tag`: a TagRule, or a status plus optional parent and expiry."""
+        if isinstance(rule, str):
+            rule = TagRule(rule, parent_id_tag=parent_id_tag, expiry_date=expiry_date)
+        self._rules[id_tag] = rule
+
+    def forget(self, id_tag: str) -> None:
+        """Drop the override for `id_tag` (it gets `default` again)."""
+        self._rules.pop(id_tag, None)
+
+    def rule_for(self, id_tag: str) -> TagRule:
+        return self._rules.get(id_tag, self.default)
+
+    def id_tag_info(self, id_tag: str) -> dict:
+        """The IdTagInfo to answer for `id_tag`."""
+        return self.rule_for(id_tag).id_tag_info()
+
+
+def _as_rule(rule: TagRule | str) -> TagRule:
+    return TagRule(rule) if isinstance(rule, str) else rule
