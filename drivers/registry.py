@@ -96,5 +96,5 @@ def _load_builtin_drivers() -> None:
 # Modules whose import registers drivers. Keep imports inside them cheap: heavy
 # libraries (pymodbus, gpiod) are imported by ``build``, not at module import.
 BUILTIN_DRIVER_MODULES: list[str] = [
-    "hal.sim.drivers",
+    "drivers.sim",
 ]
