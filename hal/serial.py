@@ -24,6 +24,7 @@ import asyncio
 import errno
 import logging
 import os
+import termios
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,9 +121,22 @@ class SerialPort:
             ser.open()
         except (serial.SerialException, OSError, ValueError) as exc:
             raise DeviceOpenError(open_error_message(s.port, exc)) from exc
+        fd = ser.fileno()
+        # pyserial leaves VMIN=0/VTIME=0, where a read with no data returns b"" — the
+        # same as a hang-up. VMIN=1 makes "no data" EAGAIN on the non-blocking fd, so
+        # an empty read unambiguously means the device went away.
+        try:
+            attrs = termios.tcgetattr(fd)
+            attrs[6][termios.VMIN] = 1
+            attrs[6][termios.VTIME] = 0
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        except termios.error as exc:
+            ser.close()
+            raise DeviceOpenError(f"{s.port} is not a serial port ({exc}): fix the port "
+                                  f"path") from exc
+        os.set_blocking(fd, False)
         self._serial = ser
-        self._fd = ser.fileno()
-        os.set_blocking(self._fd, False)
+        self._fd = fd
         log.debug("opened %s", s.describe())
 
     async def close(self) -> None:
