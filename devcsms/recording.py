@@ -110,12 +110,14 @@ class Recorder:
 
     def record(self, direction: Direction, station: str, raw: str | bytes) -> Frame:
         """Parse, link, check and append one frame; return it. Never raises on bad frames."""
-        problems: list[str] = []
+        problems: list[str] = []  # only frames from a charge point are judged
         if isinstance(raw, bytes):
-            problems.append("binary websocket frame (OCPP-J uses text frames)")
+            if direction == FROM_CP:
+                problems.append("binary websocket frame (OCPP-J uses text frames)")
             raw = raw.decode("utf-8", errors="replace")
         parsed = parse_frame(raw)
-        problems.extend(parsed.problems)
+        if direction == FROM_CP:
+            problems.extend(parsed.problems)
 
         action, request = parsed.action, None
         if parsed.message_type in (CALLRESULT, CALLERROR) and parsed.unique_id is not None:

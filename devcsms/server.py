@@ -141,7 +141,8 @@ class DevCsms:
         self._recorder = Recorder(
             self._printer.frame if self._printer else None, check_boot_sequence=check_boot_sequence
         )
-        self._sessions: dict[str, StationSession] = {}
+        # Open sessions per station, oldest first; the last one is the one CSMS calls go to.
+        self._sessions: dict[str, list[StationSession]] = {}
         self._server: Server | None = None
         self.port: int | None = None
 
@@ -242,7 +243,7 @@ class DevCsms:
             transaction_ids=self._transaction_ids,
         )
         # The newest connection of a station wins; an older one keeps being recorded until it dies.
-        self._sessions[station] = session
+        self._sessions.setdefault(station, []).append(session)
         self.connections.append(record)
         if self._printer:
             self._printer.event(station, f"connected from {record.remote_address} ({record.subprotocol})")
@@ -253,7 +254,8 @@ class DevCsms:
             logger.exception("session of %s failed", station)
             self._recorder.add_violation(station, f"devcsms session failed: {error!r}")
         finally:
-            if self._sessions.get(station) is session:
+            self._sessions[station].remove(session)
+            if not self._sessions[station]:
                 del self._sessions[station]
             record.closed_monotonic_s = time.monotonic()
             record.close_code = connection.close_code
@@ -264,10 +266,10 @@ class DevCsms:
             self._recorder.poke()
 
     def _session(self, station_id: str) -> StationSession:
-        session = self._sessions.get(station_id)
-        if session is None:
+        sessions = self._sessions.get(station_id)
+        if not sessions:
             raise StationNotConnected(f"{station_id} is not connected")
-        return session
+        return sessions[-1]
 
     @property
     def connected_stations(self) -> set[str]:
@@ -292,6 +294,14 @@ class DevCsms:
         records = [r for r in self.connections if r.station == station_id]
         return records[-1] if records else None
 
+    async def wait_connection_closed(self, record: ConnectionRecord, timeout_s: float = 10.0) -> ConnectionRecord:
+        """Wait until the connection of `record` (from `connections` or `wait_connected`) has ended and
+        its session is gone; return it with its close code. Raises WaitTimeout."""
+        await self._recorder.wait_until(
+            lambda: not record.is_open, timeout_s=timeout_s, awaited=f"end of {record.station}'s connection"
+        )
+        return record
+
     async def disconnect(self, station_id: str, code: int = 1000, reason: str = "", timeout_s: float = 10.0) -> None:
         """Close the station's websocket from the CSMS side and wait until its session ended.
 
@@ -300,7 +310,7 @@ class DevCsms:
         async with asyncio.timeout(timeout_s):
             await session.connection.close(code, reason)
         await self._recorder.wait_until(
-            lambda: self._sessions.get(station_id) is not session,
+            lambda: session not in self._sessions.get(station_id, ()),
             timeout_s=timeout_s,
             awaited=f"end of {station_id}'s session",
         )
