@@ -18,29 +18,29 @@ every frame a charge point sends is checked (see `recording`). Test helpers wait
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import logging
-import secrets
 import ssl
 import time
-from base64 import b64decode
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from devcsms.handshake import (
+    ConnectionRecord,
+    RefusedHandshake,
+    basic_credentials_problem,
+    remote_address_text,
+    station_identity,
+)
 from devcsms.policy import AuthorizationPolicy, BootPolicy, TagRule
 from devcsms.printing import FramePrinter
 from devcsms.recording import FROM_CP, TO_CP, Direction, Frame, Recorder
 from devcsms.scripting import Responder, ScriptBook
-from devcsms.station import CallErrorReceived, StationNotConnected, StationSession
+from devcsms.station import CallErrorReceived, StationNotConnected, StationSession, request_action_and_payload
 from devcsms.transactions import TransactionView, build_transactions
 from devcsms.validation import CALLERROR, CALLRESULT
 
@@ -49,34 +49,6 @@ logger = logging.getLogger(__name__)
 OCPP16_SUBPROTOCOL = "ocpp1.6"
 
 __all__ = ["DevCsms", "ConnectionRecord", "RefusedHandshake", "CallErrorReceived", "StationNotConnected"]
-
-
-@dataclass
-class ConnectionRecord:
-    """One accepted websocket connection. Times are `time.monotonic()` seconds; `close_code` is the code
-    of the close frame the charge point sent (1006 when the TCP connection just died), None while open."""
-
-    station: str
-    opened_monotonic_s: float
-    remote_address: str
-    subprotocol: str | None
-    closed_monotonic_s: float | None = None
-    close_code: int | None = None
-    close_reason: str | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self.closed_monotonic_s is None
-
-
-@dataclass(frozen=True)
-class RefusedHandshake:
-    """A websocket handshake the CSMS answered with an HTTP error (401 bad credentials, 503 refusing…)."""
-
-    station: str | None
-    monotonic_s: float
-    http_status: int
-    reason: str
 
 
 class DevCsms:
@@ -190,29 +162,11 @@ class DevCsms:
         if station is None:
             return self._refuse(connection, None, HTTPStatus.NOT_FOUND, f"no station identity in {request.path!r}")
         if self.basic_auth is not None:
-            problem = self._credentials_problem(station, request.headers)
+            problem = basic_credentials_problem(request.headers, station, self.basic_auth)
             if problem is not None:
                 response = self._refuse(connection, station, HTTPStatus.UNAUTHORIZED, problem)
                 response.headers["WWW-Authenticate"] = 'Basic realm="devcsms", charset="UTF-8"'
                 return response
-        return None
-
-    def _credentials_problem(self, station: str, headers: Headers) -> str | None:
-        authorization = headers.get("Authorization")
-        if authorization is None:
-            return "no Authorization header"
-        scheme, _, encoded = authorization.partition(" ")
-        if scheme.lower() != "basic":
-            return f"Authorization scheme {scheme!r} is not Basic"
-        try:
-            username, separator, password = b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return "malformed Basic credentials"
-        expected = self.basic_auth.get(station)
-        if not separator or username != station or expected is None:
-            return f"unknown user {username!r} for station {station!r}"
-        if not secrets.compare_digest(password.encode(), expected.encode()):
-            return "wrong password"
         return None
 
     def _refuse(
@@ -230,7 +184,7 @@ class DevCsms:
         record = ConnectionRecord(
             station=station,
             opened_monotonic_s=time.monotonic(),
-            remote_address=_address(connection.remote_address),
+            remote_address=remote_address_text(connection.remote_address),
             subprotocol=connection.subprotocol,
         )
         session = StationSession(
@@ -460,31 +414,3 @@ class DevCsms:
         return await self._recorder.wait_for_frame(
             matches, after=after, timeout_s=timeout_s, awaited=f"reply to unique id {unique_id!r}"
         )
-
-
-def request_action_and_payload(request: Any) -> tuple[str, dict]:
-    """(action, camelCase payload) from an `ocpp.v16.call.*` dataclass or an `(action, dict)` tuple."""
-    if dataclasses.is_dataclass(request) and not isinstance(request, type):
-        payload = snake_to_camel_case(remove_nones(serialize_as_dict(request)))
-        return type(request).__name__, payload
-    if isinstance(request, tuple) and len(request) == 2 and isinstance(request[0], str):
-        return request[0], request[1]
-    raise TypeError(f"expected an ocpp.v16.call dataclass or (action, payload), got {request!r}")
-
-
-def station_identity(request_path: str, base_path: str) -> str | None:
-    """The station identity in a handshake path: its last non-empty segment, percent-decoded.
-
-    None when there is none, or the path is the bare base path (the charge point forgot to append it).
-    """
-    path = urlsplit(request_path).path
-    if path.rstrip("/") == base_path.rstrip("/"):
-        return None
-    segments = [segment for segment in path.split("/") if segment]
-    return unquote(segments[-1]) if segments else None
-
-
-def _address(remote: Any) -> str:
-    if isinstance(remote, tuple) and len(remote) >= 2:
-        return f"{remote[0]}:{remote[1]}"
-    return str(remote)

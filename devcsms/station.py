@@ -14,6 +14,7 @@ The library's own `start()` loop and response queue are not used.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import decimal
 import itertools
 import json
@@ -21,6 +22,7 @@ import logging
 import uuid
 from typing import Any
 
+from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
@@ -282,3 +284,13 @@ def _request_problems(action: str, payload: dict) -> list[str]:
 
 def _compact_json(message: list) -> str:
     return json.dumps(message, separators=(",", ":"))
+
+
+def request_action_and_payload(request: Any) -> tuple[str, dict]:
+    """(action, camelCase payload) from an `ocpp.v16.call.*` dataclass or an `(action, dict)` tuple."""
+    if dataclasses.is_dataclass(request) and not isinstance(request, type):
+        payload = snake_to_camel_case(remove_nones(serialize_as_dict(request)))
+        return type(request).__name__, payload
+    if isinstance(request, tuple) and len(request) == 2 and isinstance(request[0], str):
+        return request[0], request[1]
+    raise TypeError(f"expected an ocpp.v16.call dataclass or (action, payload), got {request!r}")

@@ -1,0 +1,170 @@
+"""The `make run` launcher with a stand-in agent: start order, prefixed output, log file, Ctrl-C, failures."""
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+# Boots against the CSMS named in the site config, then behaves as its second argument says:
+# "wait" until Ctrl-C, "stubborn" ignores Ctrl-C (devrun must escalate to SIGTERM), "exit" leaves with status 3.
+STAND_IN_AGENT = """
+import json, signal, sys, threading, tomllib
+from websockets.sync.client import connect
+
+config_path, mode = sys.argv[1], sys.argv[2]
+with open(config_path, "rb") as config_file:
+    config = tomllib.load(config_file)
+print("stand-in agent: this goes to the log", file=sys.stderr, flush=True)
+interrupted = threading.Event()
+if mode == "stubborn":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+else:
+    signal.signal(signal.SIGINT, lambda number, frame: interrupted.set())
+with connect(config["ocpp"]["csms_url"] + "/" + config["station"]["id"], subprotocols=["ocpp1.6"]) as websocket:
+    websocket.send(json.dumps([2, "boot-1", "BootNotification", {"chargePointVendor": "Borne", "chargePointModel": "Stand-in"}]))
+    websocket.recv()
+    print("stand-in agent: booted", flush=True)
+    if mode == "exit":
+        sys.exit(3)
+    interrupted.wait()
+    print("stand-in agent: stopped by Ctrl-C", flush=True)
+"""
+
+
+def free_port() -> int:
+    # devrun needs a fixed port in the site config (the agent reads it too); the tiny race is acceptable here.
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def site(tmp_path: Path):
+    """(working directory, site config path, port) for one devrun."""
+    port = free_port()
+    config = tmp_path / "site.toml"
+    config.write_text(
+        f'[station]\nid = "CP-DEV"\n\n[ocpp]\ncsms_url = "ws://127.0.0.1:{port}/ocpp"\nprotocol = "ocpp1.6"\n\n'
+        "[ocpp.defaults]\nHeartbeatInterval = 42\n"
+    )
+    (tmp_path / "agent.py").write_text(STAND_IN_AGENT)
+    return tmp_path, config, port
+
+
+async def start_devrun(site, mode: str, *extra: str) -> asyncio.subprocess.Process:
+    work_directory, config, _ = site
+    agent_command = f"{sys.executable} {work_directory / 'agent.py'} {config} {mode}"
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "devcsms.devrun", "--config", str(config), "--agent-cmd", agent_command, *extra,
+        cwd=work_directory,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # its own process group, like a shell job: killpg() plays the terminal's Ctrl-C
+    )  # fmt: skip
+
+
+async def read_until(process: asyncio.subprocess.Process, seen: list[str], *texts: str) -> None:
+    """Read output lines into `seen` until each of `texts` appeared in one of them (in any order)."""
+    while not all(any(text in line for line in seen) for text in texts):
+        line = (await process.stdout.readline()).decode()
+        if not line:
+            raise AssertionError(f"output ended before {texts!r}: {seen}")
+        seen.append(line.rstrip("\n"))
+
+
+async def finish(process: asyncio.subprocess.Process, seen: list[str]) -> str:
+    """Wait for the exit; return stderr. Kills the whole group if it hangs (then the test fails)."""
+    try:
+        async with asyncio.timeout(20):
+            rest, errors = await process.communicate()
+    finally:
+        if process.returncode is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+    seen.extend(rest.decode().splitlines())
+    return errors.decode()
+
+
+def port_is_free(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except OSError:
+        return True
+
+
+async def test_ctrl_c_stops_the_agent_then_the_csms_and_exits_zero(site):
+    work_directory, _, port = site
+    process = await start_devrun(site, "wait")
+    seen: list[str] = []
+    async with asyncio.timeout(20):
+        await read_until(process, seen, "stand-in agent: booted", "csms | ", "CP-DEV ← Accepted")
+    os.killpg(process.pid, signal.SIGINT)
+    errors = await finish(process, seen)
+
+    assert process.returncode == 0, errors
+    output = "\n".join(seen)
+    assert "csms | devcsms: listening on ws://127.0.0.1:" in output
+    assert "csms | devcsms: boot Accepted interval=42 s" in output  # the site's HeartbeatInterval
+    assert "CP-DEV → BootNotification vendor=Borne model=Stand-in" in output
+    assert output.index("listening on") < output.index("stand-in agent: booted")
+    assert "stand-in agent: stopped by Ctrl-C" in output
+    assert output.index("stand-in agent: stopped by Ctrl-C") < output.index("csms | devcsms: stopping")
+    assert output.count("agent stderr → .dev/agent.log") == 1
+    assert "stand-in agent: this goes to the log" in (work_directory / ".dev" / "agent.log").read_text()
+    assert "this goes to the log" not in output
+    assert port_is_free(port)
+
+
+async def test_agent_that_ignores_ctrl_c_gets_sigterm_after_the_grace_period(site):
+    _, _, port = site
+    process = await start_devrun(site, "stubborn", "--grace", "0.3")
+    seen: list[str] = []
+    async with asyncio.timeout(20):
+        await read_until(process, seen, "stand-in agent: booted")
+    os.killpg(process.pid, signal.SIGINT)
+    errors = await finish(process, seen)
+    assert process.returncode == 0, errors
+    assert "csms | devcsms: stopping" in "\n".join(seen)
+    assert port_is_free(port)
+
+
+async def test_agent_exiting_on_its_own_stops_the_csms_and_passes_its_status(site):
+    _, _, port = site
+    process = await start_devrun(site, "exit")
+    seen: list[str] = []
+    errors = await finish(process, seen)
+    output = "\n".join(seen)
+    assert process.returncode == 3, errors
+    assert "devrun: the agent exited with status 3; stopping the CSMS" in output
+    assert "csms | devcsms: stopping" in output
+    assert port_is_free(port)
+
+
+async def test_port_in_use_is_reported_and_nothing_starts(site):
+    work_directory, config, port = site
+    with socket.create_server(("127.0.0.1", port)):
+        process = await start_devrun(site, "wait")
+        seen: list[str] = []
+        errors = await finish(process, seen)
+    assert process.returncode == 1
+    assert f"the CSMS port 127.0.0.1:{port}" in errors and "already in use" in errors
+    assert seen == []
+    assert not (work_directory / ".dev").exists()
+
+
+async def test_unreadable_config_exits_two(tmp_path):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "devcsms.devrun", "--config", str(tmp_path / "missing.toml"),
+        cwd=REPOSITORY, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(20):
+        _, errors = await process.communicate()
+    assert process.returncode == 2
+    assert "cannot read" in errors.decode()
