@@ -128,11 +128,14 @@ class DevCsms:
         await self.close()
 
     async def start(self) -> None:
-        """Bind and start accepting connections. Raises OSError (e.g. address in use)."""
+        """Bind and start accepting connections. Raises OSError (e.g. address in use).
+
+        After `close()`, `start()` listens again on the same port, keeping the record, the scripts and the
+        transaction id counter: a CSMS restart that kept its database, for reconnection tests."""
         self._server = await serve(
             self._serve_connection,
             self.host,
-            self.requested_port,
+            self.port if self.port is not None else self.requested_port,
             subprotocols=[OCPP16_SUBPROTOCOL],
             process_request=self._check_handshake,
             ssl=self._ssl_context,
@@ -140,10 +143,11 @@ class DevCsms:
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
-    async def close(self) -> None:
-        """Close every connection with 1001 (going away), wait for their handlers, stop listening."""
+    async def close(self, code: int = 1001, reason: str = "") -> None:
+        """Stop listening, close every connection with `code` (default 1001 going away; 1012 = service
+        restart), and wait until their sessions ended. Idempotent."""
         if self._server is not None:
-            self._server.close()
+            self._server.close(code=code, reason=reason)
             await self._server.wait_closed()
             self._server = None
 
@@ -192,8 +196,7 @@ class DevCsms:
             connection,
             recorder=self._recorder,
             scripts=self._scripts,
-            boot=self.boot,
-            authorization=self.authorization,
+            policies=self,
             transaction_ids=self._transaction_ids,
         )
         # The newest connection of a station wins; an older one keeps being recorded until it dies.

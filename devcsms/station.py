@@ -20,7 +20,7 @@ import itertools
 import json
 import logging
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.routing import on
@@ -52,6 +52,13 @@ class StationNotConnected(Exception):
     """No open websocket for that station (never connected, or it disconnected while a call was pending)."""
 
 
+class Policies(Protocol):
+    """Where a session reads the current answers (DevCsms itself): attributes tests may even replace."""
+
+    boot: BootPolicy
+    authorization: AuthorizationPolicy
+
+
 class StationSession(ChargePoint):
     """The CSMS side of one websocket connection of station `id`.
 
@@ -67,16 +74,14 @@ class StationSession(ChargePoint):
         *,
         recorder: Recorder,
         scripts: ScriptBook,
-        boot: BootPolicy,
-        authorization: AuthorizationPolicy,
+        policies: Policies,
         transaction_ids: itertools.count,
     ) -> None:
         super().__init__(station_id, connection, logger=LIBRARY_LOGGER)
         self.connection = connection
         self._recorder = recorder
         self._scripts = scripts
-        self._boot = boot
-        self._authorization = authorization
+        self._policies = policies
         self._transaction_ids = transaction_ids
         self._requests: asyncio.Queue[tuple[Frame, str]] = asyncio.Queue()
         self._pending_replies: dict[str, asyncio.Future[Frame]] = {}
@@ -217,7 +222,7 @@ class StationSession(ChargePoint):
     @on(Action.boot_notification)
     def _on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **_: Any):
         return call_result.BootNotification(
-            current_time=rfc3339_utc(), interval=self._boot.interval_s, status=self._boot.status
+            current_time=rfc3339_utc(), interval=self._policies.boot.interval_s, status=self._policies.boot.status
         )
 
     @on(Action.heartbeat)
@@ -226,18 +231,18 @@ class StationSession(ChargePoint):
 
     @on(Action.authorize)
     def _on_authorize(self, id_tag: str, **_: Any):
-        return call_result.Authorize(id_tag_info=self._authorization.id_tag_info(id_tag))
+        return call_result.Authorize(id_tag_info=self._policies.authorization.id_tag_info(id_tag))
 
     @on(Action.start_transaction)
     def _on_start_transaction(self, id_tag: str, **_: Any):
         # A transaction id is assigned whatever the authorization: the charge point decides what to do.
         return call_result.StartTransaction(
-            transaction_id=next(self._transaction_ids), id_tag_info=self._authorization.id_tag_info(id_tag)
+            transaction_id=next(self._transaction_ids), id_tag_info=self._policies.authorization.id_tag_info(id_tag)
         )
 
     @on(Action.stop_transaction)
     def _on_stop_transaction(self, id_tag: str | None = None, **_: Any):
-        info = self._authorization.id_tag_info(id_tag) if id_tag is not None else None
+        info = self._policies.authorization.id_tag_info(id_tag) if id_tag is not None else None
         return call_result.StopTransaction(id_tag_info=info)
 
     @on(Action.status_notification)

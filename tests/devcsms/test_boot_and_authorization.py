@@ -7,7 +7,7 @@ from ocpp.v16 import call
 from devcsms import DevCsms, NoAnswer, TagRule
 from devcsms.validation import is_rfc3339_date_time
 
-from devcsms_client import UTC_TIMESTAMP, connected_charge_point
+from .devcsms_client import UTC_TIMESTAMP, connected_charge_point
 
 BOOT = call.BootNotification(charge_point_vendor="Borne", charge_point_model="AC-22-1C")
 

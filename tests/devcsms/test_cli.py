@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ocpp.v16 import call
 
-from devcsms_client import connected_charge_point
+from .devcsms_client import connected_charge_point
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 

@@ -9,9 +9,9 @@ import websockets
 from ocpp.v16 import call
 from websockets.exceptions import InvalidStatus
 
-from devcsms import DevCsms
+from devcsms import BootPolicy, DevCsms
 
-from devcsms_client import basic_auth_header, connected_charge_point
+from .devcsms_client import basic_auth_header, connected_charge_point
 
 BOOT = call.BootNotification(charge_point_vendor="Borne", charge_point_model="AC-22-1C")
 
@@ -108,3 +108,36 @@ async def test_newest_connection_of_a_station_wins(csms):
         assert csms.connected_stations == {"CP-1"}
         assert await csms.call("CP-1", call.Reset(type="Hard"), timeout_s=5) == {"status": "Accepted"}
         assert old.received == [("Reset", {"type": "Hard"})]
+
+
+async def test_restart_keeps_the_port_the_record_and_the_transaction_counter(csms):
+    url = csms.url
+    async with connected_charge_point(url, "CP-1") as charge_point:
+        await charge_point.call(BOOT)
+        first = await charge_point.call(
+            call.StartTransaction(connector_id=1, id_tag="T1", meter_start=0, timestamp="2025-03-01T12:00:00Z")
+        )
+        await csms.close(code=1012, reason="restart")
+        await charge_point.connection.wait_closed()
+        assert charge_point.connection.close_code == 1012
+    await csms.start()
+    assert csms.url == url
+    async with connected_charge_point(url, "CP-1") as charge_point:
+        # No new BootNotification: the charge point did not reboot, only the CSMS restarted.
+        await charge_point.call(
+            call.StopTransaction(transaction_id=first.transaction_id, meter_stop=10, timestamp="2025-03-01T12:30:00Z")
+        )
+        second = await charge_point.call(
+            call.StartTransaction(connector_id=1, id_tag="T1", meter_start=10, timestamp="2025-03-01T12:31:00Z")
+        )
+    await csms.wait_disconnected("CP-1", timeout_s=5)
+    assert second.transaction_id == first.transaction_id + 1
+    assert csms.transactions[first.transaction_id].stopped
+    assert [record.close_code for record in csms.connections] == [1012, 1000]
+    assert csms.violations == []
+
+
+async def test_boot_policy_can_be_replaced_between_steps(csms):
+    csms.boot = BootPolicy("Pending", 5)
+    async with connected_charge_point(csms.url, "CP-1") as charge_point:
+        assert (await charge_point.call(BOOT, suppress=False)).status == "Pending"

@@ -9,7 +9,7 @@ from ocpp.v16 import call
 
 from devcsms import CALLERROR, CALLRESULT, CallErrorReceived, StationNotConnected
 
-from devcsms_client import connected_charge_point
+from .devcsms_client import connected_charge_point
 
 BOOT = call.BootNotification(charge_point_vendor="Borne", charge_point_model="AC-22-1C")
 

@@ -5,7 +5,7 @@ from ocpp.v16 import call
 
 from devcsms import CALL, CALLERROR, CALLRESULT, CallErrorReceived, DevCsms, WaitTimeout
 
-from devcsms_client import UTC_TIMESTAMP, connected_charge_point
+from .devcsms_client import UTC_TIMESTAMP, connected_charge_point
 
 BOOT = call.BootNotification(charge_point_vendor="Borne", charge_point_model="AC-22-1C")
 

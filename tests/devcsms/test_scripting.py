@@ -8,7 +8,7 @@ from ocpp.v16 import call, call_result
 
 from devcsms import CallError, Delay, Disconnect, NoAnswer, Reply
 
-from devcsms_client import connected_charge_point
+from .devcsms_client import connected_charge_point
 
 BOOT = call.BootNotification(charge_point_vendor="Borne", charge_point_model="AC-22-1C")
 
