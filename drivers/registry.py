@@ -97,4 +97,8 @@ def _load_builtin_drivers() -> None:
 # libraries (pymodbus, gpiod) are imported by ``build``, not at module import.
 BUILTIN_DRIVER_MODULES: list[str] = [
     "drivers.sim",
+    "drivers.contactor",   # gpio
+    "drivers.meter",       # sdm630, sdm120, sdm72dm_v2, abb_b23, modbus (inline map)
+    "drivers.pilot",       # openevse (pilot, contactor, meter)
+    "drivers.rfid",        # pn532, rdm6300, wiegand, line
 ]
