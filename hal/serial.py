@@ -15,7 +15,8 @@ Failure modes:
 - ``open()`` raises ``DeviceOpenError`` naming the port and the likely fix (missing
   device, permissions, port in use by another process or a login console).
 - ``read()``/``write()`` raise ``DeviceUnavailable`` when the port disappears (USB
-  adapter unplugged, pty peer closed) and ``DeviceUnavailable`` when used unopened.
+  adapter unplugged, pty peer closed) and when used unopened; the dead descriptor is
+  released and ``ensure_open()`` reopens the path when the adapter is back.
 """
 
 from __future__ import annotations
@@ -154,8 +155,25 @@ class SerialPort:
         return self._fd
 
     def _gone(self, detail: str) -> DeviceUnavailable:
+        # release the dead descriptor so ensure_open() can reopen the path once the
+        # adapter is back (a re-plugged USB adapter is a new device)
+        ser, self._serial, self._fd = self._serial, None, None
+        if ser is not None:
+            try:
+                ser.close()
+            except Exception as exc:
+                log.debug("closing vanished %s: %s", self.settings.port, exc)
         return DeviceUnavailable(f"serial port {self.settings.port} disappeared ({detail}): "
                                  f"check the cable/USB adapter")
+
+    async def ensure_open(self) -> None:
+        """Reopen a port lost at run time; raises ``DeviceUnavailable`` (not
+        ``DeviceOpenError``: this is a run-time failure) while it is still missing."""
+        if self._fd is None:
+            try:
+                await self.open()
+            except DeviceOpenError as exc:
+                raise DeviceUnavailable(str(exc)) from exc
 
     async def read(self, max_bytes: int = 4096) -> bytes:
         """Wait for and return at least one byte (at most ``max_bytes``).

@@ -50,8 +50,6 @@ class GpioContactor:
                  feedback_timeout_s: float = 1.0, coil_active_low: bool = False,
                  feedback_active_low: bool = False, feedback_bias: str = "pull-up",
                  feedback_debounce_s: float = 0.005, name: str = "contactor") -> None:
-        if coil_pin == feedback_pin:
-            raise ValueError("coil_pin and feedback_pin must differ")
         self._gpio = gpio
         self.coil_pin = coil_pin
         self.feedback_pin = feedback_pin
@@ -73,6 +71,9 @@ class GpioContactor:
         if self._gpio is None:
             raise DeviceOpenError(f"{self.name}: driver 'gpio' needs GPIO but the board config "
                                   f"has no [gpio] table: add [gpio] factory = \"gpiod\"")
+        if self.coil_pin == self.feedback_pin:
+            raise DeviceOpenError(f"{self.name}: coil_pin and feedback_pin are both "
+                                  f"{self.coil_pin}: wire and configure two different lines")
         self._lines = self._gpio.request(self.name, {
             # the coil is claimed de-energised: opening the device never closes the contactor
             self.coil_pin: OutputConfig(initial=False, active_low=self.coil_active_low),

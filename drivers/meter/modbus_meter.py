@@ -37,7 +37,7 @@ class ModbusEnergyMeter:
     """
 
     def __init__(self, bus: ModbusRtuBus, register_map: regmap.RegisterMap, *, device_id: int,
-                 name: str = "meter", backend: str = "modbus") -> None:
+                 name: str = "meter", backend: str = "modbus", open_error: str = "") -> None:
         self.bus = bus
         self.map = register_map
         self.device_id = device_id
@@ -47,8 +47,11 @@ class ModbusEnergyMeter:
         self._last_energy_wh: float | None = None
         self._last_error = ""
         self._open = False
+        self._open_error = open_error
 
     async def open(self) -> None:
+        if self._open_error:
+            raise DeviceOpenError(self._open_error)
         if not self._open:
             await self.bus.open()
             self._open = True
@@ -125,16 +128,20 @@ def _common_options(defaults: dict[str, Any], what: str) -> tuple[Option, ...]:
     )
 
 
-def _bus(ctx: BuildContext, settings: SerialSettings, timeout_s: float, retries: int) -> ModbusRtuBus:
+def _bus(ctx: BuildContext, settings: SerialSettings, timeout_s: float,
+         retries: int) -> tuple[ModbusRtuBus, str]:
+    """The bus shared by every meter on ``settings.port``, and a problem ("" = none)."""
     key = ("modbus", settings.port)
     bus = ctx.shared.get(key)
     if bus is None:
         bus = ctx.shared[key] = ModbusRtuBus(settings, timeout_s=timeout_s, retries=retries)
     elif bus.settings != settings:
-        raise DeviceOpenError(f"{ctx.name}: Modbus port {settings.port} is already used with "
-                              f"{bus.settings.describe()}; meters on one bus need the same "
-                              f"baudrate/parity/stopbits/bytesize")
-    return bus
+        # reported by open(): building never fails, so check-config lists every problem
+        problem = (f"{ctx.name}: Modbus port {settings.port} is already used with "
+                   f"{bus.settings.describe()}; meters on one bus need the same "
+                   f"baudrate/parity/stopbits/bytesize")
+        return ModbusRtuBus(settings, timeout_s=timeout_s, retries=retries), problem
+    return bus, ""
 
 
 def _builder(register_map: regmap.RegisterMap | None, backend: str):
@@ -142,9 +149,9 @@ def _builder(register_map: regmap.RegisterMap | None, backend: str):
         opts = dict(options)
         the_map = register_map or regmap.map_from_table(opts.pop("register_map"))
         settings, rest = serial_options.split(opts)
-        bus = _bus(ctx, settings, rest["timeout_s"], rest["retries"])
+        bus, problem = _bus(ctx, settings, rest["timeout_s"], rest["retries"])
         return ModbusEnergyMeter(bus, the_map, device_id=rest["device_id"], name=ctx.name,
-                                 backend=backend)
+                                 backend=backend, open_error=problem)
     return build
 
 

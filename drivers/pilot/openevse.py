@@ -62,9 +62,14 @@ class OpenEvsePilot:
         if self._open:
             return
         await self.link.open()
+        try:
+            await self.offer(0)
+        except HalError as exc:
+            await self.link.close()
+            raise DeviceOpenError(f"{self.name}: OpenEVSE on {self.link.settings.port} refused "
+                                  f"to sleep ($FS): {exc}") from exc
         self._open = True
         self.link.boot_callbacks.append(self._reapply)
-        await self.offer(0)
 
     async def close(self) -> None:
         if not self._open:
@@ -86,6 +91,7 @@ class OpenEvsePilot:
     async def states(self) -> AsyncIterator[PilotState]:
         """Current state first, then every change. Raises ``DeviceUnavailable`` when the
         controller stops answering or the port disappears."""
+        await self.link.revive()            # after a lost port: reopen or raise
         last: PilotState | None = None
         while True:
             self.link.raise_if_failed()
@@ -280,6 +286,18 @@ LINK_OPTIONS = serial_options.serial_options(baudrate=115200, what="OpenEVSE con
 _LINK_KEYS = tuple(o.name for o in LINK_OPTIONS)
 
 
+class _ConflictingLink(RapiLink):
+    """Stands in for a link whose serial settings contradict the port's first user:
+    building never fails (check-config lists every problem), opening does."""
+
+    def __init__(self, settings, problem: str) -> None:
+        super().__init__(settings)
+        self.problem = problem
+
+    async def open(self) -> None:
+        raise DeviceOpenError(self.problem)
+
+
 def _link(ctx: BuildContext, options: dict[str, Any]) -> RapiLink:
     link_opts = {k: options[k] for k in _LINK_KEYS}
     settings, rest = serial_options.split(link_opts)
@@ -288,9 +306,10 @@ def _link(ctx: BuildContext, options: dict[str, Any]) -> RapiLink:
     if link is None:
         link = ctx.shared[key] = RapiLink(settings, **rest)
     elif link.settings != settings:
-        raise DeviceOpenError(f"{ctx.name}: OpenEVSE port {settings.port} is already configured "
-                              f"as {link.settings.describe()}; use the same serial settings in "
-                              f"the pilot, contactor and meter tables")
+        return _ConflictingLink(settings, (
+            f"{ctx.name}: OpenEVSE port {settings.port} is already configured as "
+            f"{link.settings.describe()}; use the same serial settings in the pilot, "
+            f"contactor and meter tables"))
     return link
 
 

@@ -23,7 +23,7 @@ from typing import Awaitable, Callable
 
 from drivers.errors import CommandRejected
 from drivers.pilot import rapi
-from hal.errors import DeviceUnavailable
+from hal.errors import DeviceOpenError, DeviceUnavailable
 from hal.serial import SerialPort, SerialSettings
 
 log = logging.getLogger(__name__)
@@ -55,23 +55,45 @@ class RapiLink:
 
     # -- lifecycle --------------------------------------------------------------------
     async def open(self) -> None:
-        """Open the port and learn the state ($GS); reference-counted."""
+        """Open the port and learn the state ($GS); reference-counted. Raises
+        ``DeviceOpenError`` naming the port and the fix if the controller is silent."""
         self._users += 1
         if self._task is not None:
             return
         try:
-            await self._port.open()
-        except Exception:
+            await self._start()
+        except DeviceUnavailable as exc:
+            self._users -= 1
+            raise DeviceOpenError(
+                f"OpenEVSE controller on {self.settings.describe()} does not answer ({exc}): "
+                f"check TX/RX (crossed), GND, the baudrate and that the controller is "
+                f"powered") from exc
+        except BaseException:
             self._users -= 1
             raise
+
+    async def _start(self) -> None:
+        await self._port.open()
         self.failure = None
+        self._missed = 0
         self._task = asyncio.create_task(self._run(), name=f"rapi {self.settings.port}")
         try:
             await self.refresh()
-        except Exception:
+        except BaseException:
             await self._shutdown()
-            self._users -= 1
             raise
+
+    async def revive(self) -> None:
+        """After the port was lost (runner ended), reopen it. Raises
+        ``DeviceUnavailable`` while it is still missing or silent."""
+        if self._users == 0 or self._task is None or not self._task.done():
+            return
+        await self._shutdown()
+        try:
+            await self._start()
+        except DeviceOpenError as exc:
+            raise DeviceUnavailable(str(exc)) from exc
+        log.info("OpenEVSE on %s: link re-established", self.settings.port)
 
     async def close(self) -> None:
         if self._users > 0:
@@ -193,8 +215,8 @@ class RapiLink:
         """
         if self._task is None:
             raise DeviceUnavailable(f"OpenEVSE link on {self.settings.port} is not open")
-        if self.failure is not None and self._task.done():
-            raise DeviceUnavailable(str(self.failure))
+        if self._task.done():
+            await self.revive()
         async with self._lock:
             for attempt in range(retries + 1):
                 seq = self._next_seq() if self.use_sequence_ids else None

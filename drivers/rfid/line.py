@@ -51,6 +51,7 @@ class LineReader:
                           details={"format": self.fmt.format, "bad_lines": str(self.bad_lines)})
 
     async def cards(self) -> AsyncIterator[CardRead]:
+        await self._port.ensure_open()       # after a lost port: reopen or raise
         while True:
             for item in self._decoder.feed(await self._port.read()):
                 if isinstance(item, BadLine):

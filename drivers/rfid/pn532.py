@@ -167,6 +167,8 @@ class Pn532Reader:
 
         Raises ``DeviceUnavailable`` when the reader stops answering or the port goes.
         """
+        await self._port.ensure_open()           # after a lost port: reopen or raise
+        self._initialised = False                # a new consumer starts from a known state
         failures = 0
         while True:
             try:

@@ -48,6 +48,7 @@ class Rdm6300Reader:
                           details={"rejected_frames": str(self._decoder.rejected)})
 
     async def cards(self) -> AsyncIterator[CardRead]:
+        await self._port.ensure_open()       # after a lost port: reopen or raise
         while True:
             chunk = await self._port.read()
             for frame in self._decoder.feed(chunk):

@@ -45,8 +45,6 @@ class WiegandReader:
                  formats: tuple[int, ...] = FORMATS, debounce_s: float = 1.0,
                  bias: str = "pull-up", name: str = "rfid",
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if d0_pin == d1_pin:
-            raise ValueError("d0_pin and d1_pin must differ")
         self._gpio = gpio
         self.name = name
         self.d0_pin = d0_pin
@@ -65,6 +63,9 @@ class WiegandReader:
         if self._gpio is None:
             raise DeviceOpenError(f"{self.name}: driver 'wiegand' needs GPIO but the board "
                                   f"config has no [gpio] table: add [gpio] factory = \"gpiod\"")
+        if self.d0_pin == self.d1_pin:
+            raise DeviceOpenError(f"{self.name}: d0_pin and d1_pin are both {self.d0_pin}: "
+                                  f"DATA0 and DATA1 need two different lines")
         cfg = InputConfig(bias=self.bias, edge=Edge.FALLING)
         self._lines = self._gpio.request(self.name, {self.d0_pin: cfg, self.d1_pin: cfg})
 

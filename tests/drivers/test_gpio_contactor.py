@@ -149,6 +149,8 @@ async def test_open_needs_gpio_table_and_free_pins():
     with pytest.raises(DeviceOpenError, match="pin 17"):
         await dev.open()
     await dev.close()                       # safe after a failed open
+    with pytest.raises(DeviceOpenError, match="two different lines"):
+        await make(SimGpioFactory(), feedback_pin=COIL).open()
 
 
 def test_options_are_validated():

@@ -131,9 +131,10 @@ async def test_two_meters_share_one_bus(linked_ptys):
     m1 = build(SPECS["sdm630"], linked_ptys.path_b, ctx1, device_id=1)
     m2 = build(SPECS["sdm630"], linked_ptys.path_b, ctx2, device_id=2)
     assert m1.bus is m2.bus
+    other = build(SPECS["sdm630"], linked_ptys.path_b, BuildContext(name="x", shared=ctx1.shared),
+                  baudrate=19200)
     with pytest.raises(DeviceOpenError, match="same baudrate"):
-        build(SPECS["sdm630"], linked_ptys.path_b, BuildContext(name="x", shared=ctx1.shared),
-              baudrate=19200)
+        await other.open()
     devices = [sdm630_device(1, energy_kwh=1.0), sdm630_device(2, energy_kwh=2.0)]
     async with modbus_server(linked_ptys.path_a, devices, baudrate=9600):
         await m1.open()

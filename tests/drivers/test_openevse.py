@@ -52,8 +52,9 @@ async def test_one_link_shared_by_pilot_contactor_and_meter(peer):
     assert pilot.link is contactor.link is meter.link
     assert isinstance(pilot, ControlPilot) and isinstance(contactor, Contactor)
     assert isinstance(meter, EnergyMeter)
+    other = build(METER_SPEC, peer.path, shared, baudrate=9600)
     with pytest.raises(DeviceOpenError, match="same serial settings"):
-        build(METER_SPEC, peer.path, shared, baudrate=9600)
+        await other.open()
 
 
 async def test_charging_session(peer):
@@ -158,7 +159,7 @@ async def test_open_fails_on_a_silent_controller(peer):
     pilot = build(PILOT_SPEC, peer.path, {})
     async with controller(peer) as fake:
         fake.silent = True
-        with pytest.raises(DeviceUnavailable):
+        with pytest.raises(DeviceOpenError, match="does not answer.*TX/RX"):
             await pilot.open()
         await pilot.close()
 
@@ -172,6 +173,10 @@ async def test_port_vanishing(peer):
         peer.hang_up()
         with pytest.raises(DeviceUnavailable, match="disappeared"):
             await next_state(states)
+        with pytest.raises(DeviceUnavailable):        # the runtime retries: still gone
+            await next_state(pilot.states())
+        with pytest.raises(DeviceUnavailable):
+            await pilot.offer(16)
         await pilot.close()
 
 

@@ -105,4 +105,6 @@ async def test_port_gone(peer, clock):
     with pytest.raises(DeviceUnavailable):
         async with asyncio.timeout(5):
             await anext(reader.cards())
+    with pytest.raises(DeviceUnavailable):           # retried by the runtime: still gone
+        await anext(reader.cards())
     await reader.close()
