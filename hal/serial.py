@@ -94,6 +94,9 @@ class SerialPort:
         self.settings = settings
         self._serial: Any = None
         self._fd: int | None = None
+        # futures parked on add_reader/add_writer: woken with the error when the port
+        # goes away or is closed by another task (a closed fd never becomes ready)
+        self._waiters: set[asyncio.Future] = set()
 
     @property
     def port(self) -> str:
@@ -140,8 +143,15 @@ class SerialPort:
         self._fd = fd
         log.debug("opened %s", s.describe())
 
+    def _wake_waiters(self, exc: BaseException) -> None:
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_exception(exc)
+        self._waiters.clear()
+
     async def close(self) -> None:
         """Close the port; safe to call twice and after a failed open."""
+        self._wake_waiters(DeviceUnavailable(f"serial port {self.settings.port} was closed"))
         ser, self._serial, self._fd = self._serial, None, None
         if ser is not None:
             try:
@@ -163,8 +173,10 @@ class SerialPort:
                 ser.close()
             except Exception as exc:
                 log.debug("closing vanished %s: %s", self.settings.port, exc)
-        return DeviceUnavailable(f"serial port {self.settings.port} disappeared ({detail}): "
-                                 f"check the cable/USB adapter")
+        error = DeviceUnavailable(f"serial port {self.settings.port} disappeared ({detail}): "
+                                  f"check the cable/USB adapter")
+        self._wake_waiters(error)
+        return error
 
     async def ensure_open(self) -> None:
         """Reopen a port lost at run time; raises ``DeviceUnavailable`` (not
@@ -199,11 +211,13 @@ class SerialPort:
                     raise self._gone("end of file")
                 return data
             ready = loop.create_future()
+            self._waiters.add(ready)
             loop.add_reader(fd, _set_ready, ready)
             try:
                 await ready
             finally:
                 # the fd may already be closed by close(); removing the reader is still safe
+                self._waiters.discard(ready)
                 loop.remove_reader(fd)
 
     async def write(self, data: bytes) -> None:
@@ -221,10 +235,12 @@ class SerialPort:
             except OSError as exc:
                 raise self._gone(os.strerror(exc.errno or 0)) from exc
             ready = loop.create_future()
+            self._waiters.add(ready)
             loop.add_writer(fd, _set_ready, ready)
             try:
                 await ready
             finally:
+                self._waiters.discard(ready)
                 loop.remove_writer(fd)
 
     def discard_input(self) -> None:

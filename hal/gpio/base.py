@@ -71,8 +71,11 @@ class EdgeEvent:
 @runtime_checkable
 class GpioLines(Protocol):
     """Lines claimed for one device. Obligations: ``set`` only on outputs, ``get`` on
-    any line; ``edges()`` is single-consumer; ``close()`` is idempotent and leaves
-    outputs released (the kernel keeps the last level; drivers set a safe value first)."""
+    any line (logical values); ``read_edge()``/``edges()`` deliver the events of the
+    edge-detecting inputs in order to a single consumer (``read_edge`` is the
+    cancellation-safe form: use it with timeouts); ``wait_value`` wakes on edges;
+    ``close()`` is idempotent, wakes waiters and releases the lines (the kernel keeps the
+    last output level, so drivers set a safe value first)."""
 
     pins: tuple[int, ...]
 

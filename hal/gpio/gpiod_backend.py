@@ -56,6 +56,26 @@ def list_chips(pattern: str = "/dev/gpiochip*") -> list[str]:
     return sorted(seen.values())
 
 
+def line_settings(cfg: LineConfig) -> Any:
+    """The ``gpiod.LineSettings`` for one of our line configs (values are logical: the
+    kernel applies ``active_low``, and reports edges in logical terms too)."""
+    gpiod = _import_gpiod()
+    from gpiod.line import Bias as GBias, Direction, Edge as GEdge, Value
+
+    if isinstance(cfg, OutputConfig):
+        return gpiod.LineSettings(direction=Direction.OUTPUT, active_low=cfg.active_low,
+                                  output_value=Value.ACTIVE if cfg.initial else Value.INACTIVE)
+    bias = {Bias.AS_IS: GBias.AS_IS, Bias.PULL_UP: GBias.PULL_UP,
+            Bias.PULL_DOWN: GBias.PULL_DOWN, Bias.DISABLED: GBias.DISABLED}[cfg.bias]
+    edge = {Edge.NONE: GEdge.NONE, Edge.RISING: GEdge.RISING, Edge.FALLING: GEdge.FALLING,
+            Edge.BOTH: GEdge.BOTH}[cfg.edge]
+    settings: dict[str, Any] = dict(direction=Direction.INPUT, active_low=cfg.active_low,
+                                    bias=bias, edge_detection=edge)
+    if cfg.debounce_s > 0:
+        settings["debounce_period"] = datetime.timedelta(seconds=cfg.debounce_s)
+    return gpiod.LineSettings(**settings)
+
+
 class GpiodFactory:
     """GPIO through libgpiod v2.
 
@@ -112,26 +132,8 @@ class GpiodFactory:
 
     def request(self, consumer: str, lines: Mapping[int, LineConfig]) -> "GpiodLines":
         gpiod = _import_gpiod()
-        from gpiod.line import Bias as GBias, Direction, Edge as GEdge, Value
-
         path, label = self.resolve_chip()
-        bias_map = {Bias.AS_IS: GBias.AS_IS, Bias.PULL_UP: GBias.PULL_UP,
-                    Bias.PULL_DOWN: GBias.PULL_DOWN, Bias.DISABLED: GBias.DISABLED}
-        edge_map = {Edge.NONE: GEdge.NONE, Edge.RISING: GEdge.RISING,
-                    Edge.FALLING: GEdge.FALLING, Edge.BOTH: GEdge.BOTH}
-        config: dict[int, Any] = {}
-        for pin, cfg in lines.items():
-            if isinstance(cfg, OutputConfig):
-                config[pin] = gpiod.LineSettings(
-                    direction=Direction.OUTPUT, active_low=cfg.active_low,
-                    output_value=Value.ACTIVE if cfg.initial else Value.INACTIVE)
-            else:
-                settings: dict[str, Any] = dict(
-                    direction=Direction.INPUT, active_low=cfg.active_low,
-                    bias=bias_map[cfg.bias], edge_detection=edge_map[cfg.edge])
-                if cfg.debounce_s > 0:
-                    settings["debounce_period"] = datetime.timedelta(seconds=cfg.debounce_s)
-                config[pin] = gpiod.LineSettings(**settings)
+        config = {pin: line_settings(cfg) for pin, cfg in lines.items()}
         pins = ", ".join(str(p) for p in lines)
         full_consumer = f"{self.consumer}:{consumer}" if consumer else self.consumer
         try:

@@ -114,6 +114,22 @@ async def test_wait_value_wakes_on_edge_and_times_out():
     lines.close()
 
 
+def test_gpiod_line_settings_use_the_real_gpiod_types():
+    """No chip needed: checks our mapping onto gpiod 2.x's LineSettings."""
+    import datetime
+
+    from gpiod.line import Bias as GBias, Direction, Edge as GEdge, Value
+    from hal.gpio.gpiod_backend import line_settings
+
+    out = line_settings(OutputConfig(initial=True, active_low=True))
+    assert (out.direction, out.output_value, out.active_low) == (Direction.OUTPUT, Value.ACTIVE, True)
+    inp = line_settings(InputConfig(bias=Bias.PULL_UP, edge=Edge.FALLING, debounce_s=0.005))
+    assert (inp.direction, inp.bias, inp.edge_detection) == (Direction.INPUT, GBias.PULL_UP,
+                                                             GEdge.FALLING)
+    assert inp.debounce_period == datetime.timedelta(milliseconds=5)
+    assert line_settings(InputConfig()).bias == GBias.AS_IS
+
+
 async def test_gpiod_explicit_missing_chip_names_chip_and_fix():
     gpio = open_gpio_factory({"factory": "gpiod", "chip": "/dev/gpiochip99"})
     with pytest.raises(DeviceOpenError) as err:

@@ -65,3 +65,45 @@ async def test_unopened_port_and_bad_settings():
     for bad in (dict(parity="X"), dict(stopbits=3), dict(bytesize=9), dict(baudrate=0)):
         with pytest.raises(ValueError):
             settings("/dev/null", **bad)
+
+
+async def test_a_pending_read_wakes_when_another_task_closes_the_port(peer):
+    port = SerialPort(settings(peer.path))
+    await port.open()
+
+    async def close_soon():
+        await asyncio.sleep(0)
+        await port.close()
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(close_soon())
+        with pytest.raises(DeviceUnavailable, match="closed"):
+            await port.read()
+
+
+async def test_replugged_adapter_is_reopened_through_its_stable_name(tmp_path):
+    """Like /dev/serial/by-id/...: the symlink is gone while unplugged, then points to
+    a new tty."""
+    from tests.drivers.ptys import PtyPeer
+
+    link = tmp_path / "usb-adapter"
+    first = PtyPeer()
+    link.symlink_to(first.path)
+    port = SerialPort(settings(str(link)))
+    await port.open()
+    first.close()
+    link.unlink()
+    with pytest.raises(DeviceUnavailable, match="disappeared"):
+        await port.read()
+    assert not port.is_open                       # the dead descriptor was released
+    with pytest.raises(DeviceUnavailable, match="does not exist"):
+        await port.ensure_open()
+    second = PtyPeer()
+    link.symlink_to(second.path)
+    try:
+        await port.ensure_open()
+        second.write(b"back")
+        assert await port.read() == b"back"
+    finally:
+        await port.close()
+        second.close()
