@@ -3,10 +3,11 @@
     python -m devcsms --host 127.0.0.1 --port 9000 [--boot Accepted|Pending|Rejected]
                       [--heartbeat-interval 300] [--reject-tag TAG ...] [--tag TAG=STATUS ...]
                       [--first-transaction-id 1001] [--basic-auth ID=PASSWORD ...]
-                      [--certfile CERT --keyfile KEY]
+                      [--certfile CERT --keyfile KEY] [--stop-on-stdin-close]
 
 Prints "devcsms: listening on ws://HOST:PORT/ocpp" once bound (with the real port when --port 0), then
-one line per message on stdout, flushed. SIGINT/SIGTERM close every connection (1001) and exit 0.
+one line per message on stdout, flushed. SIGINT/SIGTERM (or, with --stop-on-stdin-close, the end of
+stdin) close every connection (1001) and exit 0.
 Exit 1 when the port cannot be bound, 2 on bad arguments.
 """
 
@@ -59,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--certfile", help="serve wss:// with this PEM certificate (chain)")
     parser.add_argument("--keyfile", help="private key for --certfile")
+    parser.add_argument(
+        "--stop-on-stdin-close",
+        action="store_true",
+        help="also stop at end of file on stdin (a launcher passes a pipe so the CSMS dies with it)",
+    )
     return parser
 
 
@@ -99,8 +105,17 @@ def make_csms(arguments: argparse.Namespace, parser: argparse.ArgumentParser, em
     )
 
 
-async def serve_until_signalled(csms: DevCsms, emit, stop: asyncio.Event) -> int:
-    """Serve until SIGINT/SIGTERM (or `stop` is set, e.g. stdout went away); return the exit status."""
+async def _wait_until_stdin_closes() -> None:
+    """Return at end of file on stdin (the launcher that holds the other end of the pipe is gone)."""
+    reader = asyncio.StreamReader()
+    await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while await reader.read(4096):
+        pass  # nobody is expected to write; anything written is ignored
+
+
+async def serve_until_signalled(csms: DevCsms, emit, stop: asyncio.Event, *, stop_on_stdin_close: bool) -> int:
+    """Serve until SIGINT/SIGTERM, `stop` is set (e.g. stdout went away) or, with `stop_on_stdin_close`,
+    stdin reaches end of file; return the exit status."""
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
@@ -115,7 +130,13 @@ async def serve_until_signalled(csms: DevCsms, emit, stop: asyncio.Event) -> int
             f"devcsms: boot {csms.boot.status} interval={csms.boot.interval_s} s, "
             f"first transactionId {csms.first_transaction_id}"
         )
-        await stop.wait()
+        async with asyncio.TaskGroup() as tasks:
+            if stop_on_stdin_close:
+                stdin_watch = tasks.create_task(_wait_until_stdin_closes())
+                stdin_watch.add_done_callback(lambda _: stop.set())
+            await stop.wait()
+            if stop_on_stdin_close:
+                stdin_watch.cancel()
         emit("devcsms: stopping")
         await csms.close()
         return 0
@@ -142,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout = open(os.devnull, "w")
                 stop.set()
 
-        return await serve_until_signalled(make_csms(arguments, parser, emit), emit, stop)
+        csms = make_csms(arguments, parser, emit)
+        return await serve_until_signalled(csms, emit, stop, stop_on_stdin_close=arguments.stop_on_stdin_close)
 
     return asyncio.run(run())
 

@@ -164,11 +164,13 @@ class DevRun:
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, self.signals.put_nowait, signal_number)
         csms_arguments = ["--host", endpoint.host, "--port", str(endpoint.port), "--path", endpoint.path]
+        # Its stdin is a pipe we never write: should we be killed outright, it reads end of file and stops.
+        csms_arguments.append("--stop-on-stdin-close")
         if endpoint.heartbeat_interval_s is not None:
             csms_arguments += ["--heartbeat-interval", str(endpoint.heartbeat_interval_s)]
         csms = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "devcsms", *csms_arguments,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             limit=1 << 20,  # bytes per output line

@@ -5,9 +5,12 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+import websockets
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -56,10 +59,12 @@ def site(tmp_path: Path):
     return tmp_path, config, port
 
 
-async def start_devrun(site, mode: str, *extra: str) -> asyncio.subprocess.Process:
+@asynccontextmanager
+async def running_devrun(site, mode: str, *extra: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    """devrun with the stand-in agent in `mode`; whatever the test does, nothing it started outlives it."""
     work_directory, config, _ = site
     agent_command = f"{sys.executable} {work_directory / 'agent.py'} {config} {mode}"
-    return await asyncio.create_subprocess_exec(
+    process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "devcsms.devrun", "--config", str(config), "--agent-cmd", agent_command, *extra,
         cwd=work_directory,
         env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
@@ -67,6 +72,17 @@ async def start_devrun(site, mode: str, *extra: str) -> asyncio.subprocess.Proce
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # its own process group, like a shell job: killpg() plays the terminal's Ctrl-C
     )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.returncode is None:  # the test failed midway: devrun stops both children on SIGTERM
+            process.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(15):
+                    await process.communicate()
+            except TimeoutError:
+                os.killpg(process.pid, signal.SIGKILL)  # the CSMS then stops at the end of its stdin
+                await process.wait()
 
 
 async def read_until(process: asyncio.subprocess.Process, seen: list[str], *texts: str) -> None:
@@ -79,14 +95,9 @@ async def read_until(process: asyncio.subprocess.Process, seen: list[str], *text
 
 
 async def finish(process: asyncio.subprocess.Process, seen: list[str]) -> str:
-    """Wait for the exit; return stderr. Kills the whole group if it hangs (then the test fails)."""
-    try:
-        async with asyncio.timeout(20):
-            rest, errors = await process.communicate()
-    finally:
-        if process.returncode is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+    """Wait (bounded) for devrun's exit; add the rest of its output to `seen`; return its stderr."""
+    async with asyncio.timeout(20):
+        rest, errors = await process.communicate()
     seen.extend(rest.decode().splitlines())
     return errors.decode()
 
@@ -101,12 +112,12 @@ def port_is_free(port: int) -> bool:
 
 async def test_ctrl_c_stops_the_agent_then_the_csms_and_exits_zero(site):
     work_directory, _, port = site
-    process = await start_devrun(site, "wait")
     seen: list[str] = []
-    async with asyncio.timeout(20):
-        await read_until(process, seen, "stand-in agent: booted", "csms | ", "CP-DEV ← Accepted")
-    os.killpg(process.pid, signal.SIGINT)
-    errors = await finish(process, seen)
+    async with running_devrun(site, "wait") as process:
+        async with asyncio.timeout(20):
+            await read_until(process, seen, "stand-in agent: booted", "CP-DEV ← Accepted")
+        os.killpg(process.pid, signal.SIGINT)
+        errors = await finish(process, seen)
 
     assert process.returncode == 0, errors
     output = "\n".join(seen)
@@ -124,12 +135,12 @@ async def test_ctrl_c_stops_the_agent_then_the_csms_and_exits_zero(site):
 
 async def test_agent_that_ignores_ctrl_c_gets_sigterm_after_the_grace_period(site):
     _, _, port = site
-    process = await start_devrun(site, "stubborn", "--grace", "0.3")
     seen: list[str] = []
-    async with asyncio.timeout(20):
-        await read_until(process, seen, "stand-in agent: booted")
-    os.killpg(process.pid, signal.SIGINT)
-    errors = await finish(process, seen)
+    async with running_devrun(site, "stubborn", "--grace", "0.3") as process:
+        async with asyncio.timeout(20):
+            await read_until(process, seen, "stand-in agent: booted")
+        os.killpg(process.pid, signal.SIGINT)
+        errors = await finish(process, seen)
     assert process.returncode == 0, errors
     assert "csms | devcsms: stopping" in "\n".join(seen)
     assert port_is_free(port)
@@ -137,9 +148,9 @@ async def test_agent_that_ignores_ctrl_c_gets_sigterm_after_the_grace_period(sit
 
 async def test_agent_exiting_on_its_own_stops_the_csms_and_passes_its_status(site):
     _, _, port = site
-    process = await start_devrun(site, "exit")
     seen: list[str] = []
-    errors = await finish(process, seen)
+    async with running_devrun(site, "exit") as process:
+        errors = await finish(process, seen)
     output = "\n".join(seen)
     assert process.returncode == 3, errors
     assert "devrun: the agent exited with status 3; stopping the CSMS" in output
@@ -147,12 +158,26 @@ async def test_agent_exiting_on_its_own_stops_the_csms_and_passes_its_status(sit
     assert port_is_free(port)
 
 
+async def test_csms_stops_by_itself_when_the_launcher_is_killed(site):
+    _, _, port = site
+    seen: list[str] = []
+    async with running_devrun(site, "wait") as process:
+        async with asyncio.timeout(20):
+            await read_until(process, seen, "stand-in agent: booted")
+            async with websockets.connect(f"ws://127.0.0.1:{port}/ocpp/CP-WATCH", subprotocols=["ocpp1.6"]) as watcher:
+                os.killpg(process.pid, signal.SIGKILL)  # devrun and the agent; the CSMS has its own group
+                await watcher.wait_closed()
+            await process.communicate()
+    assert watcher.close_code == 1001  # the orphaned CSMS saw its stdin end and closed cleanly
+    assert port_is_free(port)
+
+
 async def test_port_in_use_is_reported_and_nothing_starts(site):
     work_directory, config, port = site
+    seen: list[str] = []
     with socket.create_server(("127.0.0.1", port)):
-        process = await start_devrun(site, "wait")
-        seen: list[str] = []
-        errors = await finish(process, seen)
+        async with running_devrun(site, "wait") as process:
+            errors = await finish(process, seen)
     assert process.returncode == 1
     assert f"the CSMS port 127.0.0.1:{port}" in errors and "already in use" in errors
     assert seen == []
