@@ -24,6 +24,7 @@ from devcsms.validation import (
     CALLRESULT,
     CHARGE_POINT_ACTIONS,
     MESSAGE_TYPE_NAMES,
+    ParsedFrame,
     parse_frame,
     payload_problems,
 )
@@ -160,7 +161,7 @@ class Recorder:
         self._notify()
         return frame
 
-    def _payload_problems(self, parsed, action: str | None, request: Frame | None) -> list[str]:
+    def _payload_problems(self, parsed: ParsedFrame, action: str | None, request: Frame | None) -> list[str]:
         if parsed.message_type == CALL:
             if parsed.action is None or not isinstance(parsed.payload, dict):
                 return []  # already reported as a framing problem
