@@ -164,6 +164,14 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
         at_s = r.last_meter_at_s if r.last_meter_at_s is not None else r.started_at_s
         return [fx.SendStopTransaction(r.local_tx_id, meter_stop_wh, at_s, "PowerLoss", r.id_tag)]
 
+    def _on_shutdown(self, event: ev.ShutdownRequested, now: float) -> list[fx.Effect]:
+        """Graceful stop: end every transaction with an exact meter value and time."""
+        out: list[fx.Effect] = []
+        for c in self.connectors.values():
+            c.authorization = None
+            out.extend(self._stop_transaction(c, event.reason, None, now))
+        return out
+
     def find_transaction(self, transaction_id: int) -> Connector | None:
         for c in self.connectors.values():
             if c.tx is not None and c.tx.transaction_id == transaction_id:

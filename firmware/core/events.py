@@ -25,6 +25,13 @@ class AgentStarted(Event):
 
 
 @dataclass(frozen=True)
+class ShutdownRequested(Event):
+    """The agent is stopping (SIGTERM/SIGINT): end running transactions with ``reason``."""
+
+    reason: str = "Reboot"
+
+
+@dataclass(frozen=True)
 class LinkConnected(Event):
     """The websocket to the CSMS is open."""
 

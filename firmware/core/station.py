@@ -37,6 +37,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
         self._pending_authorize: dict = {}
         self._handlers: dict[type, Callable[[ev.Event, float], list[fx.Effect]]] = {
             ev.AgentStarted: self._on_started,
+            ev.ShutdownRequested: self._on_shutdown,
             ev.LinkConnected: self._on_link_connected,
             ev.LinkDisconnected: self._on_link_disconnected,
             ev.BootResponded: self._on_boot_responded,

@@ -1,0 +1,99 @@
+"""The ``borne`` command.
+
+    borne run --config SITE.toml            run the agent in the foreground
+    borne check-config --config SITE.toml   validate; exit 0, or list problems and exit 2
+
+Exit codes: 0 stopped cleanly; 1 could not start (a device or the database, the
+message says which and how to fix it); 2 bad configuration; 75 a CSMS Reset asked for
+a restart under systemd (the unit restarts us, ``RestartForceExitStatus=75``). Outside
+systemd a Reset re-executes the process itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from firmware import logs
+from firmware.errors import ConfigError, StartupError
+
+EXIT_CONFIG = 2
+EXIT_STARTUP = 1
+EXIT_RESTART = 75
+
+log = logging.getLogger("firmware")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="borne", description="Borne charge-point agent")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the agent in the foreground")
+    run.add_argument("--config", required=True, help="site configuration TOML")
+    run.add_argument("--log-level", help="override [log] level (DEBUG shows OCPP frames)")
+    check = sub.add_parser("check-config", help="validate a site config and its board config")
+    check.add_argument("--config", required=True, help="site configuration TOML")
+    return parser
+
+
+def check_config(path: str) -> int:
+    from firmware.config import load_site_config
+
+    try:
+        site = load_site_config(path)
+    except ConfigError as e:
+        for problem in e.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{path}: OK (station {site.station['id']}, board {site.board.name}, "
+          f"{len(site.board.connectors)} connector(s))")
+    return 0
+
+
+def run(path: str, log_level: str | None) -> int:
+    from firmware.app import build_agent, run as run_agent
+    from firmware.config import load_site_config
+    from firmware.store.db import StoreError
+
+    try:
+        site = load_site_config(path)
+    except ConfigError as e:
+        for problem in e.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    logs.configure(log_level or site.log["level"])
+    try:
+        agent = build_agent(site)
+        restart = asyncio.run(run_agent(agent))
+    except (StartupError, StoreError) as e:
+        log.critical("cannot start: %s", e)
+        return EXIT_STARTUP
+    except KeyboardInterrupt:
+        return 0
+    if restart is None:
+        log.info("stopped")
+        return 0
+    from firmware import systemd
+
+    if systemd.under_systemd():
+        log.warning("%s reset: exiting for systemd to restart us", restart)
+        return EXIT_RESTART
+    log.warning("%s reset: re-executing", restart)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "firmware", "run", "--config", path]
+             + (["--log-level", log_level] if log_level else []))
+    return 0  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        return check_config(args.config)
+    return run(args.config, args.log_level)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Composition root: build the agent from its configuration and run it.
+
+Start-up order: configuration (problems → exit 2), database (migrated), station state
+(configuration keys, availability, transactions left open by a crash), devices (a
+device that cannot open → exit 1 naming it), then the tasks: OCPP link, one hardware
+task per connector, card readers, console, systemd watchdog. READY=1 once running.
+
+Shutdown (SIGTERM/SIGINT or a Reset): running transactions are stopped (Reboot, or the
+reset's reason, already queued by the core), contactors opened, queued messages get a
+few seconds to reach the CSMS, the websocket is closed with 1001, devices released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from firmware import systemd
+from firmware.board import Board, build_board, close_devices, open_devices
+from firmware.config import SiteConfig
+from firmware.console.commands import install_core_commands, install_sim_commands
+from firmware.console.console import Console
+from firmware.console.transport import open_console
+from firmware.core import events as ev
+from firmware.core.configuration import Configuration, definition
+from firmware.core.connector import Connector
+from firmware.core.station import Station
+from firmware.hardware import ConnectorHardware, HardwareTiming
+from firmware.ocpp.handlers import InboundDispatcher
+from firmware.ocpp.link import LinkSettings, OcppLink
+from firmware.ocpp.mapping import StationInfo
+from firmware.ocpp.outbox import Outbox, RetryPolicy
+from firmware.readers import ReaderTask
+from firmware.runtime import AgentClock, Runtime
+from firmware.store import repositories as repo
+from firmware.store.db import atomic, open_database
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_FLUSH_S = 3.0
+RESET_FLUSH_S = 10.0
+
+
+@dataclass
+class Agent:
+    site: SiteConfig
+    board: Board
+    conn: Any
+    station: Station
+    runtime: Runtime
+    outbox: Outbox
+    link: OcppLink
+    console: Console
+    readers: list[ReaderTask]
+    started_at_s: float
+
+    @property
+    def link_url(self) -> str:
+        return self.link._settings().url
+
+
+def _configuration(site: SiteConfig, conn: Any) -> Configuration:
+    persisted = repo.load_configuration(conn)
+    fixed = {"NumberOfConnectors": str(len(site.board.connectors))}
+    configuration = Configuration.initial(site.ocpp_defaults, persisted, fixed)
+    if not persisted:
+        # First boot: the site's defaults become the station's values; from now on the
+        # CSMS owns them (DESIGN §3).
+        with atomic(conn):
+            for key, value in configuration.as_dict().items():
+                d = definition(key)
+                if d is not None and not d.readonly:
+                    repo.save_configuration(conn, key, value)
+            repo.save_configuration(conn, "AuthorizationKey",
+                                    site.ocpp_defaults.get("AuthorizationKey", ""))
+    return configuration
+
+
+def build_agent(site: SiteConfig) -> Agent:
+    conn = open_database(site.state_dir)
+    configuration = _configuration(site, conn)
+    availability = repo.load_availability(conn)
+    board = build_board(site.board)
+    connectors = [Connector(c.config.connector_id, c.config.max_current_a,
+                            operative=availability.get(c.config.connector_id, True),
+                            has_lock="lock" in c.devices)
+                  for c in board.connectors]
+    station = Station(connectors, configuration, next_local_tx_id=repo.next_local_tx_id(conn))
+    clock = AgentClock()
+    hardware = {
+        c.config.connector_id: ConnectorHardware(
+            c.config.connector_id, c.devices["pilot"], c.devices["contactor"], c.devices["meter"],
+            c.devices.get("lock"), c.devices.get("indicator"),
+            HardwareTiming(c.config.values["meter_poll_interval_s"],
+                           c.config.values["meter_failed_reads"]))
+        for c in board.connectors}
+    info = StationInfo(site.station["vendor"], site.station["model"],
+                       site.station["serial_number"] or None, f"borne-{_version()}")
+    runtime = Runtime(station, conn, clock, hardware, info)
+    for h in hardware.values():
+        h.dispatch = runtime.dispatch
+
+    def policy() -> RetryPolicy:
+        return RetryPolicy(configuration.get_int("TransactionMessageAttempts"),
+                           float(configuration.get_int("TransactionMessageRetryInterval")))
+
+    outbox = Outbox(conn, policy)
+
+    def settings() -> LinkSettings:
+        return LinkSettings(
+            csms_url=site.ocpp["csms_url"], identity=site.station["id"],
+            protocol=site.ocpp["protocol"], call_timeout_s=site.ocpp["call_timeout_s"],
+            ping_interval_s=float(configuration.get_int("WebSocketPingInterval")),
+            authorization_key=configuration.get("AuthorizationKey"),
+            security_profile=configuration.get_int("SecurityProfile"),
+            ca_file=site.ocpp["ca_file"] or None,
+            reconnect_initial_s=site.ocpp["reconnect_initial_s"],
+            reconnect_max_s=site.ocpp["reconnect_max_s"],
+            replay_max_per_s=site.ocpp["replay_max_per_s"])
+
+    dispatcher = InboundDispatcher(runtime)
+    link = OcppLink(settings, dispatcher, runtime.dispatch, outbox, info, clock.now)
+    runtime.link = link
+    readers = [ReaderTask(reader, values, runtime) for values, reader in board.readers]
+    console = Console()
+    agent = Agent(site, board, conn, station, runtime, outbox, link, console, readers,
+                  time.time())
+    install_core_commands(console, agent)
+    install_sim_commands(console, agent)
+    return agent
+
+
+def _version() -> str:
+    from firmware import __version__
+
+    return __version__
+
+
+async def run(agent: Agent) -> str | None:
+    """Run until stopped; returns the reset kind when a restart was requested."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await open_devices(agent.board)
+    transport = open_console(agent.site.console["device"], agent.site.console["baudrate"])
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(_until_stopped(agent, stop))
+            agent.runtime.dispatch(ev.AgentStarted())
+            for record in repo.open_transactions(agent.conn):
+                log.warning("transaction %d on connector %d was running when the agent "
+                            "stopped: stopping it with PowerLoss", record.local_tx_id,
+                            record.connector_id)
+                agent.runtime.dispatch(ev.RecoveredTransaction(record))
+            workers = [tasks.create_task(h.run()) for h in agent.runtime.hardware.values()]
+            workers += [tasks.create_task(r.run()) for r in agent.readers]
+            workers.append(tasks.create_task(agent.link.run()))
+            workers.append(tasks.create_task(systemd.watchdog_loop()))
+            if transport is not None:
+                workers.append(tasks.create_task(agent.console.serve(
+                    transport, [f"Borne console on {agent.site.station['id']}. Type help."])))
+            systemd.notify("READY=1")
+            log.info("agent running: station %s, board %s, csms %s",
+                     agent.site.station["id"], agent.board.config.name, agent.link_url)
+            await _wait_for_stop(agent, stop)
+            systemd.notify("STOPPING=1")
+            await _shutdown(agent, workers)
+    finally:
+        agent.runtime.cancel_timers()
+        await close_devices(agent.board)
+        agent.conn.close()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    return agent.runtime.restart_requested
+
+
+async def _until_stopped(agent: Agent, stop: asyncio.Event) -> None:
+    await agent.runtime.restart_event.wait()
+    # A Reset: the core has queued the StopTransactions; give them time to reach the CSMS.
+    await _flush_outbox(agent, RESET_FLUSH_S)
+    stop.set()
+
+
+async def _wait_for_stop(agent: Agent, stop: asyncio.Event) -> None:
+    await stop.wait()
+    log.info("stopping")
+
+
+async def _shutdown(agent: Agent, workers: list[asyncio.Task]) -> None:
+    if agent.runtime.restart_requested is None:
+        agent.runtime.dispatch(ev.ShutdownRequested("Reboot"))
+    await _drain_hardware(agent)
+    await _flush_outbox(agent, SHUTDOWN_FLUSH_S)
+    await agent.link.close()
+    for task in workers:
+        task.cancel()
+
+
+async def _drain_hardware(agent: Agent, timeout_s: float = 2.0) -> None:
+    """Let the hardware workers execute what is queued (contactors opening)."""
+    try:
+        await asyncio.wait_for(asyncio.gather(*(h.drained() for h in agent.runtime.hardware.values())),
+                               timeout_s)
+    except asyncio.TimeoutError:
+        log.error("hardware did not finish its last commands within %.0f s", timeout_s)
+
+
+async def _flush_outbox(agent: Agent, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and agent.link.connected:
+        depth, _, _ = agent.outbox.stats()
+        if depth == 0:
+            return
+        await asyncio.sleep(0.05)

@@ -1,0 +1,208 @@
+"""Site configuration (TOML): load, validate every key, report every problem.
+
+``load_site_config(path)`` returns a ``SiteConfig`` or raises ``ConfigError`` whose
+``problems`` are all the problems found (not only the first), each printed by
+``borne check-config`` as ``FILE: key: problem``. Unknown keys, wrong types, missing
+files and impossible values are problems. The board config the site names is loaded
+and validated too (``firmware.board``), its problems carrying the board file's name.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from firmware.core.configuration import definition
+from firmware.errors import ConfigError, ConfigProblem
+from hal.options import Option, optional, required, validate_table
+
+_IDENTITY = re.compile(r"^[A-Za-z0-9._~:@!$&'()*+,;=-]{1,48}$")
+
+
+def _identity(value: str) -> str | None:
+    if not _IDENTITY.match(value):
+        return "must be 1-48 URL-safe characters (letters, digits, - _ . ~ : and the like)"
+    return None
+
+
+def _csms_url(value: str) -> str | None:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("ws", "wss") or not parsed.hostname:
+        return "must be a ws:// or wss:// URL with a host"
+    return None
+
+
+def _console_device(value: str) -> str | None:
+    if value in ("stdio", "none") or value.startswith("/dev/") or value.startswith("pty:"):
+        if value == "pty:":
+            return "pty: needs a path, e.g. pty:/run/borne/console"
+        return None
+    return "must be 'stdio', 'none', a serial device such as /dev/ttyS0, or pty:PATH"
+
+
+STATION_OPTIONS = (
+    required("id", str, "OCPP identity, appended to csms_url as the last path segment",
+             check=_identity),
+    optional("vendor", str, "Borne", "chargePointVendor (<= 20 characters)",
+             check=lambda v: None if 0 < len(v) <= 20 else "must be 1-20 characters"),
+    optional("model", str, "Borne-AC", "chargePointModel (<= 20 characters)",
+             check=lambda v: None if 0 < len(v) <= 20 else "must be 1-20 characters"),
+    optional("serial_number", str, "", "chargePointSerialNumber (<= 25 characters)",
+             check=lambda v: None if len(v) <= 25 else "must be at most 25 characters"),
+)
+
+OCPP_OPTIONS = (
+    required("csms_url", str, "ws:// or wss:// URL of the CSMS (identity is appended)",
+             check=_csms_url),
+    optional("protocol", str, "ocpp1.6", "websocket subprotocol", choices=("ocpp1.6",)),
+    optional("call_timeout_s", float, 30.0, "how long to wait for a CALLRESULT, s",
+             minimum=1, maximum=600),
+    optional("reconnect_initial_s", float, 1.0, "first reconnect delay, s", minimum=0.1,
+             maximum=600),
+    optional("reconnect_max_s", float, 60.0, "reconnect delay cap, s", minimum=1,
+             maximum=3600),
+    optional("replay_max_per_s", float, 50.0,
+             "queued transaction messages sent per second after a reconnect", minimum=0.1),
+    optional("ca_file", str, "", "CA bundle for wss:// (default: the system's)"),
+)
+
+BOARD_OPTIONS = (required("config", str, "path of the board config TOML"),)
+STORAGE_OPTIONS = (required("state_dir", str, "directory of the agent's database"),)
+CONSOLE_OPTIONS = (
+    optional("device", str, "stdio", "stdio, none, a serial device, or pty:PATH",
+             check=_console_device),
+    optional("baudrate", int, 115200, "serial console speed", minimum=300, maximum=4000000),
+)
+LOG_OPTIONS = (
+    optional("level", str, "INFO", "log level", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+)
+AUTH_OPTIONS = (
+    optional("cache_capacity", int, 10000, "authorization cache entries (LRU)", minimum=0,
+             maximum=10_000_000),
+    optional("negative_cache_window_s", float, 60.0,
+             "a refused card tapped again within this time is refused without asking",
+             minimum=0, maximum=86400),
+)
+
+SECTIONS: dict[str, tuple[Option, ...]] = {
+    "station": STATION_OPTIONS, "ocpp": OCPP_OPTIONS, "board": BOARD_OPTIONS,
+    "storage": STORAGE_OPTIONS, "console": CONSOLE_OPTIONS, "log": LOG_OPTIONS,
+    "auth": AUTH_OPTIONS,
+}
+OPTIONAL_SECTIONS = {"console", "log", "auth"}
+
+
+@dataclass
+class SiteConfig:
+    path: Path
+    station: dict[str, Any]
+    ocpp: dict[str, Any]
+    ocpp_defaults: dict[str, str]
+    board_path: Path
+    state_dir: Path
+    console: dict[str, Any]
+    log: dict[str, Any]
+    auth: dict[str, Any]
+    board: Any = field(default=None)  # firmware.board.BoardConfig
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; ConfigError naming the file and the line when it cannot."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem(str(path), "(file)", "file not found")]) from None
+    except OSError as e:
+        raise ConfigError([ConfigProblem(str(path), "(file)", e.strerror or str(e))]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([ConfigProblem(str(path), "(syntax)", str(e))]) from None
+
+
+def _defaults(table: Any, problems: list[ConfigProblem], path: str) -> dict[str, str]:
+    """[ocpp.defaults]: first-boot values of OCPP keys, validated like ChangeConfiguration."""
+    out: dict[str, str] = {}
+    if not isinstance(table, dict):
+        problems.append(ConfigProblem(path, "ocpp.defaults", "must be a table"))
+        return out
+    for key, value in table.items():
+        where = f"ocpp.defaults.{key}"
+        d = definition(key)
+        if d is None:
+            problems.append(ConfigProblem(path, where, "unknown OCPP configuration key"))
+            continue
+        if key == "NumberOfConnectors":
+            problems.append(ConfigProblem(path, where, "derived from the board config; remove it"))
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, str)):
+            text = str(value)
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            text = ",".join(value)
+        else:
+            problems.append(ConfigProblem(path, where, f"unsupported value {value!r}"))
+            continue
+        problem = d.problem(text)
+        if problem:
+            problems.append(ConfigProblem(path, where, problem))
+            continue
+        out[d.name] = text
+    return out
+
+
+def resolve_relative(path_text: str, base: Path) -> Path:
+    """A relative path: against ``base`` (the site file's folder) first, then the cwd."""
+    candidate = Path(path_text).expanduser()
+    if candidate.is_absolute():
+        return candidate
+    beside = base / candidate
+    if beside.exists() or not candidate.exists():
+        return beside
+    return candidate.resolve()
+
+
+def load_site_config(path: str | Path, *, with_board: bool = True) -> SiteConfig:
+    path = Path(path)
+    data = read_toml(path)
+    problems: list[ConfigProblem] = []
+    name = str(path)
+    values: dict[str, dict[str, Any]] = {}
+    for key in data:
+        if key not in SECTIONS:
+            problems.append(ConfigProblem(name, key, "unknown section"))
+    for section, options in SECTIONS.items():
+        if section not in data:
+            if section in OPTIONAL_SECTIONS:
+                values[section], found = validate_table({}, options, section)
+            else:
+                problems.append(ConfigProblem(name, section, "missing section"))
+                values[section] = {}
+                continue
+        else:
+            ignore = ("defaults",) if section == "ocpp" else ()
+            values[section], found = validate_table(data[section], options, section, ignore)
+        problems.extend(ConfigProblem(name, p.key, p.message) for p in found)
+    ocpp_table = data.get("ocpp") if isinstance(data.get("ocpp"), dict) else {}
+    ocpp_defaults = _defaults(ocpp_table.get("defaults", {}), problems, name)
+    base = path.resolve().parent
+    board_path = resolve_relative(values["board"].get("config", ""), base) \
+        if values["board"].get("config") else Path()
+    state_dir = resolve_relative(values["storage"].get("state_dir", ""), base) \
+        if values["storage"].get("state_dir") else Path()
+    site = SiteConfig(path, values["station"], values["ocpp"], ocpp_defaults, board_path,
+                      state_dir, values["console"], values["log"], values["auth"])
+    if with_board and values["board"].get("config"):
+        from firmware.board import load_board_config
+
+        try:
+            site.board = load_board_config(board_path)
+        except ConfigError as e:
+            problems.extend(e.problems)
+    if problems:
+        raise ConfigError(problems)
+    return site

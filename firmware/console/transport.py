@@ -1,0 +1,162 @@
+"""Where the console lives: stdio, a serial device, or a pseudo-terminal (``pty:PATH``).
+
+- ``stdio``: the terminal keeps its own line editing and echo (so Ctrl-C still stops
+  the agent under ``make run``); replies end in LF.
+- A serial device (``/dev/ttyS0``) or ``pty:PATH``: our end is put in raw mode, typed
+  characters are echoed by ``LineEditor``, replies end in CRLF. ``pty:PATH`` creates a
+  pseudo-terminal and symlinks its slave side to PATH for screen/picocom/pyserial.
+- Output never blocks the agent: a terminal that does not read gets at most
+  ``MAX_PENDING_OUTPUT`` bytes queued; beyond that output is dropped (and logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import termios
+import tty
+from pathlib import Path
+
+from .lines import LineEditor, LineEvent
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING_OUTPUT = 256 * 1024
+_BAUD = {9600: termios.B9600, 19200: termios.B19200, 38400: termios.B38400,
+         57600: termios.B57600, 115200: termios.B115200, 230400: termios.B230400}
+
+
+class ConsoleTransport:
+    def __init__(self, read_fd: int, write_fd: int, *, echo: bool, newline: bytes,
+                 description: str, cleanup: list | None = None):
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+        self.echo = echo
+        self.newline = newline
+        self.description = description
+        self._cleanup = cleanup or []
+        self._editor = LineEditor()
+        self._lines: asyncio.Queue[LineEvent | None] = asyncio.Queue()
+        self._out = bytearray()
+        self._writing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        os.set_blocking(self.read_fd, False)
+        if self.write_fd != self.read_fd:
+            os.set_blocking(self.write_fd, False)
+        self._loop.add_reader(self.read_fd, self._readable)
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self.read_fd)
+            if self._writing:
+                self._loop.remove_writer(self.write_fd)
+        for action in self._cleanup:
+            try:
+                action()
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------------ input
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.read_fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            if e.errno == 5:  # EIO: nobody has the pty's other end open right now
+                return
+            raise
+        if not data:
+            self._loop.remove_reader(self.read_fd)
+            self._lines.put_nowait(None)
+            return
+        for event in self._editor.feed(data):
+            if event.echo and self.echo:
+                self.write_bytes(event.echo)
+            if event.line is not None or event.overflow:
+                self._lines.put_nowait(event)
+
+    async def read_line(self) -> LineEvent | None:
+        """The next line (or overflow notice); None at end of input."""
+        return await self._lines.get()
+
+    # ------------------------------------------------------------------ output
+    def write_lines(self, lines: list[str]) -> None:
+        self.write_bytes(b"".join(line.encode("utf-8", "replace") + self.newline
+                                  for line in lines))
+
+    def write_bytes(self, data: bytes) -> None:
+        if len(self._out) + len(data) > MAX_PENDING_OUTPUT:
+            log.warning("console output dropped: the terminal is not reading")
+            return
+        self._out += data
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._out:
+            try:
+                written = os.write(self.write_fd, self._out)
+            except BlockingIOError:
+                break
+            except OSError as e:
+                if e.errno == 5:  # pty without a reader: keep it for when one attaches
+                    break
+                raise
+            del self._out[:written]
+        if self._out and not self._writing:
+            self._writing = True
+            self._loop.add_writer(self.write_fd, self._writable)
+        elif not self._out and self._writing:
+            self._writing = False
+            self._loop.remove_writer(self.write_fd)
+
+    def _writable(self) -> None:
+        self._flush()
+
+
+def open_console(device: str, baudrate: int = 115200) -> ConsoleTransport | None:
+    """Open the console named by the site config's ``[console] device``."""
+    if device == "none":
+        return None
+    if device == "stdio":
+        return ConsoleTransport(0, 1, echo=False, newline=b"\n", description="stdio")
+    if device.startswith("pty:"):
+        return _open_pty(Path(device[4:]))
+    return _open_serial(device, baudrate)
+
+
+def _open_pty(link: Path) -> ConsoleTransport:
+    master, slave = os.openpty()
+    tty.setraw(slave)  # the client's side: no cooking, no echo (we echo ourselves)
+    slave_name = os.ttyname(slave)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(slave_name)
+
+    def cleanup() -> None:
+        if link.is_symlink():
+            link.unlink()
+        os.close(master)
+        os.close(slave)
+
+    # Keeping the slave open ourselves means a client detaching does not hang up the pty.
+    return ConsoleTransport(master, master, echo=True, newline=b"\r\n",
+                            description=f"pty {link} -> {slave_name}", cleanup=[cleanup])
+
+
+def _open_serial(path: str, baudrate: int) -> ConsoleTransport:
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    tty.setraw(fd)
+    attributes = termios.tcgetattr(fd)
+    speed = _BAUD.get(baudrate, termios.B115200)
+    attributes[4] = attributes[5] = speed
+    attributes[2] |= termios.CLOCAL | termios.CREAD
+    termios.tcsetattr(fd, termios.TCSANOW, attributes)
+    return ConsoleTransport(fd, fd, echo=True, newline=b"\r\n", description=f"serial {path}",
+                            cleanup=[lambda: os.close(fd)])

@@ -1,0 +1,178 @@
+"""Tasks that drive one connector's devices and report what they see as events.
+
+- The command worker executes hardware effects in order. An ``OpenContactor`` preempts
+  a close still waiting for its feedback (the safety rule: opening never waits).
+- The meter poller reads every ``meter_poll_interval_s``; after ``meter_failed_reads``
+  consecutive failures it reports ``MeterFailed`` once (PowerMeterFailure); the next
+  good reading clears it. Readings are never invented: a failed read sends nothing.
+- The pilot watcher forwards every control pilot state.
+- The contactor checker compares feedback with the command every
+  ``contactor_check_interval_s`` (a weld while idle is noticed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from firmware.core import effects as fx
+from firmware.core import events as ev
+from hal.errors import ContactorFault, HalError
+from hal.interfaces import Contactor, ControlPilot, EnergyMeter
+
+log = logging.getLogger(__name__)
+
+PILOT_RETRY_S = 2.0
+
+
+@dataclass
+class HardwareTiming:
+    meter_poll_interval_s: float = 1.0
+    meter_failed_reads: int = 3
+    contactor_check_interval_s: float = 1.0
+
+
+class ConnectorHardware:
+    def __init__(self, connector_id: int, pilot: ControlPilot, contactor: Contactor,
+                 meter: EnergyMeter, lock: Any = None, indicator: Any = None,
+                 timing: HardwareTiming | None = None):
+        self.connector_id = connector_id
+        self.pilot = pilot
+        self.contactor = contactor
+        self.meter = meter
+        self.lock = lock
+        self.indicator = indicator
+        self.timing = timing or HardwareTiming()
+        self.dispatch: Callable[[ev.Event], Any] = lambda event: None
+        self._commands: asyncio.Queue = asyncio.Queue()
+        self._closing: asyncio.Task | None = None
+        self.meter_failures = 0
+        self.contactor_fault_reported = False
+
+    def devices(self) -> list[Any]:
+        return [d for d in (self.pilot, self.contactor, self.meter, self.lock, self.indicator)
+                if d is not None]
+
+    def command(self, effect: fx.Effect) -> None:
+        if isinstance(effect, fx.OpenContactor) and self._closing is not None:
+            self._closing.cancel()  # never wait for a close to finish before opening
+        self._commands.put_nowait(effect)
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._worker(tasks))
+            tasks.create_task(self._watch_pilot())
+            tasks.create_task(self._poll_meter())
+            tasks.create_task(self._check_contactor())
+
+    # ------------------------------------------------------------------ commands
+    async def drained(self) -> None:
+        """Return once every queued command has been executed."""
+        await self._commands.join()
+
+    async def _worker(self, tasks: asyncio.TaskGroup) -> None:
+        while True:
+            effect = await self._commands.get()
+            try:
+                await self._execute(effect, tasks)
+            finally:
+                self._commands.task_done()
+
+    async def _execute(self, effect: fx.Effect, tasks: asyncio.TaskGroup) -> None:
+        if not isinstance(effect, fx.CloseContactor):
+            await self._run_command(effect)
+            return
+        self._closing = tasks.create_task(self._close())
+        try:
+            await self._closing
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling():
+                raise  # we are being stopped ourselves
+            # else: an OpenContactor preempted the close; it is next in the queue.
+        finally:
+            self._closing = None
+
+    async def _close(self) -> None:
+        try:
+            await self.contactor.close_contactor()
+        except ContactorFault as e:
+            self._report_contactor_fault(e)
+            return
+        self.dispatch(ev.ContactorSwitched(self.connector_id, True))
+
+    async def _run_command(self, effect: fx.Effect) -> None:
+        try:
+            if isinstance(effect, fx.OpenContactor):
+                await self.contactor.open_contactor()
+                self.dispatch(ev.ContactorSwitched(self.connector_id, False))
+            elif isinstance(effect, fx.OfferEnergy):
+                await self.pilot.offer(effect.max_current_a)
+            elif isinstance(effect, fx.UnlockCable):
+                ok = bool(self.lock is not None and await self.lock.unlock())
+                self.dispatch(ev.CableUnlocked(self.connector_id, ok, effect.request_ref))
+            elif isinstance(effect, fx.ShowStatus) and self.indicator is not None:
+                await self.indicator.show(effect.status)
+        except ContactorFault as e:
+            self._report_contactor_fault(e)
+        except HalError as e:
+            log.error("connector %d: %s failed: %s", self.connector_id,
+                      type(effect).__name__, e)
+            if isinstance(effect, fx.UnlockCable):
+                self.dispatch(ev.CableUnlocked(self.connector_id, False, effect.request_ref))
+
+    def _report_contactor_fault(self, e: ContactorFault) -> None:
+        log.error("connector %d: contactor fault %s: %s", self.connector_id,
+                  e.vendor_error_code, e)
+        self.contactor_fault_reported = True
+        self.dispatch(ev.ContactorFailed(self.connector_id, e.vendor_error_code, str(e)[:50]))
+
+    # ------------------------------------------------------------------ watchers
+    async def _watch_pilot(self) -> None:
+        while True:
+            try:
+                async for state in self.pilot.states():
+                    self.dispatch(ev.PilotChanged(self.connector_id, state))
+            except HalError as e:
+                log.error("connector %d: pilot controller lost: %s", self.connector_id, e)
+                self.dispatch(ev.HardwareFaultChanged(
+                    self.connector_id, "pilot-link", True, "OtherError", "PilotLinkLost",
+                    str(e)[:50]))
+            await asyncio.sleep(PILOT_RETRY_S)
+
+    async def _poll_meter(self) -> None:
+        while True:
+            try:
+                reading = await self.meter.read()
+            except HalError as e:
+                self.meter_failures += 1
+                if self.meter_failures == self.timing.meter_failed_reads:
+                    log.error("connector %d: meter failed %d reads in a row: %s",
+                              self.connector_id, self.meter_failures, e)
+                    self.dispatch(ev.MeterFailed(self.connector_id, str(e)[:50]))
+            else:
+                if self.meter_failures >= self.timing.meter_failed_reads:
+                    log.warning("connector %d: meter answers again", self.connector_id)
+                self.meter_failures = 0
+                self.dispatch(ev.MeterSampled(self.connector_id, reading))
+            await asyncio.sleep(self.timing.meter_poll_interval_s)
+
+    async def _check_contactor(self) -> None:
+        while True:
+            await asyncio.sleep(self.timing.contactor_check_interval_s)
+            if self._closing is not None:
+                continue  # a close is waiting for its feedback: not a mismatch yet
+            try:
+                await self.contactor.check()
+            except ContactorFault as e:
+                if not self.contactor_fault_reported:
+                    self._report_contactor_fault(e)
+            except HalError as e:
+                log.warning("connector %d: contactor check failed: %s", self.connector_id, e)
+            else:
+                if self.contactor_fault_reported:
+                    self.contactor_fault_reported = False
+                    log.warning("connector %d: contactor feedback agrees again",
+                                self.connector_id)
+                    self.dispatch(ev.HardwareFaultChanged(self.connector_id, "contactor", False))

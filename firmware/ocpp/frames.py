@@ -1,0 +1,178 @@
+"""OCPP-J 1.6 frames: parsing what arrives, validating payloads, the 1.6 error codes.
+
+The ``ocpp`` library answers with 2.0.1 spellings and swaps NotImplemented /
+NotSupported for 1.6 (ocpp16-rules.md §2.3), and only logs a frame that is not JSON.
+A 1.6 charge point must use the 1.6 codes of OCPP-J §4.2.3, so parsing and the
+schema-error mapping live here; the library still provides the official schemas.
+
+1.6 codes used:
+- NotImplemented: the action is not known to us (not an OCPP 1.6 action).
+- NotSupported: a 1.6 action we recognise but do not support.
+- FormationViolation: not JSON, not a valid frame, or properties the PDU does not have.
+- ProtocolError: the frame is incomplete (missing elements).
+- OccurenceConstraintViolation: a required field missing / too many items.
+- TypeConstraintViolation: a field of the wrong type or too long for its CiString type.
+- PropertyConstraintViolation: a field with a value outside its enum/range.
+- GenericError / InternalError: anything else / our own failure.
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft4Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+from ocpp.v16.enums import Action
+
+KNOWN_ACTIONS = frozenset(a.value for a in Action)
+MAX_UNIQUE_ID_LENGTH = 36
+
+_UNIQUE_ID_PATTERN = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
+
+
+class CallErrorReply(Exception):
+    """Raised by a handler (or the parser) to answer a CALL with a CALLERROR."""
+
+    def __init__(self, code: str, description: str = "", details: dict | None = None):
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description[:255]
+        self.details = details or {}
+
+
+@dataclass(frozen=True)
+class CallFrame:
+    unique_id: str
+    action: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ResultFrame:
+    unique_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ErrorFrame:
+    unique_id: str
+    code: str
+    description: str
+    details: Any
+
+
+@dataclass(frozen=True)
+class BadFrame:
+    """Unusable input; ``unique_id`` set when a CALLERROR can still be addressed."""
+
+    unique_id: str | None
+    error: CallErrorReply
+
+
+Frame = CallFrame | ResultFrame | ErrorFrame | BadFrame
+
+
+def parse(text: str | bytes) -> Frame:
+    """Classify one websocket message. Never raises."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return BadFrame(None, CallErrorReply("FormationViolation", "binary frame, not UTF-8"))
+    try:
+        message = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        match = _UNIQUE_ID_PATTERN.match(text)
+        return BadFrame(match.group(1) if match else None,
+                        CallErrorReply("FormationViolation", "message is not valid JSON"))
+    if not isinstance(message, list) or not message:
+        return BadFrame(None, CallErrorReply("FormationViolation", "message is not a JSON array"))
+    kind = message[0]
+    unique_id = message[1] if len(message) > 1 else None
+    if not isinstance(unique_id, str) or not 0 < len(unique_id) <= MAX_UNIQUE_ID_LENGTH:
+        return BadFrame(None, CallErrorReply("FormationViolation", "bad or missing UniqueId"))
+    if kind == 2:
+        if len(message) != 4:
+            return BadFrame(unique_id, CallErrorReply(
+                "ProtocolError" if len(message) < 4 else "FormationViolation",
+                "a CALL has exactly 4 elements"))
+        action, payload = message[2], message[3]
+        if not isinstance(action, str):
+            return BadFrame(unique_id, CallErrorReply("FormationViolation", "Action must be a string"))
+        if not isinstance(payload, dict):
+            return BadFrame(unique_id, CallErrorReply("FormationViolation",
+                                                      "payload must be a JSON object"))
+        return CallFrame(unique_id, action, payload)
+    if kind == 3:
+        if len(message) != 3 or not isinstance(message[2], dict):
+            return BadFrame(None, CallErrorReply("FormationViolation", "malformed CALLRESULT"))
+        return ResultFrame(unique_id, message[2])
+    if kind == 4:
+        if len(message) < 4:
+            return BadFrame(None, CallErrorReply("FormationViolation", "malformed CALLERROR"))
+        details = message[4] if len(message) > 4 else {}
+        return ErrorFrame(unique_id, str(message[2]), str(message[3]), details)
+    return BadFrame(unique_id if kind not in (3, 4) else None,
+                    CallErrorReply("FormationViolation", f"unknown MessageTypeId {kind!r}"))
+
+
+_CODE_BY_VALIDATOR = {
+    "type": "TypeConstraintViolation",
+    "maxLength": "TypeConstraintViolation",
+    "required": "OccurenceConstraintViolation",
+    "minItems": "OccurenceConstraintViolation",
+    "maxItems": "OccurenceConstraintViolation",
+    "additionalProperties": "FormationViolation",
+}
+
+
+def schema_problem(kind: int, action: str, payload: dict[str, Any]) -> CallErrorReply | None:
+    """Validate a CALL (kind 2) or CALLRESULT (kind 3) payload against the 1.6 schema.
+
+    Returns the CALLERROR to answer with, or None when the payload is valid. Floats in
+    the three schedule actions are compared as the schema intends (multipleOf 0.1).
+    """
+    decimal_floats = (kind, action) in _DECIMAL_SCHEMAS
+    validator = _validator(kind, action, decimal_floats)
+    if decimal_floats:
+        payload = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
+    try:
+        validator.validate(payload)
+    except SchemaError as e:
+        code = _CODE_BY_VALIDATOR.get(e.validator, "PropertyConstraintViolation")
+        where = "/".join(str(p) for p in e.absolute_path) or "(payload)"
+        return CallErrorReply(code, f"{where}: {e.message}"[:255])
+    return None
+
+
+# Schemas with multipleOf 0.1 on floats: compare as decimals, as the schema intends.
+_DECIMAL_SCHEMAS = {(2, "SetChargingProfile"), (2, "RemoteStartTransaction"),
+                    (3, "GetCompositeSchedule")}
+
+
+@functools.lru_cache(maxsize=None)
+def _validator(kind: int, action: str, decimal_floats: bool) -> Draft4Validator:
+    """The official 1.6 schema shipped with the ocpp library, loaded once per action."""
+    name = f"{action}Response.json" if kind == 3 else f"{action}.json"
+    text = resources.files("ocpp.v16").joinpath("schemas", name).read_text("utf-8-sig")
+    schema = json.loads(text, parse_float=decimal.Decimal if decimal_floats else float)
+    return Draft4Validator(schema)
+
+
+def call_frame(unique_id: str, action: str, payload: dict[str, Any]) -> str:
+    return json.dumps([2, unique_id, action, payload], separators=(",", ":"))
+
+
+def result_frame(unique_id: str, payload: dict[str, Any]) -> str:
+    return json.dumps([3, unique_id, payload], separators=(",", ":"))
+
+
+def error_frame(unique_id: str, error: CallErrorReply) -> str:
+    return json.dumps([4, unique_id, error.code, error.description, error.details],
+                      separators=(",", ":"))

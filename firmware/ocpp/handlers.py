@@ -1,0 +1,131 @@
+"""Inbound OCPP 1.6 CALLs: validate, translate to a core event, answer.
+
+Order of checks for every CALL: the action must be an OCPP 1.6 action
+(NotImplemented otherwise), one we support (NotSupported otherwise), and its payload
+must validate against the official schema (the 1.6 error code of ``frames``). Only
+then does it reach the station; its ``Reply`` becomes the CALLRESULT, validated
+before it is sent. Anything the station produces besides the reply (a triggered
+message, StopTransactions of a reset) is sent after the reply.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
+from ocpp.v16 import call_result
+
+from firmware.core import events as ev
+
+from . import frames
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[frames.CallFrame], Awaitable[tuple[dict[str, Any], Any]]]
+
+# Recognised 1.6 actions this charge point does not implement (profiles not offered).
+UNSUPPORTED = {"CancelReservation", "ReserveNow", "SetChargingProfile", "ClearChargingProfile",
+               "GetCompositeSchedule", "GetDiagnostics", "UpdateFirmware"}
+
+
+class AuthorizationService:
+    """What the handlers need for the LocalAuthListManagement profile and ClearCache."""
+
+    skip_schema_for_send_local_list = False
+
+    async def send_local_list(self, payload: dict[str, Any]) -> str:
+        return "NotSupported"
+
+    def local_list_version(self) -> int:
+        return -1
+
+    def clear_cache(self) -> bool:
+        return False
+
+    def lookup(self, id_tag: str, now: float) -> tuple[Any, Any, bool]:
+        return None, None, False
+
+
+class InboundDispatcher:
+    def __init__(self, runtime: Any, auth: AuthorizationService | None = None,
+                 reply_timeout_s: float = 25.0):
+        self._runtime = runtime
+        self._auth = auth or AuthorizationService()
+        self._reply_timeout_s = reply_timeout_s
+        self._handlers: dict[str, Callable[[frames.CallFrame], ev.Request | None]] = {
+            "RemoteStartTransaction": self._remote_start,
+            "RemoteStopTransaction": lambda f: ev.RemoteStopRequested(
+                _ref(f), f.payload["transactionId"]),
+            "Reset": lambda f: ev.ResetRequested(_ref(f), f.payload["type"]),
+            "ChangeAvailability": lambda f: ev.ChangeAvailabilityRequested(
+                _ref(f), f.payload["connectorId"], f.payload["type"]),
+            "UnlockConnector": lambda f: ev.UnlockConnectorRequested(
+                _ref(f), f.payload["connectorId"]),
+            "GetConfiguration": lambda f: ev.GetConfigurationRequested(
+                _ref(f), tuple(f.payload["key"]) if "key" in f.payload else None),
+            "ChangeConfiguration": lambda f: ev.ChangeConfigurationRequested(
+                _ref(f), f.payload["key"], f.payload["value"]),
+            "TriggerMessage": lambda f: ev.TriggerMessageRequested(
+                _ref(f), f.payload["requestedMessage"], f.payload.get("connectorId")),
+        }
+        self._direct: dict[str, Callable[[frames.CallFrame], Awaitable[dict[str, Any]]]] = {
+            "ClearCache": self._clear_cache,
+            "DataTransfer": self._data_transfer,
+            "SendLocalList": self._send_local_list,
+            "GetLocalListVersion": self._get_local_list_version,
+        }
+
+    async def __call__(self, frame: frames.CallFrame) -> tuple[dict[str, Any], Any]:
+        action = frame.action
+        if action not in frames.KNOWN_ACTIONS:
+            raise frames.CallErrorReply("NotImplemented", f"{action!r} is not an OCPP 1.6 action")
+        if action in UNSUPPORTED or (action not in self._handlers and action not in self._direct):
+            raise frames.CallErrorReply("NotSupported", f"{action} is not supported")
+        skip = action == "SendLocalList" and self._auth.skip_schema_for_send_local_list
+        if not skip:
+            problem = frames.schema_problem(2, action, frame.payload)
+            if problem is not None:
+                raise problem
+        continuation = None
+        if action in self._direct:
+            fields = await self._direct[action](frame)
+        else:
+            event = self._handlers[action](frame)
+            fields, continuation = await self._runtime.request(event, self._reply_timeout_s)
+        payload = _result_payload(action, fields)
+        problem = frames.schema_problem(3, action, payload)
+        if problem is not None:
+            log.error("our %s reply would be invalid (%s): %s", action, problem, payload)
+            raise frames.CallErrorReply("InternalError", f"{action} reply could not be built")
+        return payload, continuation
+
+    # ------------------------------------------------------------------ via the station
+    def _remote_start(self, frame: frames.CallFrame) -> ev.RemoteStartRequested:
+        id_tag = frame.payload["idTag"]
+        list_entry, cache_entry, _ = self._auth.lookup(id_tag, self._runtime.clock.now())
+        return ev.RemoteStartRequested(_ref(frame), id_tag, frame.payload.get("connectorId"),
+                                       list_entry, cache_entry)
+
+    # ------------------------------------------------------------------ direct
+    async def _clear_cache(self, frame: frames.CallFrame) -> dict[str, Any]:
+        return {"status": "Accepted" if self._auth.clear_cache() else "Rejected"}
+
+    async def _data_transfer(self, frame: frames.CallFrame) -> dict[str, Any]:
+        return {"status": "UnknownVendorId"}
+
+    async def _send_local_list(self, frame: frames.CallFrame) -> dict[str, Any]:
+        return {"status": await self._auth.send_local_list(frame.payload)}
+
+    async def _get_local_list_version(self, frame: frames.CallFrame) -> dict[str, Any]:
+        return {"list_version": self._auth.local_list_version()}
+
+
+def _ref(frame: frames.CallFrame) -> tuple[str, str]:
+    return (frame.action, frame.unique_id)
+
+
+def _result_payload(action: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """snake_case reply fields → the camelCase CALLRESULT payload, via the library's types."""
+    result = getattr(call_result, action)(**fields)
+    return snake_to_camel_case(remove_nones(serialize_as_dict(result)))

@@ -1,0 +1,325 @@
+"""The connection to the CSMS: dialling, registration gate, and the one sender.
+
+- Dial ``csms_url/identity`` with subprotocol ``ocpp1.6``; HTTP Basic auth
+  (identity:AuthorizationKey) when a key is set (security profile 1); ``wss://`` with
+  CA verification (profile 2). Failed dials back off exponentially with jitter up to a
+  cap; the backoff resets once a connection has been accepted by the CSMS.
+- Websocket ping every WebSocketPingInterval with a deadline of half of it, so a
+  half-open link is found and redialled within 2 × the interval.
+- One CALL in flight at a time ([J16] §4.1.1). Non-transaction messages (Authorize,
+  StatusNotification, Heartbeat) overtake the durable outbox; the outbox is drained in
+  order, at most ``replay_max_per_s`` messages a second after a reconnect.
+- Registration gate ([16] §4.2): before Accepted only BootNotification goes out; while
+  Pending, only what a TriggerMessage asked for; while Rejected, nothing, and inbound
+  CALLs are not answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+import ssl
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import websockets
+from websockets.asyncio.client import connect
+
+from firmware.core import effects as fx
+from firmware.core import events as ev
+
+from . import mapping
+from .outbox import Outbox, ReadyMessage
+from .session import CallErrorReceived, CallTimedOut, InboundHandler, LinkClosed, Session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    csms_url: str
+    identity: str
+    protocol: str = "ocpp1.6"
+    call_timeout_s: float = 30.0
+    ping_interval_s: float = 30.0
+    authorization_key: str = ""
+    security_profile: int = 0
+    ca_file: str | None = None
+    reconnect_initial_s: float = 1.0
+    reconnect_max_s: float = 60.0
+    replay_max_per_s: float = 50.0
+
+    @property
+    def url(self) -> str:
+        return self.csms_url.rstrip("/") + "/" + self.identity
+
+
+@dataclass
+class LinkStatus:
+    """What the console's ``status`` shows; true to what the socket is doing."""
+
+    state: str = "offline"  # offline | connecting | connected
+    since_s: float = field(default_factory=time.time)
+    last_error: str = ""
+    boot_state: str = "None"
+    connects: int = 0
+
+
+@dataclass
+class _Item:
+    action: str
+    payload: dict[str, Any]
+    effect: fx.SendMessage
+    triggered: bool = False
+    created_s: float = 0.0
+
+
+def backoff_delay_s(attempt: int, initial_s: float, max_s: float,
+                    rng: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: half fixed, half random, capped."""
+    ceiling = min(max_s, initial_s * (2 ** min(attempt, 30)))
+    return ceiling / 2 + rng() * ceiling / 2
+
+
+class OcppLink:
+    def __init__(self, settings: Callable[[], LinkSettings], handler: InboundHandler,
+                 sink: Callable[[ev.Event], None], outbox: Outbox, info: mapping.StationInfo,
+                 clock: Callable[[], float]):
+        self._settings = settings
+        self._handler = handler
+        self._sink = sink
+        self._outbox = outbox
+        self._info = info
+        self._clock = clock
+        self._queue: deque[_Item] = deque()
+        self._work = asyncio.Event()
+        self._session: Session | None = None
+        self.status = LinkStatus()
+        self._dial_attempt = 0
+
+    # ------------------------------------------------------------------ runtime API
+    def submit(self, effect: fx.SendMessage, triggered: bool = False) -> None:
+        """Queue a non-transaction message; fails fast (CallFailed) when it cannot go out."""
+        action, payload = mapping.to_call(effect, self._info)
+        if self._session is None or not self._allowed(action, triggered):
+            self._fail(effect, action, "offline")
+            return
+        self._queue.append(_Item(action, payload, effect, triggered, self._clock()))
+        self._work.set()
+
+    def wake(self) -> None:
+        """The outbox has a new message."""
+        self._work.set()
+
+    @property
+    def connected(self) -> bool:
+        return self._session is not None
+
+    # ------------------------------------------------------------------ connection loop
+    async def run(self) -> None:
+        """Dial, run a session, redial; forever (cancel to stop)."""
+        while True:
+            settings = self._settings()
+            self._set_state("connecting")
+            try:
+                connection = await connect(settings.url, **self._connect_options(settings))
+            except (OSError, asyncio.TimeoutError, websockets.exceptions.InvalidHandshake,
+                    websockets.exceptions.InvalidURI, ssl.SSLError) as e:
+                self.status.last_error = f"{type(e).__name__}: {e}"[:200]
+                delay_s = backoff_delay_s(self._dial_attempt, settings.reconnect_initial_s,
+                                          settings.reconnect_max_s)
+                self._dial_attempt += 1
+                log.warning("cannot connect to %s (%s); retrying in %.1f s", settings.url,
+                            self.status.last_error, delay_s)
+                self._set_state("offline")
+                await asyncio.sleep(delay_s)
+                continue
+            await self._run_session(connection)
+            settings = self._settings()
+            delay_s = backoff_delay_s(self._dial_attempt, settings.reconnect_initial_s,
+                                      settings.reconnect_max_s)
+            self._dial_attempt += 1
+            await asyncio.sleep(delay_s)
+
+    def _connect_options(self, settings: LinkSettings) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "subprotocols": [settings.protocol],
+            # Ping deadline of half the interval, and a short close handshake: a half-open
+            # link is found and dropped within interval + interval/2 + interval/4.
+            "ping_interval": settings.ping_interval_s or None,
+            "ping_timeout": (settings.ping_interval_s / 2) or None,
+            "open_timeout": max(settings.call_timeout_s, 5.0),
+            "close_timeout": max(0.5, min(5.0, (settings.ping_interval_s or 20) / 4)),
+            "max_size": 16 * 1024 * 1024,  # a 10,000-entry SendLocalList is ~1.5 MB
+            "proxy": None,
+            "user_agent_header": "Borne",
+        }
+        if settings.authorization_key:
+            token = base64.b64encode(
+                f"{settings.identity}:{settings.authorization_key}".encode()).decode()
+            options["additional_headers"] = {"Authorization": f"Basic {token}"}
+        if settings.csms_url.startswith("wss://"):
+            context = ssl.create_default_context(cafile=settings.ca_file)
+            options["ssl"] = context
+        return options
+
+    async def _run_session(self, connection: Any) -> None:
+        if connection.subprotocol != self._settings().protocol:
+            log.error("CSMS did not agree to subprotocol %s (got %r); closing",
+                      self._settings().protocol, connection.subprotocol)
+            self.status.last_error = "subprotocol not accepted"
+            await connection.close(1002, "subprotocol required")
+            return
+        session = Session(connection, self._handler,
+                          answer_calls=lambda: self.status.boot_state != "Rejected")
+        self._session = session
+        self.status.connects += 1
+        self._set_state("connected")
+        log.info("connected to %s", self._settings().url)
+        self._sink(ev.LinkConnected())
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                sender = tasks.create_task(self._sender(session))
+                await session.receive_loop(tasks)
+                sender.cancel()
+        except* LinkClosed:
+            pass
+        except* Exception as group:  # a bug in a session must not end the link for good
+            log.error("OCPP session failed", exc_info=group)
+        finally:
+            self._session = None
+            self._set_state("offline")
+            reason = getattr(connection, "close_reason", "") or ""
+            log.warning("disconnected from CSMS (code %s %s)",
+                        getattr(connection, "close_code", None), reason)
+            for item in self._drain_queue():
+                self._fail(item.effect, item.action, "offline")
+            self._sink(ev.LinkDisconnected())
+
+    async def close(self) -> None:
+        """Graceful shutdown: close the websocket with 1001 (going away)."""
+        if self._session is not None:
+            await self._session.close(1001, "charge point shutting down")
+
+    # ------------------------------------------------------------------ sending
+    async def _sender(self, session: Session) -> None:
+        """Send in the order things happened; non-transaction messages overtake the
+        outbox only when its head is waiting (retry interval, replay rate)."""
+        last_replay_s = 0.0
+        while True:
+            self._work.clear()
+            item = self._next_item()
+            ready, wait_s = (None, None)
+            if self.status.boot_state == "Accepted":
+                ready, wait_s = self._outbox.head(self._clock())
+            if ready is not None:
+                pause_s = last_replay_s + 1.0 / self._settings().replay_max_per_s - time.monotonic()
+                if pause_s > 0:
+                    ready, wait_s = None, pause_s
+            if ready is not None and (item is None or ready.created_at_s <= item.created_s):
+                if item is not None:
+                    self._queue.appendleft(item)
+                last_replay_s = time.monotonic()
+                await self._deliver_queued(session, ready)
+            elif item is not None:
+                await self._deliver(session, item)
+            else:
+                await self._wait_for_work(wait_s)
+
+    async def _wait_for_work(self, timeout_s: float | None) -> None:
+        try:
+            await asyncio.wait_for(self._work.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            pass
+
+    def _next_item(self) -> _Item | None:
+        while self._queue:
+            item = self._queue.popleft()
+            if self._allowed(item.action, item.triggered):
+                return item
+            self._fail(item.effect, item.action, "offline")
+        return None
+
+    def _allowed(self, action: str, triggered: bool) -> bool:
+        boot = self.status.boot_state
+        if action == "BootNotification":
+            return boot != "Rejected" or triggered
+        if boot == "Accepted":
+            return True
+        return boot == "Pending" and triggered
+
+    async def _deliver(self, session: Session, item: _Item) -> None:
+        try:
+            response = await session.call(item.action, item.payload,
+                                          self._settings().call_timeout_s)
+        except CallErrorReceived as e:
+            log.warning("%s answered with CALLERROR %s", item.action, e)
+            self._fail(item.effect, item.action, "error", e.code)
+            return
+        except CallTimedOut as e:
+            log.warning("%s", e)
+            self._fail(item.effect, item.action, "timeout")
+            return
+        except LinkClosed:
+            self._fail(item.effect, item.action, "offline")
+            raise
+        self._succeed(item, response)
+
+    def _succeed(self, item: _Item, response: dict[str, Any]) -> None:
+        effect = item.effect
+        if isinstance(effect, fx.SendBootNotification):
+            status = response.get("status", "Rejected")
+            self.status.boot_state = status
+            if status == "Accepted":
+                self._dial_attempt = 0
+            self._sink(ev.BootResponded(status, int(response.get("interval", 0)),
+                                        mapping.parse_time(response.get("currentTime"))))
+        elif isinstance(effect, fx.SendHeartbeat):
+            self._sink(ev.HeartbeatResponded(mapping.parse_time(response.get("currentTime"))))
+        elif isinstance(effect, fx.SendAuthorize):
+            self._sink(ev.AuthorizeResponded(effect.ref, effect.id_tag,
+                                             mapping.id_tag_info(response.get("idTagInfo"))))
+
+    def _fail(self, effect: fx.SendMessage, action: str, reason: str, code: str = "") -> None:
+        ref = getattr(effect, "ref", None)
+        if isinstance(effect, (fx.SendAuthorize, fx.SendBootNotification)):
+            self._sink(ev.CallFailed(ref, action, reason, code))
+        elif reason != "offline":
+            log.info("%s not delivered (%s %s); not retried", action, reason, code)
+
+    async def _deliver_queued(self, session: Session, message: ReadyMessage) -> None:
+        try:
+            response = await session.call(message.action, message.payload,
+                                          self._settings().call_timeout_s)
+        except (CallErrorReceived, CallTimedOut) as e:
+            dropped = self._outbox.failed(message, self._clock(), str(e))
+            if dropped and message.local_tx_id is not None:
+                self._sink(ev.TransactionMessageDropped(message.local_tx_id, message.action))
+            return
+        # LinkClosed propagates: the message stays at the head, not counted as an attempt.
+        self._outbox.delivered(message, response)
+        if message.local_tx_id is None:
+            return
+        info = response.get("idTagInfo")
+        id_tag = message.payload.get("idTag", "")
+        if message.action == "StartTransaction":
+            self._sink(ev.StartTransactionResponded(
+                message.local_tx_id, int(response.get("transactionId", 0)),
+                mapping.id_tag_info(info), id_tag))
+        elif message.action == "StopTransaction":
+            self._sink(ev.StopTransactionResponded(
+                message.local_tx_id, mapping.id_tag_info(info) if info else None, id_tag))
+
+    def _drain_queue(self) -> list[_Item]:
+        items = list(self._queue)
+        self._queue.clear()
+        return items
+
+    def _set_state(self, state: str) -> None:
+        if state != self.status.state:
+            self.status.state = state
+            self.status.since_s = time.time()

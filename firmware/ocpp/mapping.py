@@ -1,0 +1,138 @@
+"""Between the core's typed effects/events and OCPP 1.6 JSON payloads.
+
+Outbound: ``to_call(effect, station_info) -> (action, payload)`` with camelCase keys, as
+sent on the wire and as stored in the outbox. Transaction messages that refer to a
+transaction by its local id carry it outside the payload; ``resolve_transaction_id``
+fills in the CSMS's transactionId just before sending.
+Inbound: ``id_tag_info`` and ``parse_time`` turn conf payloads into core values.
+Timestamps are RFC 3339 in UTC with a 'Z' (the 1.6 schemas say date-time; many CSMSs
+reject a time without a zone).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from firmware.core import effects as fx
+from firmware.core.events import IdTagInfo
+
+
+@dataclass(frozen=True)
+class StationInfo:
+    vendor: str
+    model: str
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
+
+
+def format_time(epoch_s: float) -> str:
+    moment = datetime.fromtimestamp(epoch_s, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(text: Any) -> float | None:
+    """Epoch seconds of an RFC 3339 time; None if absent or unparseable."""
+    if not isinstance(text, str) or not text:
+        return None
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def id_tag_info(payload: Any) -> IdTagInfo:
+    if not isinstance(payload, dict):
+        return IdTagInfo("Invalid")
+    return IdTagInfo(str(payload.get("status", "Invalid")), parse_time(payload.get("expiryDate")),
+                     payload.get("parentIdTag"))
+
+
+def _sampled_value(v: fx.SampledValue) -> dict[str, Any]:
+    out: dict[str, Any] = {"value": v.value, "context": v.context, "measurand": v.measurand,
+                           "location": v.location}
+    if v.unit:
+        out["unit"] = v.unit
+    if v.phase:
+        out["phase"] = v.phase
+    return out
+
+
+def meter_value_list(samples: tuple[fx.MeterSample, ...]) -> list[dict[str, Any]]:
+    return [{"timestamp": format_time(s.timestamp_s),
+             "sampledValue": [_sampled_value(v) for v in s.values]} for s in samples]
+
+
+def to_call(effect: fx.SendMessage, info: StationInfo) -> tuple[str, dict[str, Any]]:
+    """The OCPP action and payload for a send effect (transactionId not yet resolved)."""
+    if isinstance(effect, fx.SendBootNotification):
+        payload = {"chargePointVendor": info.vendor[:20], "chargePointModel": info.model[:20]}
+        optional = {"chargePointSerialNumber": (info.serial_number, 25),
+                    "firmwareVersion": (info.firmware_version, 50),
+                    "meterType": (info.meter_type, 25),
+                    "meterSerialNumber": (info.meter_serial_number, 25)}
+        for key, (value, limit) in optional.items():
+            if value:
+                payload[key] = value[:limit]
+        return "BootNotification", payload
+    if isinstance(effect, fx.SendHeartbeat):
+        return "Heartbeat", {}
+    if isinstance(effect, fx.SendStatusNotification):
+        payload = {"connectorId": effect.connector_id, "status": effect.status,
+                   "errorCode": effect.error_code}
+        if effect.timestamp_s is not None:
+            payload["timestamp"] = format_time(effect.timestamp_s)
+        if effect.info:
+            payload["info"] = effect.info[:50]
+        if effect.vendor_error_code:
+            payload["vendorErrorCode"] = effect.vendor_error_code[:50]
+        return "StatusNotification", payload
+    if isinstance(effect, fx.SendAuthorize):
+        return "Authorize", {"idTag": effect.id_tag}
+    if isinstance(effect, fx.SendStartTransaction):
+        payload = {"connectorId": effect.connector_id, "idTag": effect.id_tag,
+                   "meterStart": int(effect.meter_start_wh),
+                   "timestamp": format_time(effect.timestamp_s)}
+        if effect.reservation_id is not None:
+            payload["reservationId"] = effect.reservation_id
+        return "StartTransaction", payload
+    if isinstance(effect, fx.SendStopTransaction):
+        payload = {"meterStop": int(effect.meter_stop_wh),
+                   "timestamp": format_time(effect.timestamp_s), "reason": effect.reason}
+        if effect.id_tag:
+            payload["idTag"] = effect.id_tag
+        if effect.transaction_data:
+            payload["transactionData"] = meter_value_list(effect.transaction_data)
+        return "StopTransaction", payload
+    if isinstance(effect, fx.SendMeterValues):
+        payload = {"connectorId": effect.connector_id,
+                   "meterValue": meter_value_list(effect.samples)}
+        if effect.transaction_id is not None:
+            payload["transactionId"] = effect.transaction_id
+        return "MeterValues", payload
+    if isinstance(effect, fx.SendFirmwareStatusNotification):
+        return "FirmwareStatusNotification", {"status": effect.status}
+    if isinstance(effect, fx.SendDiagnosticsStatusNotification):
+        return "DiagnosticsStatusNotification", {"status": effect.status}
+    raise TypeError(f"not a message effect: {effect!r}")
+
+
+def local_tx_id_of(effect: fx.SendMessage) -> int | None:
+    return getattr(effect, "local_tx_id", None)
+
+
+def with_transaction_id(action: str, payload: dict[str, Any],
+                        transaction_id: int | None) -> dict[str, Any]:
+    """Insert the CSMS's transactionId into a queued Stop/MeterValues payload."""
+    if action not in ("StopTransaction", "MeterValues") or transaction_id is None:
+        return payload
+    return {**payload, "transactionId": transaction_id}

@@ -1,0 +1,181 @@
+"""One open websocket to the CSMS: receiving frames, answering CALLs, making CALLs.
+
+The session never decides anything: inbound CALLs go to the ``InboundHandler`` (which
+returns the response payload or raises ``CallErrorReply``), our CALLs are awaited
+here and their outcome returned to the link's sender. Frames are logged at DEBUG as
+``> [2,"id","Heartbeat",{}]`` / ``< ...`` with secrets redacted.
+
+Failure modes: a frame that cannot be parsed gets a CALLERROR when a UniqueId can be
+recovered, otherwise it is logged and dropped — the connection stays up. A CALLRESULT
+for an unknown UniqueId is logged and dropped. ``CallTimedOut`` / ``CallErrorReceived``
+/ ``LinkClosed`` are the outcomes of our own CALLs besides a result payload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import re
+import uuid
+from typing import Any, Awaitable, Callable, Protocol
+
+from websockets.exceptions import ConnectionClosed
+
+from . import frames
+
+log = logging.getLogger(__name__)
+frame_log = logging.getLogger("firmware.ocpp.frames")
+
+_SECRET_PATTERN = re.compile(r'("key"\s*:\s*"AuthorizationKey"\s*,\s*"value"\s*:\s*)"[^"]*"',
+                             re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Frames as logged: the AuthorizationKey's value never reaches a log."""
+    if "uthorizationkey" not in text.lower():
+        return text
+    return _SECRET_PATTERN.sub(r'\1"***"', text)
+
+
+class CallTimedOut(Exception):
+    pass
+
+
+class CallErrorReceived(Exception):
+    def __init__(self, code: str, description: str):
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+
+
+class LinkClosed(Exception):
+    pass
+
+
+class InboundHandler(Protocol):
+    async def __call__(self, frame: frames.CallFrame) -> tuple[dict[str, Any],
+                                                               Callable[[], Awaitable[None]] | None]:
+        """Return (response payload, continuation run after the reply is sent)."""
+
+
+class Session:
+    """A connected websocket (``websockets`` ClientConnection) speaking OCPP-J 1.6."""
+
+    def __init__(self, connection: Any, handler: InboundHandler,
+                 answer_calls: Callable[[], bool] = lambda: True):
+        self._connection = connection
+        self._handler = handler
+        self._answer_calls = answer_calls
+        self._pending: dict[str, asyncio.Future] = {}
+        self._ids = itertools.count(1)
+        self._prefix = uuid.uuid4().hex[:8]
+        self.closed = asyncio.Event()
+
+    # ------------------------------------------------------------------ our CALLs
+    async def call(self, action: str, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        """Send one CALL and wait for its CALLRESULT payload.
+
+        Raises ``CallErrorReceived``, ``CallTimedOut``, or ``LinkClosed``. The response is
+        validated against the 1.6 schema; an invalid one counts as a CALLERROR
+        (FormationViolation etc.), since a CSMS reply we cannot trust is a failure.
+        """
+        if self.closed.is_set():
+            raise LinkClosed("not connected")
+        unique_id = f"{self._prefix}-{next(self._ids)}"
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending[unique_id] = future
+        try:
+            await self._send(frames.call_frame(unique_id, action, payload))
+            try:
+                kind, body = await asyncio.wait_for(future, timeout_s)
+            except asyncio.TimeoutError:
+                raise CallTimedOut(f"no answer to {action} within {timeout_s:g} s") from None
+        finally:
+            self._pending.pop(unique_id, None)
+        if kind == "error":
+            raise CallErrorReceived(body.code, body.description)
+        problem = frames.schema_problem(3, action, body)
+        if problem is not None:
+            raise CallErrorReceived(problem.code, f"invalid {action} response: {problem.description}")
+        return body
+
+    async def _send(self, text: str) -> None:
+        frame_log.debug("> %s", redact(text))
+        try:
+            await self._connection.send(text)
+        except ConnectionClosed as e:
+            self._mark_closed()
+            raise LinkClosed(str(e)) from e
+
+    # ------------------------------------------------------------------ receiving
+    async def receive_loop(self, tasks: asyncio.TaskGroup) -> None:
+        """Read frames until the connection closes. Inbound CALLs run in ``tasks``."""
+        try:
+            async for text in self._connection:
+                frame_log.debug("< %s", redact(text if isinstance(text, str) else repr(text)))
+                frame = frames.parse(text)
+                if isinstance(frame, frames.CallFrame):
+                    if not self._answer_calls():
+                        log.info("boot rejected: not answering %s", frame.action)
+                        continue
+                    tasks.create_task(self._answer(frame))
+                elif isinstance(frame, (frames.ResultFrame, frames.ErrorFrame)):
+                    self._resolve(frame)
+                else:
+                    await self._reject_bad_frame(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._mark_closed()
+
+    def _resolve(self, frame: frames.ResultFrame | frames.ErrorFrame) -> None:
+        future = self._pending.get(frame.unique_id)
+        if future is None or future.done():
+            log.warning("response for unknown or expired call %s dropped", frame.unique_id)
+            return
+        if isinstance(frame, frames.ResultFrame):
+            future.set_result(("result", frame.payload))
+        else:
+            future.set_result(("error", frame))
+
+    async def _reject_bad_frame(self, frame: frames.BadFrame) -> None:
+        log.warning("bad frame from CSMS: %s", frame.error)
+        if frame.unique_id is not None and self._answer_calls():
+            await self._send_quietly(frames.error_frame(frame.unique_id, frame.error))
+
+    async def _answer(self, frame: frames.CallFrame) -> None:
+        continuation = None
+        try:
+            payload, continuation = await self._handler(frame)
+            text = frames.result_frame(frame.unique_id, payload)
+        except frames.CallErrorReply as error:
+            log.info("answering %s with CALLERROR %s", frame.action, error)
+            text = frames.error_frame(frame.unique_id, error)
+        except Exception:  # a handler bug must not kill the link
+            log.exception("handler for %s failed", frame.action)
+            text = frames.error_frame(frame.unique_id, frames.CallErrorReply(
+                "InternalError", f"{frame.action} could not be processed"))
+        await self._send_quietly(text)
+        if continuation is not None:
+            await continuation()
+
+    async def _send_quietly(self, text: str) -> None:
+        try:
+            await self._send(text)
+        except LinkClosed:
+            log.info("connection closed before the reply could be sent")
+
+    def _mark_closed(self) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(LinkClosed("connection closed"))
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        try:
+            await self._connection.close(code, reason)
+        finally:
+            self._mark_closed()

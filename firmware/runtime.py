@@ -1,0 +1,236 @@
+"""The one place that executes effects and turns the world back into events.
+
+``Runtime.dispatch(event)`` is synchronous: it feeds the station and executes the
+resulting effects without awaiting, so no other event can interleave with one event's
+effects. Persistence effects of one event commit together in one SQLite transaction
+(a transaction row and its outbox message never disagree after a crash), before any
+message leaves. Hardware commands go to one worker task per connector, so they run in
+order and never block dispatch; their outcomes come back as events.
+
+Every task here belongs to the TaskGroup of ``run()``; nothing is fire-and-forget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable
+
+from firmware.core import effects as fx
+from firmware.core import events as ev
+from firmware.core.station import Station
+from firmware.logs import mask_id_tag
+from firmware.ocpp import mapping
+from firmware.store import repositories as repo
+from firmware.store.db import atomic
+
+from .hardware import ConnectorHardware
+
+log = logging.getLogger(__name__)
+
+
+class AgentClock:
+    """Wall clock as the CSMS sees it: system time plus the offset from clock sync."""
+
+    def __init__(self, source: Callable[[], float] = time.time):
+        self._source = source
+        self.offset_s = 0.0
+
+    def now(self) -> float:
+        return self._source() + self.offset_s
+
+    def adjust(self, csms_time_s: float) -> None:
+        self.offset_s = csms_time_s - self._source()
+
+
+@dataclass
+class Decision:
+    at_s: float
+    id_tag: str
+    accepted: bool
+    why: str
+    connector_id: int
+
+
+class AuthorizationPort:
+    """What the runtime needs from the authorization store (no-op without one)."""
+
+    def lookup(self, id_tag: str, now: float) -> tuple[Any, Any, bool]:
+        return None, None, False
+
+    def cache_update(self, id_tag: str, status: str, expiry_s: float | None,
+                     parent_id_tag: str | None, now: float) -> str | None:
+        """Record a CSMS IdTagInfo; returns the list status if it conflicts, else None."""
+        return None
+
+    def remember_rejected(self, id_tag: str, now: float) -> None:
+        pass
+
+
+@dataclass
+class _Held:
+    effects: list[fx.Effect] = field(default_factory=list)
+    wake_outbox: bool = False
+    triggered: bool = False
+
+
+class Runtime:
+    def __init__(self, station: Station, conn: sqlite3.Connection, clock: AgentClock,
+                 hardware: dict[int, ConnectorHardware], info: mapping.StationInfo,
+                 auth: AuthorizationPort | None = None):
+        self.station = station
+        self.conn = conn
+        self.clock = clock
+        self.hardware = hardware
+        self.info = info
+        self.auth = auth or AuthorizationPort()
+        self.link: Any = None  # OcppLink, attached by the app
+        self.decisions: deque[Decision] = deque(maxlen=50)
+        self.restart_requested: str | None = None
+        self.restart_event = asyncio.Event()
+        self._timers: dict[Hashable, asyncio.TimerHandle] = {}
+        self._replies: dict[Hashable, asyncio.Future] = {}
+        self._tasks: asyncio.TaskGroup | None = None
+        self._after_dispatch: list[Callable[[list[fx.Effect]], None]] = []
+
+    # ------------------------------------------------------------------ events in
+    def dispatch(self, event: ev.Event, *, hold_messages: bool = False) -> _Held:
+        """Handle one event now. With ``hold_messages`` the messages it produces wait in
+        the returned holder until ``release`` (a CSMS request's reply goes first)."""
+        now = self.clock.now()
+        effects = self.station.handle(event, now)
+        held = _Held(triggered=isinstance(event, ev.TriggerMessageRequested))
+        self._execute(effects, now, held, hold_messages)
+        for observer in self._after_dispatch:
+            observer(effects)
+        return held
+
+    def release(self, held: _Held) -> None:
+        for effect in held.effects:
+            self.link.submit(effect, triggered=held.triggered)
+        if held.wake_outbox:
+            self.link.wake()
+
+    def observe(self, callback: Callable[[list[fx.Effect]], None]) -> None:
+        """Call ``callback(effects)`` after every dispatch (console, tests)."""
+        self._after_dispatch.append(callback)
+
+    async def request(self, event: ev.Request, timeout_s: float = 30.0) -> tuple[dict, Callable]:
+        """Dispatch a CSMS request; returns (reply fields, continuation sending the rest)."""
+        future = asyncio.get_running_loop().create_future()
+        self._replies[event.ref] = future
+        try:
+            held = self.dispatch(event, hold_messages=True)
+            fields = await asyncio.wait_for(future, timeout_s)
+        finally:
+            self._replies.pop(event.ref, None)
+
+        async def continuation() -> None:
+            self.release(held)
+
+        return fields, continuation
+
+    # ------------------------------------------------------------------ effects out
+    def _execute(self, effects: list[fx.Effect], now: float, held: _Held,
+                 hold_messages: bool) -> None:
+        queued = self._persist(effects, now)
+        if queued:
+            if hold_messages:
+                held.wake_outbox = True
+            elif self.link is not None:
+                self.link.wake()
+        for effect in effects:
+            if isinstance(effect, fx.SendMessage):
+                if effect.transaction_related:
+                    continue  # already in the outbox
+                if hold_messages:
+                    held.effects.append(effect)
+                elif self.link is not None:
+                    self.link.submit(effect)
+            elif isinstance(effect, (fx.CloseContactor, fx.OpenContactor, fx.OfferEnergy,
+                                     fx.UnlockCable, fx.ShowStatus)):
+                worker = self.hardware.get(effect.connector_id)
+                if worker is not None:
+                    worker.command(effect)
+            elif isinstance(effect, fx.StartTimer):
+                self._start_timer(effect.key, effect.delay_s)
+            elif isinstance(effect, fx.CancelTimer):
+                handle = self._timers.pop(effect.key, None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(effect, fx.Reply):
+                future = self._replies.get(effect.ref)
+                if future is not None and not future.done():
+                    future.set_result(effect.fields)
+            elif isinstance(effect, fx.AdjustClock):
+                self.clock.adjust(effect.csms_time_s)
+            elif isinstance(effect, fx.RecordDecision):
+                self._record_decision(effect, now)
+            elif isinstance(effect, fx.RememberRejectedTag):
+                self.auth.remember_rejected(effect.id_tag, now)
+            elif isinstance(effect, fx.RestartAgent):
+                log.warning("%s reset requested: restarting once transactions are stopped",
+                            effect.kind)
+                self.restart_requested = effect.kind
+                self.restart_event.set()
+
+    def _persist(self, effects: list[fx.Effect], now: float) -> bool:
+        """Write every persistence effect in one transaction; True if the outbox grew."""
+        queued = False
+        conflicts: list[ev.LocalListConflicted] = []
+        with atomic(self.conn):
+            for effect in effects:
+                if isinstance(effect, fx.PersistTransaction):
+                    repo.save_transaction(self.conn, effect.record)
+                elif isinstance(effect, fx.SendMessage) and effect.transaction_related:
+                    action, payload = mapping.to_call(effect, self.info)
+                    local_tx_id = mapping.local_tx_id_of(effect)
+                    repo.outbox_append(self.conn, action, local_tx_id, payload, now)
+                    if isinstance(effect, fx.SendStopTransaction):
+                        repo.delete_transaction(self.conn, effect.local_tx_id)
+                    queued = True
+                elif isinstance(effect, fx.PersistConfiguration):
+                    repo.save_configuration(self.conn, effect.key, effect.value)
+                elif isinstance(effect, fx.PersistAvailability):
+                    repo.save_availability(self.conn, effect.connector_id, effect.operative)
+                elif isinstance(effect, fx.UpdateAuthorizationCache):
+                    list_status = self.auth.cache_update(effect.id_tag, effect.status,
+                                                         effect.expiry_s, effect.parent_id_tag, now)
+                    if list_status is not None:
+                        conflicts.append(ev.LocalListConflicted(effect.id_tag, list_status,
+                                                                effect.status))
+        for conflict in conflicts:
+            log.warning("local list conflict for %s: list says %s, CSMS says %s",
+                        mask_id_tag(conflict.id_tag), conflict.list_status, conflict.csms_status)
+            asyncio.get_running_loop().call_soon(self.dispatch, conflict)
+        return queued
+
+    def _start_timer(self, key: Hashable, delay_s: float) -> None:
+        previous = self._timers.pop(key, None)
+        if previous is not None:
+            previous.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[key] = loop.call_later(max(0.0, delay_s), self._fire_timer, key)
+
+    def _fire_timer(self, key: Hashable) -> None:
+        self._timers.pop(key, None)
+        try:
+            self.dispatch(ev.TimerFired(key))
+        except Exception:
+            log.exception("timer %r failed", key)
+
+    def _record_decision(self, effect: fx.RecordDecision, now: float) -> None:
+        self.decisions.append(Decision(now, effect.id_tag, effect.accepted, effect.why,
+                                       effect.connector_id))
+        log.info("authorization %s for %s on connector %s: %s",
+                 "accepted" if effect.accepted else "refused", mask_id_tag(effect.id_tag),
+                 effect.connector_id or "-", effect.why)
+
+    def cancel_timers(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()

@@ -1,0 +1,147 @@
+"""Typed reads and writes over the agent's tables (no SQL outside this package).
+
+All writes are meant to run inside ``db.atomic(conn)`` opened by the caller, so a
+group of them commits together.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from firmware.core.connector import TransactionRecord
+
+
+# ---------------------------------------------------------------------- meta
+def get_meta(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return default if row is None else row[0]
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT INTO meta(key, value) VALUES(?, ?) "
+                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+
+# ---------------------------------------------------------------------- configuration
+def load_configuration(conn: sqlite3.Connection) -> dict[str, str]:
+    return dict(conn.execute("SELECT key, value FROM config_keys"))
+
+
+def save_configuration(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT INTO config_keys(key, value) VALUES(?, ?) "
+                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+
+# ---------------------------------------------------------------------- availability
+def load_availability(conn: sqlite3.Connection) -> dict[int, bool]:
+    return {cid: bool(op) for cid, op in conn.execute(
+        "SELECT connector_id, operative FROM availability")}
+
+
+def save_availability(conn: sqlite3.Connection, connector_id: int, operative: bool) -> None:
+    conn.execute("INSERT INTO availability(connector_id, operative) VALUES(?, ?) "
+                 "ON CONFLICT(connector_id) DO UPDATE SET operative=excluded.operative",
+                 (connector_id, int(operative)))
+
+
+# ---------------------------------------------------------------------- transactions
+_TX_COLUMNS = ("local_tx_id", "connector_id", "id_tag", "parent_id_tag", "meter_start_wh",
+               "started_at_s", "transaction_id", "last_meter_wh", "last_meter_at_s",
+               "suspended_by_evse")
+
+
+def save_transaction(conn: sqlite3.Connection, r: TransactionRecord) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO transactions({', '.join(_TX_COLUMNS)}) "
+        f"VALUES({', '.join('?' * len(_TX_COLUMNS))})",
+        (r.local_tx_id, r.connector_id, r.id_tag, r.parent_id_tag, r.meter_start_wh,
+         r.started_at_s, r.transaction_id, r.last_meter_wh, r.last_meter_at_s,
+         int(r.suspended_by_evse)))
+    bump_local_tx_id(conn, r.local_tx_id + 1)
+
+
+def delete_transaction(conn: sqlite3.Connection, local_tx_id: int) -> None:
+    conn.execute("DELETE FROM transactions WHERE local_tx_id=?", (local_tx_id,))
+
+
+def open_transactions(conn: sqlite3.Connection) -> list[TransactionRecord]:
+    rows = conn.execute(f"SELECT {', '.join(_TX_COLUMNS)} FROM transactions "
+                        "ORDER BY local_tx_id").fetchall()
+    return [TransactionRecord(*row[:-1], suspended_by_evse=bool(row[-1])) for row in rows]
+
+
+def next_local_tx_id(conn: sqlite3.Connection) -> int:
+    return int(get_meta(conn, "next_local_tx_id", "1"))
+
+
+def bump_local_tx_id(conn: sqlite3.Connection, at_least: int) -> None:
+    if at_least > next_local_tx_id(conn):
+        set_meta(conn, "next_local_tx_id", str(at_least))
+
+
+# ---------------------------------------------------------------------- CSMS transaction ids
+def save_transaction_id(conn: sqlite3.Connection, local_tx_id: int, transaction_id: int) -> None:
+    conn.execute("INSERT OR REPLACE INTO tx_ids(local_tx_id, transaction_id) VALUES(?, ?)",
+                 (local_tx_id, transaction_id))
+
+
+def transaction_id_for(conn: sqlite3.Connection, local_tx_id: int) -> int | None:
+    row = conn.execute("SELECT transaction_id FROM tx_ids WHERE local_tx_id=?",
+                       (local_tx_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def forget_transaction_id(conn: sqlite3.Connection, local_tx_id: int) -> None:
+    conn.execute("DELETE FROM tx_ids WHERE local_tx_id=?", (local_tx_id,))
+
+
+# ---------------------------------------------------------------------- outbox
+@dataclass(frozen=True)
+class OutboxMessage:
+    seq: int
+    action: str
+    local_tx_id: int | None
+    payload: dict[str, Any]
+    created_at_s: float
+    attempts: int
+    next_attempt_at_s: float
+
+
+def outbox_append(conn: sqlite3.Connection, action: str, local_tx_id: int | None,
+                  payload: dict[str, Any], created_at_s: float) -> int:
+    cursor = conn.execute(
+        "INSERT INTO outbox(action, local_tx_id, payload, created_at_s) VALUES(?, ?, ?, ?)",
+        (action, local_tx_id, json.dumps(payload, separators=(",", ":")), created_at_s))
+    return int(cursor.lastrowid)
+
+
+def outbox_head(conn: sqlite3.Connection) -> OutboxMessage | None:
+    row = conn.execute("SELECT seq, action, local_tx_id, payload, created_at_s, attempts, "
+                       "next_attempt_at_s FROM outbox ORDER BY seq LIMIT 1").fetchone()
+    if row is None:
+        return None
+    return OutboxMessage(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
+
+
+def outbox_remove(conn: sqlite3.Connection, seq: int) -> None:
+    conn.execute("DELETE FROM outbox WHERE seq=?", (seq,))
+
+
+def outbox_record_attempt(conn: sqlite3.Connection, seq: int, next_attempt_at_s: float) -> None:
+    conn.execute("UPDATE outbox SET attempts=attempts+1, next_attempt_at_s=? WHERE seq=?",
+                 (next_attempt_at_s, seq))
+
+
+def outbox_stats(conn: sqlite3.Connection) -> tuple[int, float | None, int]:
+    """(depth, created_at_s of the oldest, total attempts of queued messages)."""
+    depth, oldest, attempts = conn.execute(
+        "SELECT COUNT(*), MIN(created_at_s), COALESCE(SUM(attempts), 0) FROM outbox").fetchone()
+    return int(depth), oldest, int(attempts)
+
+
+def outbox_pending_for(conn: sqlite3.Connection, local_tx_id: int) -> int:
+    return conn.execute("SELECT COUNT(*) FROM outbox WHERE local_tx_id=?",
+                        (local_tx_id,)).fetchone()[0]
