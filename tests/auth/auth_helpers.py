@@ -1,0 +1,26 @@
+"""Payload builders and constants shared by the authorization store tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from firmware.core.authorization import AuthKeys
+
+NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+def entry(tag: str, status: str = "Accepted", **info) -> dict:
+    return {"idTag": tag, "idTagInfo": {"status": status, **info}}
+
+
+def full(version: int, *entries: dict) -> dict:
+    return {"listVersion": version, "updateType": "Full", "localAuthorizationList": list(entries)}
+
+
+def diff(version: int, *entries: dict) -> dict:
+    return {"listVersion": version, "updateType": "Differential",
+            "localAuthorizationList": list(entries)}
+
+
+def keys(**changes) -> AuthKeys:
+    return replace(AuthKeys(), **changes)
