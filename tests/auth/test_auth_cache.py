@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from auth_helpers import NOW, entry, full, keys
 from firmware.core.authorization import LocalEntry
+from tests.auth.auth_helpers import NOW, entry, full, keys
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from crash_child import expected_state
 from firmware.auth.store import AuthorizationStore
 from firmware.core.authorization import STATUSES, AuthKeys
+from tests.auth.crash_child import expected_state
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("crash_child.py")

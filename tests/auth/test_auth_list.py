@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from auth_helpers import NOW, diff, entry, full, keys
 from firmware.auth import SendLocalListFormatError
 from firmware.auth import store as store_module
 from firmware.core.authorization import LocalEntry
+from tests.auth.auth_helpers import NOW, diff, entry, full, keys
 
 
 def contents(store, tags):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from auth_helpers import NOW, full
 from firmware.auth import SendLocalListFormatError
+from tests.auth.auth_helpers import NOW, full
 
 
 def big_full(version: int, n: int, status: str = "Accepted") -> dict:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from auth_helpers import NOW, entry, full, keys
 from firmware.auth import SendLocalListFormatError
 from firmware.auth.ports import StoreAuthorization, card_to_id_tag
 from firmware.core.idtag import IdTagError, ReaderFormat
+from tests.auth.auth_helpers import NOW, entry, full, keys
 
 
 @dataclass

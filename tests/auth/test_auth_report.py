@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auth_helpers import NOW, entry, full, keys
+from tests.auth.auth_helpers import NOW, entry, full, keys
 
 
 def test_stats_lines(store):

@@ -7,10 +7,10 @@ import sqlite3
 
 import pytest
 
-from auth_helpers import entry, full
 from firmware.auth import AuthorizationStore, AuthSchemaError, migrate
 from firmware.auth import listdb
 from firmware.core.authorization import AuthKeys
+from tests.auth.auth_helpers import entry, full
 
 
 @pytest.mark.parametrize("isolation_level", [None, ""])
