@@ -16,7 +16,7 @@ import asyncio
 import logging
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from firmware import systemd
@@ -57,6 +57,11 @@ class Agent:
     console: Console
     readers: list[ReaderTask]
     started_at_s: float
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def stop(self) -> None:
+        """Ask ``run`` to shut down gracefully (what SIGTERM does)."""
+        self.stop_event.set()
 
     @property
     def link_url(self) -> str:
@@ -143,14 +148,14 @@ def _version() -> str:
 async def run(agent: Agent) -> str | None:
     """Run until stopped; returns the reset kind when a restart was requested."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    stop = agent.stop_event
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await open_devices(agent.board)
     transport = open_console(agent.site.console["device"], agent.site.console["baudrate"])
     try:
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(_until_stopped(agent, stop))
+            resetter = tasks.create_task(_until_stopped(agent, stop))
             agent.runtime.dispatch(ev.AgentStarted())
             for record in repo.open_transactions(agent.conn):
                 log.warning("transaction %d on connector %d was running when the agent "
@@ -167,8 +172,10 @@ async def run(agent: Agent) -> str | None:
             systemd.notify("READY=1")
             log.info("agent running: station %s, board %s, csms %s",
                      agent.site.station["id"], agent.board.config.name, agent.link_url)
-            await _wait_for_stop(agent, stop)
+            await stop.wait()
+            log.info("stopping")
             systemd.notify("STOPPING=1")
+            resetter.cancel()
             await _shutdown(agent, workers)
     finally:
         agent.runtime.cancel_timers()
@@ -186,11 +193,6 @@ async def _until_stopped(agent: Agent, stop: asyncio.Event) -> None:
     stop.set()
 
 
-async def _wait_for_stop(agent: Agent, stop: asyncio.Event) -> None:
-    await stop.wait()
-    log.info("stopping")
-
-
 async def _shutdown(agent: Agent, workers: list[asyncio.Task]) -> None:
     if agent.runtime.restart_requested is None:
         agent.runtime.dispatch(ev.ShutdownRequested("Reboot"))
@@ -204,9 +206,10 @@ async def _shutdown(agent: Agent, workers: list[asyncio.Task]) -> None:
 async def _drain_hardware(agent: Agent, timeout_s: float = 2.0) -> None:
     """Let the hardware workers execute what is queued (contactors opening)."""
     try:
-        await asyncio.wait_for(asyncio.gather(*(h.drained() for h in agent.runtime.hardware.values())),
-                               timeout_s)
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(timeout_s):
+            for hardware in agent.runtime.hardware.values():
+                await hardware.drained()
+    except TimeoutError:
         log.error("hardware did not finish its last commands within %.0f s", timeout_s)
 
 

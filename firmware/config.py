@@ -63,7 +63,7 @@ OCPP_OPTIONS = (
              minimum=1, maximum=600),
     optional("reconnect_initial_s", float, 1.0, "first reconnect delay, s", minimum=0.1,
              maximum=600),
-    optional("reconnect_max_s", float, 60.0, "reconnect delay cap, s", minimum=1,
+    optional("reconnect_max_s", float, 60.0, "reconnect delay cap, s", minimum=0.1,
              maximum=3600),
     optional("replay_max_per_s", float, 50.0,
              "queued transaction messages sent per second after a reconnect", minimum=0.1),

@@ -125,7 +125,8 @@ class Runtime:
         self._replies[event.ref] = future
         try:
             held = self.dispatch(event, hold_messages=True)
-            fields = await asyncio.wait_for(future, timeout_s)
+            async with asyncio.timeout(timeout_s):
+                fields = await future
         finally:
             self._replies.pop(event.ref, None)
 

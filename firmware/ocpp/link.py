@@ -231,9 +231,12 @@ class OcppLink:
                 await self._wait_for_work(wait_s)
 
     async def _wait_for_work(self, timeout_s: float | None) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+        # that races with the event being set, and the sender would never stop.
         try:
-            await asyncio.wait_for(self._work.wait(), timeout_s)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout_s):
+                await self._work.wait()
+        except TimeoutError:
             pass
 
     def _next_item(self) -> _Item | None:

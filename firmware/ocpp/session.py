@@ -88,11 +88,14 @@ class Session:
         try:
             await self._send(frames.call_frame(unique_id, action, payload))
             try:
-                kind, body = await asyncio.wait_for(future, timeout_s)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(timeout_s):
+                    kind, body = await future
+            except TimeoutError:
                 raise CallTimedOut(f"no answer to {action} within {timeout_s:g} s") from None
         finally:
             self._pending.pop(unique_id, None)
+        if kind == "closed":
+            raise LinkClosed("connection closed while waiting for the answer")
         if kind == "error":
             raise CallErrorReceived(body.code, body.description)
         problem = frames.schema_problem(3, action, body)
@@ -172,7 +175,7 @@ class Session:
         self.closed.set()
         for future in self._pending.values():
             if not future.done():
-                future.set_exception(LinkClosed("connection closed"))
+                future.set_result(("closed", None))
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         try:
