@@ -62,12 +62,14 @@ def refuse_update(parsed: "ParsedLocalList", keys: "AuthKeys",
     if not keys.local_auth_list_enabled:
         return "NotSupported", " (LocalAuthListEnabled is false)"
     if n > keys.send_local_list_max_length:
-        return "Failed", f" ({n} entries, SendLocalListMaxLength {keys.send_local_list_max_length})"
+        return "Failed", (f" ({n} entries, SendLocalListMaxLength "
+                           f"{keys.send_local_list_max_length})")
     if parsed.duplicate is not None:
         return "Failed", " (an idTag appears twice)"
     if parsed.full:
         if n > keys.local_auth_list_max_length:
-            return "Failed", f" ({n} entries, LocalAuthListMaxLength {keys.local_auth_list_max_length})"
+            return "Failed", (f" ({n} entries, LocalAuthListMaxLength "
+                               f"{keys.local_auth_list_max_length})")
         if n and parsed.list_version < 1:
             return "Failed", " (a non-empty list needs listVersion >= 1)"
         return None

@@ -63,7 +63,9 @@ class AuthorizationStore:
             if db_path is None:
                 raise ValueError("give db_path or connect")
             path = Path(db_path)
-            connect = lambda: sqlite3.connect(path, check_same_thread=False, timeout=30)  # noqa: E731
+
+            def connect() -> sqlite3.Connection:
+                return sqlite3.connect(path, check_same_thread=False, timeout=30)
             index_dir = index_dir if index_dir is not None else path.parent
         if index_dir is None:
             raise ValueError("index_dir is required with a connection factory")
@@ -270,7 +272,12 @@ class AuthorizationStore:
     def _submit(self, job: Callable[..., Any], *args: Any, log_errors: bool = True) -> Future:
         with self._jobs_done:
             self._jobs += 1
-        future = self._executor.submit(job, *args)
+        try:
+            future = self._executor.submit(job, *args)
+        except RuntimeError:  # closed: nothing will run it
+            with self._jobs_done:
+                self._jobs -= 1
+            raise
         future.add_done_callback(self._job_finished)
         if log_errors:
             future.add_done_callback(_log_failure)

@@ -89,7 +89,8 @@ def test_restart_after_crash_can_apply_again(tmp_path, phase):
     store = AuthorizationStore(db, keys=AuthKeys())
     try:
         payload = {"listVersion": version + 10, "updateType": "Full",
-                   "localAuthorizationList": [{"idTag": "NEW", "idTagInfo": {"status": "Accepted"}}]}
+                   "localAuthorizationList": [
+                       {"idTag": "NEW", "idTagInfo": {"status": "Accepted"}}]}
         assert store.apply_send_local_list_sync(payload) == "Accepted"
         assert store.list_size() == 1 and store.list_entry("NEW") is not None
     finally:

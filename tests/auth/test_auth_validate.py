@@ -165,7 +165,8 @@ def test_random_mutations_agree_with_the_official_schema():
     payload has no expiryDate; a Differential, so a missing idTagInfo is legal."""
     import random
     rng = random.Random(1234)
-    values = [None, True, 0, 1.5, -3, "", "Accepted", "Full", "x" * 21, [], {}, {"status": "Blocked"}]
+    values = [None, True, 0, 1.5, -3, "", "Accepted", "Full", "x" * 21, [], {},
+              {"status": "Blocked"}]
     validator = jsonschema.Draft4Validator(SCHEMA)
     for _ in range(600):
         payload = ok_payload()

@@ -57,7 +57,8 @@ def test_sec3_5_1_no_cache_entry_when_authorization_cache_disabled():
 
 @pytest.mark.parametrize("list_entry,csms,conflict", [
     pytest.param(L(), "Invalid", True, id="sec3.5.2 list Accepted, CSMS Invalid: conflict"),
-    pytest.param(L("Blocked"), "Accepted", True, id="sec3.5.2 list Blocked, CSMS Accepted: conflict"),
+    pytest.param(L("Blocked"), "Accepted", True,
+                 id="sec3.5.2 list Blocked, CSMS Accepted: conflict"),
     pytest.param(L(expiry_s=NOW - 1), "Accepted", True,
                  id="sec3.5.2 list expired, CSMS Accepted: conflict"),
     pytest.param(L("Blocked"), "Invalid", False, id="sec3.5.2 both not valid: no conflict"),
@@ -107,13 +108,15 @@ LIMIT = replace(STOP_OFF, max_energy_on_invalid_id_wh=5000)
     pytest.param(Info("Accepted", NOW - 1), STOP_ON, 0, "stop", "DeAuthorized", None,
                  id="sec3.5.4 Accepted but expired stops"),
     pytest.param(Info("Invalid"), STOP_OFF, 0, "suspend", None, None,
-                 id="sec3.5.4 StopTransactionOnInvalidId=false: only stop energy (SuspendedEVSE)"),
+                 id="sec3.5.4 StopTransactionOnInvalidId=false: only stop energy "
+                    "(SuspendedEVSE)"),
     pytest.param(Info("Invalid"), LIMIT, 1200, "limit", None, 5000.0,
                  id="sec3.5.4 MaxEnergyOnInvalidId: charge on up to the budget"),
     pytest.param(Info("Invalid"), LIMIT, 5000, "suspend", None, None,
                  id="sec3.5.4 MaxEnergyOnInvalidId already reached: suspend"),
     pytest.param(Info("Invalid"), replace(LIMIT, stop_transaction_on_invalid_id=True), 0, "stop",
-                 "DeAuthorized", None, id="sec3.5.4 StopTransactionOnInvalidId wins over MaxEnergy"),
+                 "DeAuthorized", None,
+                 id="sec3.5.4 StopTransactionOnInvalidId wins over MaxEnergy"),
 ])
 def test_e16_3_17_invalidated_running_transaction(info, keys, delivered_wh, action, reason,
                                                   limit):

@@ -157,7 +157,8 @@ SITUATIONS = {
     "unknown": (None, None),
 }
 KEY_NAMES = {  # field → short name in the test id
-    "local_pre_authorize": "LocalPreAuthorize", "local_authorize_offline": "LocalAuthorizeOffline",
+    "local_pre_authorize": "LocalPreAuthorize",
+    "local_authorize_offline": "LocalAuthorizeOffline",
     "allow_offline_tx_for_unknown_id": "AllowOfflineTxForUnknownId",
     "local_auth_list_enabled": "LocalAuthListEnabled",
     "authorization_cache_enabled": "AuthorizationCacheEnabled"}
