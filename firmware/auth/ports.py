@@ -79,6 +79,14 @@ class StoreAuthorization:
     def clear_cache(self) -> bool:
         return self._refresh().cache_clear()
 
+    # console: `auth stats`, `auth lookup TAG` (the console appends OK)
+    def stats_lines(self) -> list[str]:
+        return self._refresh().stats_lines()
+
+    def lookup_lines(self, id_tag: str, now: float) -> list[str]:
+        store = self._refresh()
+        return store.lookup_report(id_tag, store.keys, now)
+
 
 def card_to_id_tag(fmt: ReaderFormat = ReaderFormat()) -> Callable[[Any], str]:
     """``to_id_tag`` for a reader: a card with ``.text`` (a line/decimal reader) is

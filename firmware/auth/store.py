@@ -390,8 +390,10 @@ class AuthorizationStore:
         """Console ``auth stats``."""
         return report.stats_lines(self)
 
-    def lookup_report(self, id_tag: str, now: float, keys: AuthKeys | None = None) -> list[str]:
-        """Console ``auth lookup TAG``: no statistics or recency are changed."""
+    def lookup_report(self, id_tag: str, keys: AuthKeys | None, now: float) -> list[str]:
+        """Console ``auth lookup TAG``: canonical form, eMAID check, list and cache
+        entries, negative cache, decision online and offline under ``keys`` (None:
+        ``self.keys``). No statistics or recency are changed."""
         return report.lookup_lines(self, id_tag, keys or self.keys, now)
 
     # ---------------------------------------------------------------- closing

@@ -50,6 +50,12 @@ def test_cache_update_reports_the_conflicting_list_status(port, store):
     assert port.lookup("x", NOW)[2] is True  # a refusal is negative-cached
 
 
+def test_console_lines_use_the_current_keys(port, current_keys):
+    current_keys["keys"] = keys(local_pre_authorize=True, local_auth_list_enabled=False)
+    assert port.stats_lines()[0].startswith("list: disabled, version -1")
+    assert "decision online: ask (unknown)" in port.lookup_lines("abc", NOW)
+
+
 def test_remember_rejected(port):
     port.remember_rejected("T", NOW)
     assert port.lookup("t", NOW + 1) == (None, None, True)
