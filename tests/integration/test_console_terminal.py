@@ -1,0 +1,105 @@
+"""The technician console over a pseudo-terminal and a serial line, as screen/picocom see it."""
+
+import asyncio
+import os
+import tty
+
+import serial
+
+from tests.integration.agent import running_agent, write_site
+
+
+class Terminal:
+    """A pyserial client on the console's pty, read without blocking the event loop."""
+
+    def __init__(self, path: str):
+        self.port = serial.Serial(path, 115200, timeout=0)
+        self.buffer = b""
+
+    async def read_until(self, marker: bytes, timeout_s: float = 5.0) -> bytes:
+        loop = asyncio.get_running_loop()
+        readable = asyncio.Event()
+        loop.add_reader(self.port.fileno(), readable.set)
+        try:
+            async with asyncio.timeout(timeout_s):
+                while marker not in self.buffer:
+                    readable.clear()
+                    chunk = self.port.read(4096)
+                    if chunk:
+                        self.buffer += chunk
+                    else:
+                        await readable.wait()
+        finally:
+            loop.remove_reader(self.port.fileno())
+        head, _, self.buffer = self.buffer.partition(marker)
+        return head + marker
+
+    async def command(self, line: str) -> list[str]:
+        self.port.write(line.encode() + b"\r")  # terminals send CR at Enter
+        text = await self.read_until(b"\r\n", 5)  # our own echo of the line
+        assert text.endswith(line.encode() + b"\r\n"), text
+        out = []
+        while True:
+            reply = (await self.read_until(b"\r\n")).decode().rstrip("\r\n")
+            out.append(reply)
+            if reply == "OK" or reply.startswith("ERROR: "):
+                return out
+
+
+async def test_console_on_a_pty_link(csms, tmp_path):
+    link = tmp_path / "console"
+    async with running_agent(write_site(tmp_path, csms.url, console=f"pty:{link}")):
+        await csms.wait_for("StatusNotification", timeout_s=10)
+        assert link.is_symlink()
+        terminal = Terminal(str(link))  # pyserial flushes input on open: no banner to read
+        status = await terminal.command("status")
+        assert status[-1] == "OK" and status[1].startswith("connector 1: Available")
+        assert (await terminal.command("sim plug 1"))[-1] == "OK"
+        await csms.wait_for("StatusNotification", lambda f: f.payload["status"] == "Preparing",
+                            timeout_s=5)
+        assert (await terminal.command("sim plug 99"))[-1].startswith("ERROR: ")
+        assert (await terminal.command("frobnicate"))[-1].startswith("ERROR: unknown command")
+        terminal.port.write(b"x" * 5000 + b"\r")
+        assert (await terminal.read_until(b"ERROR: line too long\r\n")).endswith(b"long\r\n")
+        assert (await terminal.command("version"))[0].startswith("borne ")
+        terminal.port.close()
+    assert not link.exists()  # the symlink is removed at shutdown
+
+
+async def test_console_on_a_serial_device(csms, tmp_path):
+    technician, agent_side = os.openpty()  # the agent opens the slave like /dev/ttyS0
+    tty.setraw(technician)
+    device = os.ttyname(agent_side)
+    try:
+        async with running_agent(write_site(tmp_path, csms.url, console=device)):
+            await csms.wait_for("StatusNotification", timeout_s=10)
+            terminal = Terminal.__new__(Terminal)
+            terminal.buffer = b""
+            # The pty master is the technician's end of the cable.
+            terminal.port = _FdPort(technician)
+            await terminal.read_until(b"Type help.\r\n")
+            reply = await terminal.command("config get HeartbeatInterval")
+            assert reply == ["HeartbeatInterval = 300", "OK"]
+    finally:
+        os.close(technician)
+        os.close(agent_side)
+
+
+class _FdPort:
+    """Just enough of a serial port over a raw fd (the pty master)."""
+
+    def __init__(self, fd: int):
+        self._fd = fd
+        os.set_blocking(fd, False)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def read(self, size: int) -> bytes:
+        try:
+            return os.read(self._fd, size)
+        except BlockingIOError:
+            return b""
+
+    def write(self, data: bytes) -> None:
+        os.write(self._fd, data)
