@@ -20,12 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from firmware import systemd
+from firmware.auth import AuthorizationStore
+from firmware.auth.ports import StoreAuthorization
 from firmware.board import Board, build_board, close_devices, open_devices
 from firmware.config import SiteConfig
-from firmware.console.commands import install_core_commands, install_sim_commands
+from firmware.console.commands import (install_auth_commands, install_core_commands,
+                                       install_sim_commands)
 from firmware.console.console import Console
 from firmware.console.transport import open_console
 from firmware.core import events as ev
+from firmware.core.authorization import AuthKeys
 from firmware.core.configuration import Configuration, definition
 from firmware.core.connector import Connector
 from firmware.core.station import Station
@@ -34,10 +38,10 @@ from firmware.ocpp.handlers import InboundDispatcher
 from firmware.ocpp.link import LinkSettings, OcppLink
 from firmware.ocpp.mapping import StationInfo
 from firmware.ocpp.outbox import Outbox, RetryPolicy
-from firmware.readers import ReaderTask
+from firmware.readers import ReaderTask, id_tag_rule
 from firmware.runtime import AgentClock, Runtime
 from firmware.store import repositories as repo
-from firmware.store.db import atomic, open_database
+from firmware.store.db import DB_FILENAME, atomic, open_database
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ class Agent:
     console: Console
     readers: list[ReaderTask]
     started_at_s: float
+    auth: StoreAuthorization
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
 
     def stop(self) -> None:
@@ -105,7 +110,14 @@ def build_agent(site: SiteConfig) -> Agent:
         for c in board.connectors}
     info = StationInfo(site.station["vendor"], site.station["model"],
                        site.station["serial_number"] or None, f"borne-{_version()}")
-    runtime = Runtime(station, conn, clock, hardware, info)
+    def auth_keys() -> AuthKeys:
+        return AuthKeys.from_ocpp(configuration.get)
+
+    store = AuthorizationStore(site.state_dir / DB_FILENAME,
+                               cache_capacity=site.auth["cache_capacity"], keys=auth_keys(),
+                               negative_window_s=site.auth["negative_cache_window_s"])
+    auth = StoreAuthorization(store, auth_keys)
+    runtime = Runtime(station, conn, clock, hardware, info, auth)
     for h in hardware.values():
         h.dispatch = runtime.dispatch
 
@@ -127,14 +139,16 @@ def build_agent(site: SiteConfig) -> Agent:
             reconnect_max_s=site.ocpp["reconnect_max_s"],
             replay_max_per_s=site.ocpp["replay_max_per_s"])
 
-    dispatcher = InboundDispatcher(runtime)
+    dispatcher = InboundDispatcher(runtime, auth)
     link = OcppLink(settings, dispatcher, runtime.dispatch, outbox, info, clock.now)
     runtime.link = link
-    readers = [ReaderTask(reader, values, runtime) for values, reader in board.readers]
+    readers = [ReaderTask(reader, values, runtime, id_tag_rule(values))
+               for values, reader in board.readers]
     console = Console()
     agent = Agent(site, board, conn, station, runtime, outbox, link, console, readers,
-                  time.time())
+                  time.time(), auth)
     install_core_commands(console, agent)
+    install_auth_commands(console, agent)
     install_sim_commands(console, agent)
     return agent
 
@@ -180,6 +194,7 @@ async def run(agent: Agent) -> str | None:
     finally:
         agent.runtime.cancel_timers()
         await close_devices(agent.board)
+        await asyncio.to_thread(agent.auth.store.close)
         agent.conn.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

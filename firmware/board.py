@@ -46,7 +46,14 @@ READER_OPTIONS = (
     required("driver", str, "reader driver"),
     optional("connector", int, 0, "connector this reader serves (0 = the station picks)",
              minimum=0),
+    optional("uid_reversed", bool, False,
+             "the reader delivers the UID last byte first (KEBA-style); reverse it back to "
+             "anticollision order so the card keeps one idTag"),
+    optional("uid_zero_pad_to", int, 0,
+             "the reader pads short UIDs with trailing 00 bytes to this length (e.g. 6); "
+             "the padding is removed (0 = no padding)", minimum=0, maximum=10),
 )
+READER_KEYS = tuple(o.name for o in READER_OPTIONS)
 
 
 @dataclass
@@ -178,7 +185,7 @@ def _readers(tables: Any, file: str,
         if not isinstance(table, dict):
             problems.append(ConfigProblem(file, prefix, "must be a table"))
             continue
-        own = {k: table[k] for k in ("name", "driver", "connector") if k in table}
+        own = {k: table[k] for k in READER_KEYS if k in table}
         values, found = validate_table(own, READER_OPTIONS, prefix)
         problems.extend(ConfigProblem(file, p.key, p.message) for p in found)
         name = values.get("name", f"reader{index}")
@@ -186,7 +193,7 @@ def _readers(tables: Any, file: str,
             problems.append(ConfigProblem(file, f"{prefix}.name", f"duplicate reader name {name!r}"))
         names.add(name)
         device = _device("rfid", table, prefix, file, name, problems,
-                         extra_ignore=("name", "connector"))
+                         extra_ignore=tuple(k for k in READER_KEYS if k != "driver"))
         if device is not None:
             readers.append((values, device))
     return readers

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from firmware.core import events as ev
+from firmware.core.idtag import canonical_id_tag
 from firmware.logs import mask_id_tag
 from hal.errors import HalError
 from hal.interfaces import CardRead
@@ -22,10 +23,31 @@ log = logging.getLogger(__name__)
 READER_RETRY_S = 2.0
 
 
-def default_id_tag(card: CardRead) -> str:
-    if card.text:
-        return card.text.strip().upper()
-    return card.uid.hex().upper()
+def id_tag_rule(options: dict[str, Any]):
+    """The reader's UID → canonical idTag (uppercase hex, anticollision order).
+
+    ``uid_reversed`` undoes readers that deliver the UID last byte first;
+    ``uid_zero_pad_to`` strips the trailing 00 padding some readers add. Raises
+    ``ValueError`` for a UID that cannot be an idTag (empty, or over 10 bytes).
+    """
+    reverse = bool(options.get("uid_reversed", False))
+    pad_to = int(options.get("uid_zero_pad_to", 0) or 0)
+
+    def to_id_tag(card: CardRead) -> str:
+        uid = bytes(card.uid)
+        if reverse:
+            uid = uid[::-1]
+        if pad_to and len(uid) == pad_to:
+            # A 4-byte card read as 6 bytes: drop the padding, but never below 4 bytes
+            # (a UID may itself end in 00).
+            stripped = uid.rstrip(b"\x00")
+            uid = stripped if len(stripped) >= 4 else stripped.ljust(4, b"\x00")
+        return canonical_id_tag(uid)
+
+    return to_id_tag
+
+
+default_id_tag = id_tag_rule({})
 
 
 class ReaderTask:

@@ -183,6 +183,7 @@ class Runtime:
         """Write every persistence effect in one transaction; True if the outbox grew."""
         queued = False
         conflicts: list[ev.LocalListConflicted] = []
+        learned: list[fx.UpdateAuthorizationCache] = []
         with atomic(self.conn):
             for effect in effects:
                 if isinstance(effect, fx.PersistTransaction):
@@ -199,11 +200,15 @@ class Runtime:
                 elif isinstance(effect, fx.PersistAvailability):
                     repo.save_availability(self.conn, effect.connector_id, effect.operative)
                 elif isinstance(effect, fx.UpdateAuthorizationCache):
-                    list_status = self.auth.cache_update(effect.id_tag, effect.status,
-                                                         effect.expiry_s, effect.parent_id_tag, now)
-                    if list_status is not None:
-                        conflicts.append(ev.LocalListConflicted(effect.id_tag, list_status,
-                                                                effect.status))
+                    learned.append(effect)
+        # The authorization store has its own connection and writer: never call it while
+        # this connection holds the write lock.
+        for effect in learned:
+            list_status = self.auth.cache_update(effect.id_tag, effect.status, effect.expiry_s,
+                                                 effect.parent_id_tag, now)
+            if list_status is not None:
+                conflicts.append(ev.LocalListConflicted(effect.id_tag, list_status,
+                                                        effect.status))
         for conflict in conflicts:
             log.warning("local list conflict for %s: list says %s, CSMS says %s",
                         mask_id_tag(conflict.id_tag), conflict.list_status, conflict.csms_status)

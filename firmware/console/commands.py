@@ -190,3 +190,24 @@ def install_sim_commands(console: Console, agent: Any) -> None:
     console.register("sim power N WATTS", "what the simulated EV draws while charging", power)
     console.register("sim fault N KIND|clear",
                      f"inject a fault ({', '.join(FAULT_KINDS)}) or clear them all", fault)
+
+
+def install_auth_commands(console: Console, agent: Any) -> None:
+    async def lookup(args: list[str]) -> list[str]:
+        need_args(args, 1, 1, "auth lookup TAG")
+        return agent.auth.lookup_lines(args[0], agent.runtime.clock.now())
+
+    async def stats(args: list[str]) -> list[str]:
+        need_args(args, 0, 0, "auth stats")
+        lines = agent.auth.stats_lines()
+        recent = list(agent.runtime.decisions)[-5:]
+        for d in recent:
+            lines.append(f"recent: {_stamp(d.at_s)} {mask_id_tag(d.id_tag)} "
+                         f"{'accepted' if d.accepted else 'refused'} "
+                         f"connector {d.connector_id or '-'}: {d.why}")
+        return lines
+
+    console.register("auth lookup TAG", "what the station knows and would decide for TAG",
+                     lookup)
+    console.register("auth stats", "local list version and size, cache size and hit rate",
+                     stats)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from . import effects as fx
 from . import events as ev
-from .authorization_flow import PendingAuthorize
-from .connector import Authorization, Connector
+from .connector import Connector
 from .metering import sample
 
 TRIGGERABLE = {"BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
@@ -34,15 +33,7 @@ class RequestsMixin:
             c = self._start_target()
             if c is None:
                 return [_reply(event, "Rejected")]
-        out: list[fx.Effect] = [_reply(event, "Accepted")]
-        if self.config.get_bool("AuthorizeRemoteTxRequests"):
-            pending = PendingAuthorize(event.id_tag, c.connector_id, "remote",
-                                       event.list_entry, event.cache_entry)
-            out.extend(self._decide_and_authorize(pending, False, now))
-        else:
-            out.extend(self._authorize_connector(
-                c, Authorization(event.id_tag, None, "remote", now), now))
-        return out
+        return [_reply(event, "Accepted")] + self.remote_start(c, event, now)
 
     def _on_remote_stop(self, event: ev.RemoteStopRequested, now: float) -> list[fx.Effect]:
         if self.boot_state != "Accepted":

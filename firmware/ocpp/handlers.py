@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable
 from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.v16 import call_result
 
+from firmware.auth.validate import SendLocalListFormatError
 from firmware.core import events as ev
 
 from . import frames
@@ -115,7 +116,10 @@ class InboundDispatcher:
         return {"status": "UnknownVendorId"}
 
     async def _send_local_list(self, frame: frames.CallFrame) -> dict[str, Any]:
-        return {"status": await self._auth.send_local_list(frame.payload)}
+        try:
+            return {"status": await self._auth.send_local_list(frame.payload)}
+        except SendLocalListFormatError as e:  # the payload breaks the schema
+            raise frames.CallErrorReply(e.code, e.description) from None
 
     async def _get_local_list_version(self, frame: frames.CallFrame) -> dict[str, Any]:
         return {"list_version": self._auth.local_list_version()}
