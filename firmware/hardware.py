@@ -109,8 +109,13 @@ class ConnectorHardware:
                 self.dispatch(ev.ContactorSwitched(self.connector_id, False))
             elif isinstance(effect, fx.OfferEnergy):
                 await self.pilot.offer(effect.max_current_a)
+            elif isinstance(effect, fx.LockCable):
+                if self.lock is not None and not await self.lock.lock():
+                    log.error("connector %d: cable lock did not lock", self.connector_id)
             elif isinstance(effect, fx.UnlockCable):
                 ok = bool(self.lock is not None and await self.lock.unlock())
+                if not ok:
+                    log.error("connector %d: cable lock did not unlock", self.connector_id)
                 self.dispatch(ev.CableUnlocked(self.connector_id, ok, effect.request_ref))
             elif isinstance(effect, fx.ShowStatus) and self.indicator is not None:
                 await self.indicator.show(effect.status)

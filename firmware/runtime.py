@@ -153,7 +153,7 @@ class Runtime:
                 elif self.link is not None:
                     self.link.submit(effect)
             elif isinstance(effect, (fx.CloseContactor, fx.OpenContactor, fx.OfferEnergy,
-                                     fx.UnlockCable, fx.ShowStatus)):
+                                     fx.LockCable, fx.UnlockCable, fx.ShowStatus)):
                 worker = self.hardware.get(effect.connector_id)
                 if worker is not None:
                     worker.command(effect)

@@ -59,6 +59,10 @@ class AuthorizationFlowMixin:
             elif decision.action == ASK:
                 group_unknown = True
         for c in self.connectors.values():
+            if c.tx is None and same_id_tag(c.cable_held_for, tag):
+                c.cable_held_for = None  # the owner is back: _sync unlocks the cable
+                return [fx.RecordDecision(tag, True, "cable-released-to-owner", c.connector_id)]
+        for c in self.connectors.values():
             if c.authorization is not None and same_id_tag(c.authorization.id_tag, tag):
                 c.authorization = None
                 return [fx.CancelTimer(("connection-timeout", c.connector_id)),

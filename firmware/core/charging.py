@@ -126,6 +126,10 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
             meter_stop_wh = tx.record.last_meter_wh or tx.record.meter_start_wh
         c.tx = None
         c.finishing = c.pilot.ev_connected
+        if c.has_lock and (reason == "DeAuthorized" or (
+                reason == "EVDisconnected"
+                and not self.config.get_bool("UnlockConnectorOnEVSideDisconnect"))):
+            c.cable_held_for = tx.id_tag
         return [
             fx.CancelTimer(("sample", c.connector_id)),
             fx.SendStopTransaction(tx.local_tx_id, meter_stop_wh, now, reason, id_tag,

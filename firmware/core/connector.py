@@ -109,6 +109,10 @@ class Connector:
         self.reported_status: str | None = None  # last StatusNotification sent
         self.reported_error: str = "NoError"
         self.shown_status: str | None = None  # last status given to the indicator
+        self.cable_locked = False  # as last commanded
+        # The transaction ended but the cable stays locked until this idTag returns
+        # (DeAuthorized, [16] §3.5.4; or UnlockConnectorOnEVSideDisconnect=false).
+        self.cable_held_for: str | None = None
 
     # ------------------------------------------------------------------ derived facts
     @property
@@ -128,6 +132,9 @@ class Connector:
     def contactor_should_close(self) -> bool:
         """The safety rule: authorized (running tx, not withheld), EV asks, no fault."""
         return self.energy_allowed() and self.pilot.ev_requests_energy
+
+    def cable_should_lock(self) -> bool:
+        return self.has_lock and (self.tx is not None or self.cable_held_for is not None)
 
     def is_idle(self) -> bool:
         """Free for a new session: no tx, no authorization, operative, no fault."""

@@ -93,6 +93,8 @@ class RequestsMixin:
         if c is None or not c.has_lock:
             return [_reply(event, "NotSupported")]
         out = self._stop_transaction(c, "UnlockCommand", None, now)
+        c.cable_held_for = None
+        c.cable_locked = False
         out.append(fx.UnlockCable(c.connector_id, event.ref))
         return out
 

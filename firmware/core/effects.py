@@ -57,7 +57,16 @@ class OfferEnergy(Effect):
 
 
 @dataclass(frozen=True)
+class LockCable(Effect):
+    """Lock the cable in the socket outlet (a transaction runs on it)."""
+
+    connector_id: int
+
+
+@dataclass(frozen=True)
 class UnlockCable(Effect):
+    """Release the cable; ``request_ref`` set: an UnlockConnector waits for the result."""
+
     connector_id: int
     request_ref: Hashable = None
 

@@ -105,6 +105,11 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
             if close and not c.contactor_closed:
                 c.contactor_closed = True
                 later.append(fx.CloseContactor(c.connector_id))
+            lock = c.cable_should_lock()
+            if lock != c.cable_locked:
+                c.cable_locked = lock
+                later.append(fx.LockCable(c.connector_id) if lock
+                             else fx.UnlockCable(c.connector_id))
             status = c.status()
             if status != c.shown_status:
                 c.shown_status = status

@@ -243,3 +243,28 @@ def test_recovered_transaction_is_stopped_with_power_loss_and_last_meter_value()
     assert (stop.local_tx_id, stop.reason, stop.meter_stop_wh, stop.timestamp_s) == (
         7, "PowerLoss", 900, h.now - 20)
     assert h.station.next_local_tx_id == 8
+
+
+def test_cable_locked_during_the_transaction_and_released_after():
+    h = Harness()
+    h.boot()
+    h.pilot("B")
+    h.tap("CARD0001")
+    out = h.answer_authorize()
+    assert fx.LockCable(1) in out
+    h.answer_start()
+    out = h.tap("CARD0001")
+    assert fx.UnlockCable(1) in out
+
+
+def test_3_5_4_deauthorized_keeps_the_cable_locked_until_the_owner_returns():
+    h = Harness()
+    h.boot()
+    h.start_session("CARD0001")
+    h.handle(ev.StartTransactionResponded(1, 1001, ev.IdTagInfo("Invalid")))
+    assert h.last(fx.SendStopTransaction).reason == "DeAuthorized"
+    assert h.station.connectors[1].cable_locked
+    h.tap("SOMEONE2")
+    assert h.station.connectors[1].cable_locked
+    out = h.tap("card0001")
+    assert fx.UnlockCable(1) in out

@@ -118,7 +118,8 @@ async def test_unlock_connector_stops_the_transaction_first(csms, tmp_path):
 
 async def test_trigger_message_conf_comes_before_the_triggered_message(csms, tmp_path):
     async with running_agent(write_site(tmp_path, csms.url)):
-        await csms.wait_for("StatusNotification", timeout_s=10)
+        await csms.wait_for("StatusNotification", lambda f: f.payload["connectorId"] == 1,
+                            timeout_s=10)
         for message in ("StatusNotification", "Heartbeat", "MeterValues",
                         "DiagnosticsStatusNotification", "FirmwareStatusNotification"):
             mark = csms.mark()
