@@ -38,14 +38,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_config(path: str) -> int:
+def _load(path: str):
+    """The site config, or None after printing every problem as FILE: key: problem."""
     from firmware.config import load_site_config
 
     try:
-        site = load_site_config(path)
+        return load_site_config(path)
     except ConfigError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)
+        return None
+
+
+def check_config(path: str) -> int:
+    site = _load(path)
+    if site is None:
         return EXIT_CONFIG
     print(f"{path}: OK (station {site.station['id']}, board {site.board.name}, "
           f"{len(site.board.connectors)} connector(s))")
@@ -54,14 +61,10 @@ def check_config(path: str) -> int:
 
 def run(path: str, log_level: str | None) -> int:
     from firmware.app import build_agent, run as run_agent
-    from firmware.config import load_site_config
     from firmware.store.db import StoreError
 
-    try:
-        site = load_site_config(path)
-    except ConfigError as e:
-        for problem in e.problems:
-            print(problem, file=sys.stderr)
+    site = _load(path)
+    if site is None:
         return EXIT_CONFIG
     logs.configure(log_level or site.log["level"])
     try:
