@@ -59,6 +59,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE tx_ids (local_tx_id INTEGER PRIMARY KEY, transaction_id INTEGER NOT NULL);
     """,
+    # version 2: a transaction's queued messages are found without scanning the queue
+    # (delivering a StopTransaction, dropping the messages of a dropped start); a
+    # backlog of 100,000 messages made each of those a full scan.
+    """
+    CREATE INDEX outbox_by_local_tx ON outbox(local_tx_id);
+    """,
 ]
 
 # Other components (the authorization store) add their own tables with their own

@@ -99,6 +99,11 @@ def forget_transaction_id(conn: sqlite3.Connection, local_tx_id: int) -> None:
 
 
 # ---------------------------------------------------------------------- outbox
+# Bytes a queued row costs beyond its payload text (row header, the other columns, the
+# index entry): an estimate for the disk budget, not an exact figure.
+OUTBOX_ROW_OVERHEAD_BYTES = 64
+
+
 @dataclass(frozen=True)
 class OutboxMessage:
     seq: int
@@ -108,6 +113,7 @@ class OutboxMessage:
     created_at_s: float
     attempts: int
     next_attempt_at_s: float
+    stored_bytes: int = 0  # payload length + OUTBOX_ROW_OVERHEAD_BYTES
 
 
 def outbox_append(conn: sqlite3.Connection, action: str, local_tx_id: int | None,
@@ -123,7 +129,8 @@ def outbox_head(conn: sqlite3.Connection) -> OutboxMessage | None:
                        "next_attempt_at_s FROM outbox ORDER BY seq LIMIT 1").fetchone()
     if row is None:
         return None
-    return OutboxMessage(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
+    return OutboxMessage(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6],
+                         len(row[3]) + OUTBOX_ROW_OVERHEAD_BYTES)
 
 
 def outbox_remove(conn: sqlite3.Connection, seq: int) -> None:
@@ -142,6 +149,40 @@ def outbox_stats(conn: sqlite3.Connection) -> tuple[int, float | None, int]:
     return int(depth), oldest, int(attempts)
 
 
+def outbox_usage(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """(rows, estimated bytes, highest seq) of the whole queue: one scan, at start-up."""
+    rows, payload_bytes, last_seq = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0), COALESCE(MAX(seq), 0) "
+        "FROM outbox").fetchone()
+    return int(rows), int(payload_bytes) + int(rows) * OUTBOX_ROW_OVERHEAD_BYTES, int(last_seq)
+
+
+def outbox_rows_after(conn: sqlite3.Connection, seq: int) -> list[tuple[int, int]]:
+    """(seq, estimated bytes) of the rows appended after ``seq`` (a primary-key range)."""
+    return [(row[0], row[1] + OUTBOX_ROW_OVERHEAD_BYTES) for row in conn.execute(
+        "SELECT seq, LENGTH(payload) FROM outbox WHERE seq > ? ORDER BY seq", (seq,))]
+
+
 def outbox_pending_for(conn: sqlite3.Connection, local_tx_id: int) -> int:
     return conn.execute("SELECT COUNT(*) FROM outbox WHERE local_tx_id=?",
                         (local_tx_id,)).fetchone()[0]
+
+
+def outbox_remove_for(conn: sqlite3.Connection, local_tx_id: int) -> list[tuple[int, str, int]]:
+    """Delete every queued message of one transaction; returns (seq, action, bytes) of each."""
+    rows = [(row[0], row[1], row[2] + OUTBOX_ROW_OVERHEAD_BYTES) for row in conn.execute(
+        "SELECT seq, action, LENGTH(payload) FROM outbox WHERE local_tx_id=? ORDER BY seq",
+        (local_tx_id,))]
+    conn.execute("DELETE FROM outbox WHERE local_tx_id=?", (local_tx_id,))
+    return rows
+
+
+# ---------------------------------------------------------------------- counters
+def get_counter(conn: sqlite3.Connection, name: str) -> int:
+    """A persistent counter kept in ``meta`` (0 when never written)."""
+    return int(get_meta(conn, name, "0") or 0)
+
+
+def add_counter(conn: sqlite3.Connection, name: str, amount: int = 1) -> None:
+    conn.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET "
+                 "value=CAST(CAST(value AS INTEGER) + ? AS TEXT)", (name, str(amount), amount))
