@@ -3,9 +3,16 @@
 - Dial ``csms_url/identity`` with subprotocol ``ocpp1.6``; HTTP Basic auth
   (identity:AuthorizationKey) when a key is set (security profile 1); ``wss://`` with
   CA verification (profile 2). Failed dials back off exponentially with jitter up to a
-  cap; the backoff resets once a connection has been accepted by the CSMS.
-- Websocket ping every WebSocketPingInterval with a deadline of half of it, so a
-  half-open link is found and redialled within 2 × the interval.
+  cap; the backoff resets once the CSMS has answered one of our CALLs on a connection
+  (a CSMS that accepts the handshake and hangs up at once is not redialled in a loop).
+- Half-open links are found two ways. (1) Websocket ping every WebSocketPingInterval
+  with a deadline of half of it: found and redialled within 2 × the interval. (2) When
+  pings are off or do not catch it (a CSMS whose websocket layer lives on while its
+  OCPP layer is stuck): after ``unanswered_calls_max`` CALLs in a row got no answer
+  within ``call_timeout_s``, the connection is closed and redialled. Any CALLRESULT or
+  CALLERROR resets that count. Each of those timeouts still is a failed transmission
+  for the outbox ([16] §3.7.1: retried after the interval, counted towards the
+  attempts), so redialling never gives a message an extra attempt or a shorter wait.
 - One CALL in flight at a time ([J16] §4.1.1). Non-transaction messages (Authorize,
   StatusNotification, Heartbeat) overtake the durable outbox; the outbox is drained in
   order, at most ``replay_max_per_s`` messages a second after a reconnect.
@@ -23,7 +30,7 @@ import random
 import ssl
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import websockets
@@ -52,6 +59,7 @@ class LinkSettings:
     reconnect_initial_s: float = 1.0
     reconnect_max_s: float = 60.0
     replay_max_per_s: float = 50.0
+    unanswered_calls_max: int = 2  # 0 = never close the link for unanswered calls
 
     @property
     def url(self) -> str:
@@ -60,7 +68,11 @@ class LinkSettings:
 
 @dataclass
 class LinkStatus:
-    """What the console's ``status`` shows; true to what the socket is doing."""
+    """What the console's ``status`` shows; true to what the socket is doing.
+
+    ``since_s`` (epoch seconds) is when the link last went up or down: dial attempts
+    while down ("connecting", "offline") do not move it, so it reads "offline since".
+    """
 
     state: str = "offline"  # offline | connecting | connected
     since_s: float = field(default_factory=time.time)
@@ -100,6 +112,19 @@ class OcppLink:
         self._session: Session | None = None
         self.status = LinkStatus()
         self._dial_attempt = 0
+        self._unanswered_calls = 0
+        self._site_options: dict[str, Any] = {}
+
+    def apply_site_options(self, **options: Any) -> None:
+        """Override ``LinkSettings`` fields from the site config (e.g.
+        ``unanswered_calls_max``) on top of what the settings callable returns."""
+        self._site_options.update(options)
+
+    def _current_settings(self) -> LinkSettings:
+        settings = self._settings()
+        if self._site_options:
+            settings = replace(settings, **self._site_options)
+        return settings
 
     # ------------------------------------------------------------------ runtime API
     def submit(self, effect: fx.SendMessage, triggered: bool = False) -> None:
@@ -112,7 +137,8 @@ class OcppLink:
         self._work.set()
 
     def wake(self) -> None:
-        """The outbox has a new message."""
+        """The outbox has a new message (the runtime calls this after its commit)."""
+        self._outbox.account_appended()
         self._work.set()
 
     @property
@@ -123,7 +149,7 @@ class OcppLink:
     async def run(self) -> None:
         """Dial, run a session, redial; forever (cancel to stop)."""
         while True:
-            settings = self._settings()
+            settings = self._current_settings()
             self._set_state("connecting")
             try:
                 connection = await connect(settings.url, **self._connect_options(settings))
@@ -139,7 +165,7 @@ class OcppLink:
                 await asyncio.sleep(delay_s)
                 continue
             await self._run_session(connection)
-            settings = self._settings()
+            settings = self._current_settings()
             delay_s = backoff_delay_s(self._dial_attempt, settings.reconnect_initial_s,
                                       settings.reconnect_max_s)
             self._dial_attempt += 1
@@ -168,9 +194,9 @@ class OcppLink:
         return options
 
     async def _run_session(self, connection: Any) -> None:
-        if connection.subprotocol != self._settings().protocol:
+        if connection.subprotocol != self._current_settings().protocol:
             log.error("CSMS did not agree to subprotocol %s (got %r); closing",
-                      self._settings().protocol, connection.subprotocol)
+                      self._current_settings().protocol, connection.subprotocol)
             self.status.last_error = "subprotocol not accepted"
             await connection.close(1002, "subprotocol required")
             return
@@ -179,7 +205,7 @@ class OcppLink:
         self._session = session
         self.status.connects += 1
         self._set_state("connected")
-        log.info("connected to %s", self._settings().url)
+        log.info("connected to %s", self._current_settings().url)
         self._sink(ev.LinkConnected())
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -207,26 +233,29 @@ class OcppLink:
 
     # ------------------------------------------------------------------ sending
     async def _sender(self, session: Session) -> None:
-        """Send in the order things happened; non-transaction messages overtake the
-        outbox only when its head is waiting (retry interval, replay rate)."""
+        """Send in the order things happened. A non-transaction message goes before the
+        outbox's head when it is older, or while the head waits (retry interval, replay
+        rate): the backlog never holds back an Authorize or a StatusNotification."""
         last_replay_s = 0.0
+        self._unanswered_calls = 0
         while True:
             self._work.clear()
+            settings = self._current_settings()
             item = self._next_item()
             ready, wait_s = (None, None)
             if self.status.boot_state == "Accepted":
                 ready, wait_s = self._outbox.head(self._clock())
             if ready is not None:
-                pause_s = last_replay_s + 1.0 / self._settings().replay_max_per_s - time.monotonic()
+                pause_s = last_replay_s + 1.0 / settings.replay_max_per_s - time.monotonic()
                 if pause_s > 0:
                     ready, wait_s = None, pause_s
             if ready is not None and (item is None or ready.created_at_s <= item.created_s):
                 if item is not None:
                     self._queue.appendleft(item)
                 last_replay_s = time.monotonic()
-                await self._deliver_queued(session, ready)
+                await self._deliver_queued(session, ready, settings)
             elif item is not None:
-                await self._deliver(session, item)
+                await self._deliver(session, item, settings)
             else:
                 await self._wait_for_work(wait_s)
 
@@ -250,15 +279,48 @@ class OcppLink:
     def _allowed(self, action: str, triggered: bool) -> bool:
         boot = self.status.boot_state
         if action == "BootNotification":
-            return boot != "Rejected" or triggered
+            # The core decides when: at connect, after the Pending/Rejected interval, or
+            # on TriggerMessage (never answered while Rejected, so never asked then).
+            return True
         if boot == "Accepted":
             return True
         return boot == "Pending" and triggered
 
-    async def _deliver(self, session: Session, item: _Item) -> None:
+    async def _call(self, session: Session, action: str, payload: dict[str, Any],
+                    settings: LinkSettings) -> dict[str, Any]:
+        """One CALL; keeps the count of CALLs in a row that got no answer at all."""
         try:
-            response = await session.call(item.action, item.payload,
-                                          self._settings().call_timeout_s)
+            response = await session.call(action, payload, settings.call_timeout_s)
+        except CallTimedOut:
+            self._unanswered_calls += 1
+            raise
+        except CallErrorReceived:
+            self._answered()
+            raise
+        self._answered()
+        return response
+
+    def _answered(self) -> None:
+        # The CSMS processes our CALLs on this connection: the link is sound, and the
+        # next outage starts again from the shortest redial delay.
+        self._unanswered_calls = 0
+        self._dial_attempt = 0
+
+    async def _close_if_half_open(self, session: Session, settings: LinkSettings) -> None:
+        """After a timeout: redial when too many CALLs in a row went unanswered."""
+        limit = settings.unanswered_calls_max
+        if limit <= 0 or self._unanswered_calls < limit:
+            return
+        count, self._unanswered_calls = self._unanswered_calls, 0
+        self.status.last_error = f"no answer to {count} calls in a row"
+        log.warning("no answer to %d CALLs in a row (%.0f s each): the connection is presumed "
+                    "half-open; closing it and redialling", count, settings.call_timeout_s)
+        await session.close(1001, "no answer to calls")
+        raise LinkClosed(self.status.last_error)
+
+    async def _deliver(self, session: Session, item: _Item, settings: LinkSettings) -> None:
+        try:
+            response = await self._call(session, item.action, item.payload, settings)
         except CallErrorReceived as e:
             log.warning("%s answered with CALLERROR %s", item.action, e)
             self._fail(item.effect, item.action, "error", e.code)
@@ -266,6 +328,7 @@ class OcppLink:
         except CallTimedOut as e:
             log.warning("%s", e)
             self._fail(item.effect, item.action, "timeout")
+            await self._close_if_half_open(session, settings)
             return
         except LinkClosed:
             self._fail(item.effect, item.action, "offline")
@@ -277,8 +340,6 @@ class OcppLink:
         if isinstance(effect, fx.SendBootNotification):
             status = response.get("status", "Rejected")
             self.status.boot_state = status
-            if status == "Accepted":
-                self._dial_attempt = 0
             self._sink(ev.BootResponded(status, int(response.get("interval", 0)),
                                         mapping.parse_time(response.get("currentTime"))))
         elif isinstance(effect, fx.SendHeartbeat):
@@ -294,14 +355,16 @@ class OcppLink:
         elif reason != "offline":
             log.info("%s not delivered (%s %s); not retried", action, reason, code)
 
-    async def _deliver_queued(self, session: Session, message: ReadyMessage) -> None:
+    async def _deliver_queued(self, session: Session, message: ReadyMessage,
+                              settings: LinkSettings) -> None:
         try:
-            response = await session.call(message.action, message.payload,
-                                          self._settings().call_timeout_s)
+            response = await self._call(session, message.action, message.payload, settings)
         except (CallErrorReceived, CallTimedOut) as e:
             dropped = self._outbox.failed(message, self._clock(), str(e))
             if dropped and message.local_tx_id is not None:
                 self._sink(ev.TransactionMessageDropped(message.local_tx_id, message.action))
+            if isinstance(e, CallTimedOut):
+                await self._close_if_half_open(session, settings)
             return
         # LinkClosed propagates: the message stays at the head, not counted as an attempt.
         self._outbox.delivered(message, response)
@@ -324,5 +387,6 @@ class OcppLink:
 
     def _set_state(self, state: str) -> None:
         if state != self.status.state:
+            if (state == "connected") != (self.status.state == "connected"):
+                self.status.since_s = time.time()
             self.status.state = state
-            self.status.since_s = time.time()
