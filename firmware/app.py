@@ -28,6 +28,7 @@ from firmware.config import SiteConfig
 from firmware.console.commands import (install_auth_commands, install_core_commands,
                                        install_sim_commands)
 from firmware.console.console import Console
+from firmware.console.queue_commands import install_queue_commands
 from firmware.console.transport import open_console
 from firmware.core import events as ev
 from firmware.core.authorization import AuthKeys
@@ -151,6 +152,7 @@ def build_agent(site: SiteConfig) -> Agent:
     install_core_commands(console, agent)
     install_auth_commands(console, agent)
     install_sim_commands(console, agent)
+    install_queue_commands(console, agent)
     return agent
 
 

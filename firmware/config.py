@@ -68,6 +68,13 @@ OCPP_OPTIONS = (
     optional("replay_max_per_s", float, 50.0,
              "queued transaction messages sent per second after a reconnect", minimum=0.1),
     optional("ca_file", str, "", "CA bundle for wss:// (default: the system's)"),
+    optional("outbox_budget_mb", float, 50.0,
+             "disk the queued transaction messages may take, MB (10^6 bytes); beyond it "
+             "the agent alarms in the log and the console, but never drops them",
+             minimum=0.001, maximum=100000),
+    optional("unanswered_calls_max", int, 2,
+             "CALLs in a row without any answer before the link is closed and redialled "
+             "as half-open; 0 = never", minimum=0, maximum=1000),
 )
 
 BOARD_OPTIONS = (required("config", str, "path of the board config TOML"),)

@@ -127,6 +127,12 @@ class SamplingMixin:
             local_tx_id = c.tx.local_tx_id if c.tx is not None else None
             if aligned is not None and (local_tx_id is not None or self.online):
                 out.append(fx.SendMeterValues(c.connector_id, (aligned,), local_tx_id))
+            if c.tx is not None and c.reading is not None:
+                # Checkpoint with the queued value, in the same commit: a PowerLoss stop
+                # must never report less than a MeterValues already queued.
+                c.tx.last_persisted_s = now
+                out.append(fx.PersistTransaction(c.tx.update(last_meter_wh=c.energy_wh(),
+                                                             last_meter_at_s=now)))
             if stop_measurands:
                 c.add_stop_sample(sample(stop_measurands, c.reading, c.offer_a,
                                          "Sample.Clock", stamp_s))
