@@ -8,6 +8,22 @@
 - The pilot watcher forwards every control pilot state.
 - The contactor checker compares feedback with the command every
   ``contactor_check_interval_s`` (a weld while idle is noticed).
+
+Contactor faults and their clearing: a fault found by the feedback (a weld, a contact
+that dropped out) is reported once as ``ContactorFailed``. A weld clears
+(``HardwareFaultChanged(kind="contactor", active=False)``) when the feedback agrees
+with the command again. A coil that did not pull in (``ContactorDidNotClose``) cannot
+be judged while the contactor is open — an idle check always agrees — so on a
+contactor the agent switches itself it stays latched: the connector stays Faulted and
+refuses new sessions until a technician's ``self_test()`` (console ``test contactor
+N``) passes, or the agent restarts. Clearing it on the idle check would re-close the
+broken contactor at once, fault again, and repeat (DESIGN §6: never re-close without a
+new request). A controller that switches its own relay (``self_test_unsupported``
+set on the device, e.g. OpenEVSE) judges its relay itself: its faults clear when its
+``check()`` passes.
+
+``self_test()`` runs through the command worker, so it never interleaves with a
+command of the core: check, close, check, open, check — timing each switch.
 """
 
 from __future__ import annotations
@@ -19,7 +35,7 @@ from typing import Any, Callable
 
 from firmware.core import effects as fx
 from firmware.core import events as ev
-from hal.errors import ContactorFault, HalError
+from hal.errors import ContactorDidNotClose, ContactorFault, HalError
 from hal.interfaces import Contactor, ControlPilot, EnergyMeter
 
 log = logging.getLogger(__name__)
@@ -32,6 +48,23 @@ class HardwareTiming:
     meter_poll_interval_s: float = 1.0
     meter_failed_reads: int = 3
     contactor_check_interval_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class ContactorTestResult:
+    """A passed ``self_test``: how long the feedback took to confirm each switch, s."""
+
+    close_s: float
+    open_s: float
+    cleared_fault: str = ""     # vendor error code of the latched fault it cleared, if any
+
+
+class _SelfTest:
+    """A worker command (not a core effect): run the contactor self test, report to
+    ``future``."""
+
+    def __init__(self, future: asyncio.Future) -> None:
+        self.future = future
 
 
 class ConnectorHardware:
@@ -49,7 +82,18 @@ class ConnectorHardware:
         self._commands: asyncio.Queue = asyncio.Queue()
         self._closing: asyncio.Task | None = None
         self.meter_failures = 0
-        self.contactor_fault_reported = False
+        self.contactor_fault: ContactorFault | None = None  # reported, not yet cleared
+        self._self_testing = False
+
+    @property
+    def contactor_fault_reported(self) -> bool:
+        return self.contactor_fault is not None
+
+    @property
+    def contactor_fault_latched(self) -> bool:
+        """The reported fault only clears through ``self_test()`` (see module doc)."""
+        return (isinstance(self.contactor_fault, ContactorDidNotClose)
+                and not getattr(self.contactor, "self_test_unsupported", ""))
 
     def devices(self) -> list[Any]:
         return [d for d in (self.pilot, self.contactor, self.meter, self.lock, self.indicator)
@@ -80,7 +124,10 @@ class ConnectorHardware:
             finally:
                 self._commands.task_done()
 
-    async def _execute(self, effect: fx.Effect, tasks: asyncio.TaskGroup) -> None:
+    async def _execute(self, effect: Any, tasks: asyncio.TaskGroup) -> None:
+        if isinstance(effect, _SelfTest):
+            await self._run_self_test(effect)
+            return
         if not isinstance(effect, fx.CloseContactor):
             await self._run_command(effect)
             return
@@ -130,8 +177,89 @@ class ConnectorHardware:
     def _report_contactor_fault(self, e: ContactorFault) -> None:
         log.error("connector %d: contactor fault %s: %s", self.connector_id,
                   e.vendor_error_code, e)
-        self.contactor_fault_reported = True
+        if not self.contactor_fault_latched:
+            self.contactor_fault = e      # a latched no-pull-in is never downgraded
         self.dispatch(ev.ContactorFailed(self.connector_id, e.vendor_error_code, str(e)[:50]))
+
+    def _clear_contactor_fault(self, why: str) -> str:
+        fault, self.contactor_fault = self.contactor_fault, None
+        if fault is None:
+            return ""
+        log.warning("connector %d: contactor fault %s cleared: %s", self.connector_id,
+                    fault.vendor_error_code, why)
+        self.dispatch(ev.HardwareFaultChanged(self.connector_id, "contactor", False))
+        return fault.vendor_error_code
+
+    # ------------------------------------------------------------------ self test
+    async def self_test(self) -> ContactorTestResult:
+        """Close then open the contactor, checking the feedback before, between and
+        after, in the command worker's order (no core command interleaves).
+
+        The caller must make sure no vehicle is connected and no session is running or
+        being authorized (the console refuses otherwise): the contactor closes for real.
+        On a ``ContactorFault`` the fault is reported exactly as at run time
+        (``ContactorFailed``: the connector goes Faulted) and re-raised; the contactor
+        is left open. Other ``HalError``s (device unreachable) are re-raised without a
+        fault. A pass clears a reported contactor fault (a latched no-pull-in
+        included). Raises ``RuntimeError`` (with the device's reason) when the device
+        cannot be switched without a vehicle (``self_test_unsupported``).
+        """
+        reason = getattr(self.contactor, "self_test_unsupported", "")
+        if reason:
+            raise RuntimeError(reason)
+        future = asyncio.get_running_loop().create_future()
+        self._commands.put_nowait(_SelfTest(future))
+        return await future
+
+    async def _run_self_test(self, command: _SelfTest) -> None:
+        if command.future.done():       # the console gave up waiting
+            return
+        try:
+            result = await self._self_test_steps()
+        except BaseException as e:
+            if not command.future.done():
+                command.future.set_exception(e)
+            if isinstance(e, asyncio.CancelledError):
+                raise
+        else:
+            if not command.future.done():
+                command.future.set_result(result)
+
+    async def _self_test_steps(self) -> ContactorTestResult:
+        loop = asyncio.get_running_loop()
+        contactor = self.contactor
+        self._self_testing = True
+        closed = False
+        try:
+            await contactor.check()                 # a weld shows before we energise
+            started = loop.time()
+            closed = True
+            await contactor.close_contactor()
+            close_s = loop.time() - started
+            await contactor.check()
+            started = loop.time()
+            closed = False
+            await contactor.open_contactor()
+            open_s = loop.time() - started
+            await contactor.check()
+        except ContactorFault as e:
+            self._report_contactor_fault(e)
+            raise
+        finally:
+            self._self_testing = False
+            if closed:
+                await self._open_quietly()
+        cleared = self._clear_contactor_fault("self test passed")
+        return ContactorTestResult(close_s, open_s, cleared)
+
+    async def _open_quietly(self) -> None:
+        try:
+            await self.contactor.open_contactor()
+        except ContactorFault as e:
+            self._report_contactor_fault(e)
+        except HalError as e:
+            log.error("connector %d: opening after a failed self test: %s",
+                      self.connector_id, e)
 
     # ------------------------------------------------------------------ watchers
     async def _watch_pilot(self) -> None:
@@ -166,18 +294,15 @@ class ConnectorHardware:
     async def _check_contactor(self) -> None:
         while True:
             await asyncio.sleep(self.timing.contactor_check_interval_s)
-            if self._closing is not None:
-                continue  # a close is waiting for its feedback: not a mismatch yet
+            if self._closing is not None or self._self_testing:
+                continue  # a switch is waiting for its feedback: not a mismatch yet
             try:
                 await self.contactor.check()
             except ContactorFault as e:
-                if not self.contactor_fault_reported:
+                if self.contactor_fault is None:
                     self._report_contactor_fault(e)
             except HalError as e:
                 log.warning("connector %d: contactor check failed: %s", self.connector_id, e)
             else:
-                if self.contactor_fault_reported:
-                    self.contactor_fault_reported = False
-                    log.warning("connector %d: contactor feedback agrees again",
-                                self.connector_id)
-                    self.dispatch(ev.HardwareFaultChanged(self.connector_id, "contactor", False))
+                if self.contactor_fault is not None and not self.contactor_fault_latched:
+                    self._clear_contactor_fault("the feedback agrees with the command again")
