@@ -129,7 +129,16 @@ class OpenEvsePilot:
 
 
 class OpenEvseContactor:
-    """``Contactor`` view of the controller's own relay."""
+    """``Contactor`` view of the controller's own relay.
+
+    The controller closes its relay only for an EV in state C, so the agent cannot
+    switch it on its own: ``self_test_unsupported`` (read by the console's ``test
+    contactor``) says so, and the controller's own relay checks (states 08 / 0E) are
+    the judge of its faults.
+    """
+
+    self_test_unsupported = ("the OpenEVSE controller closes its own relay only for an EV "
+                             "in state C: test it with an EV simulator on the socket")
 
     def __init__(self, link: RapiLink, name: str = "contactor",
                  feedback_timeout_s: float = 3.0) -> None:
