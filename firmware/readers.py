@@ -4,12 +4,19 @@ The reader yields UID bytes; the idTag is the canonical form (uppercase hex in t
 order the reader delivered, by default) so one physical card is one idTag whatever
 reader saw it. The authorization store is consulted here (it is I/O) and its answer
 travels with the event, keeping the core free of I/O.
+
+Diversion (console ``test rfid``): ``next_card(readers, timeout_s)`` hands the next
+card presented on any reader to its caller *instead of* the station — no
+``CardPresented``, so no authorization, no session — together with its canonical
+idTag (or why it cannot be one). Exactly one card is diverted; later cards go to the
+station as usual, also when the wait times out or is cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from firmware.core import events as ev
@@ -50,6 +57,19 @@ def id_tag_rule(options: dict[str, Any]):
 default_id_tag = id_tag_rule({})
 
 
+@dataclass(frozen=True)
+class DivertedCard:
+    """A card taken by ``next_card``: as read, its idTag, or why it is not one."""
+
+    card: CardRead
+    id_tag: str | None
+    problem: str = ""
+
+
+class DiversionBusy(RuntimeError):
+    """Another ``next_card`` is already waiting."""
+
+
 class ReaderTask:
     def __init__(self, reader: Any, options: dict[str, Any], runtime: Any,
                  to_id_tag=default_id_tag):
@@ -58,6 +78,12 @@ class ReaderTask:
         self.runtime = runtime
         self.to_id_tag = to_id_tag
         self.last_card: tuple[str, str] | None = None  # (raw, idTag) for diagnostics
+        self._diversion: asyncio.Future[DivertedCard] | None = None
+
+    @property
+    def diverting(self) -> bool:
+        """The next card on this reader goes to a ``next_card`` waiter, not the station."""
+        return self._diversion is not None and not self._diversion.done()
 
     async def run(self) -> None:
         name = self.options.get("name", "reader")
@@ -71,9 +97,20 @@ class ReaderTask:
 
     def present(self, card: CardRead) -> None:
         try:
-            id_tag = self.to_id_tag(card)
+            id_tag, problem = self.to_id_tag(card), ""
         except ValueError as e:
-            log.warning("reader %s: card %s cannot be an idTag: %s", card.reader, card.raw, e)
+            id_tag, problem = None, str(e)
+        if self.diverting:
+            assert self._diversion is not None
+            self._diversion.set_result(DivertedCard(card, id_tag, problem))
+            log.info("card on reader %s diverted to the console (not presented to the "
+                     "station)", card.reader)
+            if id_tag is not None:
+                self.last_card = (card.raw, id_tag)
+            return
+        if id_tag is None:
+            log.warning("reader %s: a card cannot be an idTag: %s", card.reader, problem)
+            log.debug("reader %s: card %s refused", card.reader, card.raw)
             return
         self.last_card = (card.raw, id_tag)
         now = self.runtime.clock.now()
@@ -81,3 +118,27 @@ class ReaderTask:
         log.info("card %s on reader %s", mask_id_tag(id_tag), card.reader)
         self.runtime.dispatch(ev.CardPresented(id_tag, card.reader, list_entry, cache_entry,
                                                negative))
+
+
+async def next_card(readers: list[ReaderTask], timeout_s: float) -> DivertedCard:
+    """Wait up to ``timeout_s`` for the next card on any of ``readers`` and return it
+    instead of presenting it to the station.
+
+    Raises ``TimeoutError`` when no card comes, ``DiversionBusy`` when another wait is
+    already armed, ``LookupError`` when there is no reader. Whatever happens (timeout,
+    cancellation), the readers are back to normal when this returns.
+    """
+    if not readers:
+        raise LookupError("this board has no card reader")
+    if any(r.diverting for r in readers):
+        raise DiversionBusy("another `test rfid` is already waiting for a card")
+    future: asyncio.Future[DivertedCard] = asyncio.get_running_loop().create_future()
+    for r in readers:
+        r._diversion = future
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await future
+    finally:
+        for r in readers:
+            if r._diversion is future:
+                r._diversion = None
