@@ -153,6 +153,8 @@ def build_agent(site: SiteConfig) -> Agent:
     install_auth_commands(console, agent)
     install_sim_commands(console, agent)
     install_queue_commands(console, agent)
+    from firmware.console.hw_commands import install_hw_commands
+    install_hw_commands(console, agent)
     return agent
 
 
