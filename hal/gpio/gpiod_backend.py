@@ -131,10 +131,14 @@ class GpiodFactory:
             f"if there are no chips, the service user may lack access to /dev/gpiochip*")
 
     def request(self, consumer: str, lines: Mapping[int, LineConfig]) -> "GpiodLines":
-        gpiod = _import_gpiod()
-        path, label = self.resolve_chip()
-        config = {pin: line_settings(cfg) for pin, cfg in lines.items()}
         pins = ", ".join(str(p) for p in lines)
+        try:
+            gpiod = _import_gpiod()
+            path, label = self.resolve_chip()
+        except DeviceOpenError as exc:
+            # the chip's problem, told as the device's: which lines could not be had
+            raise DeviceOpenError(f"GPIO pin(s) {pins} for '{consumer}': {exc}") from exc
+        config = {pin: line_settings(cfg) for pin, cfg in lines.items()}
         full_consumer = f"{self.consumer}:{consumer}" if consumer else self.consumer
         try:
             req = gpiod.request_lines(path, config=config, consumer=full_consumer[:31])

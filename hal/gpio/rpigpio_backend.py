@@ -59,7 +59,11 @@ class RpiGpioFactory:
         return self._gpio
 
     def request(self, consumer: str, lines: Mapping[int, LineConfig]) -> "RpiGpioLines":
-        gpio = self._module()
+        try:
+            gpio = self._module()
+        except DeviceOpenError as exc:
+            pin_list = ", ".join(str(p) for p in lines)
+            raise DeviceOpenError(f"GPIO pin(s) {pin_list} for '{consumer}': {exc}") from exc
         loop = asyncio.get_running_loop()
         pud = {Bias.AS_IS: gpio.PUD_OFF, Bias.DISABLED: gpio.PUD_OFF,
                Bias.PULL_UP: gpio.PUD_UP, Bias.PULL_DOWN: gpio.PUD_DOWN}

@@ -135,6 +135,14 @@ async def test_gpiod_explicit_missing_chip_names_chip_and_fix():
     with pytest.raises(DeviceOpenError) as err:
         gpio.request("contactor", {17: OutputConfig()})
     assert "/dev/gpiochip99" in str(err.value) and "gpiodetect" in str(err.value)
+    assert "GPIO pin(s) 17 " in str(err.value)       # the technician reads which line
+
+
+async def test_every_gpiod_open_error_names_the_pins_and_the_device():
+    gpio = open_gpio_factory({"factory": "gpiod", "chip": "/dev/gpiochip99"})
+    with pytest.raises(DeviceOpenError) as err:
+        gpio.request("connector 1 contactor", {17: OutputConfig(), 27: InputConfig()})
+    assert str(err.value).startswith("GPIO pin(s) 17, 27 for 'connector 1 contactor': ")
 
 
 @pytest.mark.skipif(bool(glob.glob("/dev/gpiochip*")), reason="a GPIO chip exists here")
@@ -144,6 +152,7 @@ async def test_gpiod_label_search_without_chips_says_so():
         gpio.request("contactor", {17: OutputConfig()})
     message = str(err.value)
     assert "pinctrl-rp1" in message and "no /dev/gpiochip* devices" in message
+    assert "GPIO pin(s) 17 " in message
 
 
 async def test_rpigpio_missing_module_is_a_clear_open_error():
@@ -153,8 +162,9 @@ async def test_rpigpio_missing_module_is_a_clear_open_error():
     except (ImportError, RuntimeError):
         pass
     gpio = open_gpio_factory({"factory": "rpigpio"})
-    with pytest.raises(DeviceOpenError, match="rpi-lgpio"):
+    with pytest.raises(DeviceOpenError, match="rpi-lgpio") as err:
         gpio.request("contactor", {17: OutputConfig()})
+    assert "GPIO pin(s) 17 " in str(err.value)
 
 
 @pytest.mark.skipif(not glob.glob("/dev/gpiochip*"), reason="no /dev/gpiochip* on this machine "
