@@ -195,8 +195,9 @@ async def agent_figures(directory: Path, chunked: list[dict], single: dict) -> d
             await csms.wait_for("StatusNotification", timeout_s=30)
             # Warm-up (first use of the worker, the tables, the code paths); then a quiet
             # second to see the loop's noise floor with nothing to do.
+            warm_up = chunked[0]["localAuthorizationList"][:100]
             await push(csms, [{"listVersion": 1, "updateType": "Full",
-                               "localAuthorizationList": chunked[0]["localAuthorizationList"][:100]}])
+                               "localAuthorizationList": warm_up}])
             quiet_start = time.monotonic()
             await asyncio.sleep(1.0)
             idle_ms = stall_log.longest_ms(quiet_start, time.monotonic())

@@ -4,7 +4,7 @@ StartTransaction, StopTransaction and its reason, StatusNotification LocalListCo
 with the agent's decision record saying why. Offline = the CSMS closes the websocket and
 refuses new handshakes with 503, as in an outage."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
