@@ -310,3 +310,65 @@ async def run_test_rfid(cp: RunningAgent, present) -> list[str]:
         waiting.cancel()
     assert reply[-1] == "OK", reply
     return reply[:-1]
+
+
+# The Pi 4 layout of board_configs/pi4-openevse-sdm630-pn532.toml: the OpenEVSE
+# controller switches its own relay (contactor driver "openevse" on the pilot's port).
+BOARD_OPENEVSE_RELAY = """\
+[board]
+name = "Test rig: OpenEVSE with its own relay, SDM630, PN532"
+
+[[connector]]
+id = 1
+max_current_a = 32.0
+meter_poll_interval_s = 0.2
+
+[connector.pilot]
+driver = "openevse"
+port = "{openevse}"
+poll_interval_s = 0.5
+timeout_s = 0.5
+
+[connector.contactor]
+driver = "openevse"            # the controller's own relay: same port, same settings
+port = "{openevse}"
+poll_interval_s = 0.5
+timeout_s = 0.5
+feedback_timeout_s = 1.0
+
+[connector.meter]
+driver = "sdm630"
+port = "{meter}"
+timeout_s = 0.3
+
+[[reader]]
+name = "front"
+driver = "pn532"
+port = "{pn532}"
+poll_interval_s = 0.05
+debounce_s = 0.3
+"""
+
+
+async def test_openevse_relay_view_charges_and_cannot_be_self_tested(csms, tmp_path, rig):
+    site = write_site(tmp_path, csms.url,
+                      board=rig.write_board(tmp_path, BOARD_OPENEVSE_RELAY, "pi4.toml"))
+    async with running_agent(site) as cp:
+        await csms.wait_for("StatusNotification", lambda f: f.payload["connectorId"] == 1
+                            and f.payload["status"] == "Available", timeout_s=10)
+        reply = await cp.agent.console.execute("test contactor 1")
+        assert reply == ["ERROR: connector 1: not supported: the OpenEVSE controller closes "
+                         "its own relay only for an EV in state C: test it with an EV "
+                         "simulator on the socket"]
+        rig.evse.plug()
+        await rig.pn532.tap(UID4)
+        start = await csms.wait_for("StartTransaction", timeout_s=5)
+        assert start.payload["idTag"] == "DEADBEEF"
+        await csms.wait_for("StatusNotification", lambda f: f.payload["status"] == "Charging",
+                            timeout_s=5)
+        assert rig.evse.status_fields()[3] == "0140"     # EV connected, relay closed
+        rig.evse.unplug()
+        stop = await csms.wait_for("StopTransaction", timeout_s=5)
+        assert stop.payload["reason"] == "EVDisconnected"
+        await cp.until(lambda: not cp.station.connectors[1].contactor_closed)
+        assert rig.evse.sleeping                          # offer withdrawn ($FS)
