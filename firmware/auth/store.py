@@ -127,7 +127,9 @@ class AuthorizationStore:
     # ------------------------------------------------------------- hot path
     def lookup(self, id_tag: str) -> tuple[LocalEntry | None, LocalEntry | None]:
         """(list entry, cache entry) for a tag (any case). Marks a cache hit as
-        recently used. ~1-2 µs; no I/O beyond page faults on the mmap'ed index."""
+        recently used. ~1-2 µs; no I/O beyond page faults on the mmap'ed index.
+        A list hit comes without a cache entry, unless LocalAuthListEnabled is false:
+        then the list is unused and its tags are cached like any other."""
         return self._lookup(id_tag.upper() if id_tag.isascii() else normalise_id_tag(id_tag))
 
     def _lookup(self, tag: str) -> tuple[LocalEntry | None, LocalEntry | None]:
@@ -135,6 +137,8 @@ class AuthorizationStore:
         self.lookups += 1
         if entry is not None:
             self.list_hits += 1
+            if not self.keys.local_auth_list_enabled:
+                return entry, self.cache.get(tag)
             if self.cache.peek(tag) is not None:  # list ids are never cached (§3.5.3)
                 self.cache.remove(tag)
             return entry, None
@@ -342,13 +346,14 @@ class AuthorizationStore:
                      parent_id_tag: str | None, now: float) -> bool:
         """Record an IdTagInfo from the CSMS ([16] §3.5.1). Returns False (nothing
         stored) when the cache is disabled or absent, or the tag is in the local list
-        (§3.5.3). ``now`` is unused today: expiry is judged at decision time."""
+        and the list is enabled (§3.5.3). ``now`` is unused today: expiry is judged at
+        decision time."""
         if not self.keys.authorization_cache_enabled or self.cache.capacity == 0:
             return False
         if status not in STATUSES:
             raise ValueError(f"not an AuthorizationStatus: {status!r}")
         tag = normalise_id_tag(id_tag)
-        if self.list_entry(tag) is not None:
+        if self.keys.local_auth_list_enabled and self.list_entry(tag) is not None:
             return False
         parent = normalise_id_tag(parent_id_tag) if parent_id_tag else None
         self.cache.put(LocalEntry(tag, status, expiry_s, parent, "cache"))

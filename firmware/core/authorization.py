@@ -288,15 +288,16 @@ def on_csms_id_tag_info(id_tag: str, info: Any, *, list_entry: Any, keys: Any,
     """Interpret ``info`` (attributes status, expiry_s, parent_id_tag) for ``id_tag``.
 
     ``list_entry``: the tag's local list entry, or None. Conflict = the list's
-    validity (Accepted/ConcurrentTx, unexpired) differs from the CSMS's.
+    validity (Accepted/ConcurrentTx, unexpired) differs from the CSMS's. List ids are
+    not cached (§3.5.3) while the list answers for them; with LocalAuthListEnabled
+    false it does not, and they are cached like any other tag.
     """
     status = effective_status(info, now)
     csms_valid = status in VALID_STATUSES
-    conflict = False
-    if list_entry is not None and keys.local_auth_list_enabled:
-        conflict = entry_valid(list_entry, now) != csms_valid
+    in_list = list_entry is not None and keys.local_auth_list_enabled
+    conflict = in_list and entry_valid(list_entry, now) != csms_valid
     cache_entry = None
-    if list_entry is None and keys.authorization_cache_enabled:
+    if not in_list and keys.authorization_cache_enabled:
         cache_entry = LocalEntry(_fold(id_tag), info.status, info.expiry_s,
                                  _fold(info.parent_id_tag) if info.parent_id_tag else None,
                                  "cache")

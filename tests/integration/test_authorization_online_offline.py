@@ -422,3 +422,34 @@ async def test_stop_transaction_conf_id_tag_info_updates_the_cache_3_5_1(csms, t
         assert answer.payload["idTagInfo"]["status"] == "Blocked"
         await cp.until(lambda: cp.agent.outbox.stats()[0] == 0)
         assert (await lookup(cp, "CC000001"))["cache"] == "Blocked, no expiry"
+
+
+async def test_list_disabled_its_tags_are_cached_like_any_other_3_5_1_3_5_3(csms, tmp_path):
+    """LocalAuthListEnabled=false: the list kept on disk is not used, so its tags are
+    ordinary tags: the cache learns them from Authorize.conf and serves them offline.
+    (§3.5.3 keeps list ids out of the cache because the list answers for them.)"""
+    async with running_agent(write_site(tmp_path, csms.url)) as cp:
+        decisions = Decisions(cp)
+        await booted(csms)
+        assert await send_local_list(csms, 1, "Full", [entry("AA000001")]) == "Accepted"
+        await change(csms, "LocalAuthListEnabled", "false")
+        assert (await tap_and_release(cp, decisions, "AA000001")).why == "csms:Accepted"
+        assert (await lookup(cp, "AA000001"))["cache"] == "Accepted, no expiry"
+        await go_offline(csms, cp)
+        decision = await tap_and_release(cp, decisions, "AA000001")
+        assert (decision.accepted, decision.why) == (True, "cache:Accepted")
+
+
+async def test_tag_added_to_the_list_leaves_the_cache_3_5_3(csms, tmp_path):
+    async with running_agent(write_site(tmp_path, csms.url)) as cp:
+        decisions = Decisions(cp)
+        await booted(csms)
+        assert (await tap_and_release(cp, decisions, "CC000001")).why == "csms:Accepted"
+        assert (await lookup(cp, "CC000001"))["cache"] == "Accepted, no expiry"
+        assert await send_local_list(csms, 1, "Full", [entry("CC000001", "Blocked")]) == \
+            "Accepted"
+        found = await lookup(cp, "CC000001")
+        assert (found["list"], found["cache"]) == ("Blocked, no expiry", "not found")
+        await go_offline(csms, cp)
+        decision = await tap_and_release(cp, decisions, "CC000001")
+        assert (decision.accepted, decision.why) == (False, "list:Blocked")
