@@ -263,15 +263,25 @@ class ConnectorHardware:
 
     # ------------------------------------------------------------------ watchers
     async def _watch_pilot(self) -> None:
+        link_lost = False
         while True:
             try:
                 async for state in self.pilot.states():
+                    if link_lost:
+                        # states() yields again only once the controller answers
+                        link_lost = False
+                        log.warning("connector %d: pilot controller answers again",
+                                    self.connector_id)
+                        self.dispatch(ev.HardwareFaultChanged(self.connector_id, "pilot-link",
+                                                              False))
                     self.dispatch(ev.PilotChanged(self.connector_id, state))
             except HalError as e:
                 log.error("connector %d: pilot controller lost: %s", self.connector_id, e)
-                self.dispatch(ev.HardwareFaultChanged(
-                    self.connector_id, "pilot-link", True, "OtherError", "PilotLinkLost",
-                    str(e)[:50]))
+                if not link_lost:
+                    link_lost = True
+                    self.dispatch(ev.HardwareFaultChanged(
+                        self.connector_id, "pilot-link", True, "OtherError", "PilotLinkLost",
+                        str(e)[:50]))
             await asyncio.sleep(PILOT_RETRY_S)
 
     async def _poll_meter(self) -> None:

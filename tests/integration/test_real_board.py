@@ -86,8 +86,8 @@ async def rig():
         yield r
 
 
-def agent_on(rig: Rig, tmp_path, csms, **defaults):
-    site = write_site(tmp_path, csms.url, board=rig.write_board(tmp_path, BOARD),
+def agent_on(rig: Rig, tmp_path, csms, board: str = BOARD, **defaults):
+    site = write_site(tmp_path, csms.url, board=rig.write_board(tmp_path, board),
                       defaults=defaults)
     return running_agent(site)
 
@@ -372,3 +372,21 @@ async def test_openevse_relay_view_charges_and_cannot_be_self_tested(csms, tmp_p
         assert stop.payload["reason"] == "EVDisconnected"
         await cp.until(lambda: not cp.station.connectors[1].contactor_closed)
         assert rig.evse.sleeping                          # offer withdrawn ($FS)
+
+
+async def test_a_silent_controller_faults_the_connector_until_it_answers_again(
+        csms, tmp_path, rig):
+    quick = BOARD.replace("poll_interval_s = 0.5\ntimeout_s = 0.5",
+                          "poll_interval_s = 0.2\ntimeout_s = 0.2\nmax_missed_polls = 2")
+    assert quick != BOARD
+    async with agent_on(rig, tmp_path, csms, board=quick) as cp:
+        await ready(cp, rig, csms)
+        mark = csms.mark()
+        rig.evse.silent = True
+        faulted = await csms.wait_for("StatusNotification", lambda f: f.payload["status"] ==
+                                      "Faulted", after=mark, timeout_s=10)
+        assert faulted.payload["vendorErrorCode"] == "PilotLinkLost"
+        rig.evse.silent = False
+        cleared = await csms.wait_for("StatusNotification", lambda f: f.payload["status"] ==
+                                      "Available", after=faulted.seq, timeout_s=10)
+        assert cleared.payload["errorCode"] == "NoError"
