@@ -130,7 +130,8 @@ def load_board_config(path: str | Path) -> BoardConfig:
         gpio, found = validate_table(data["gpio"], GPIO_OPTIONS, "gpio")
         problems.extend(ConfigProblem(file, p.key, p.message) for p in found)
     connectors = _connectors(data.get("connector"), file, problems)
-    readers = _readers(data.get("reader", []), file, problems)
+    readers = _readers(data.get("reader", []), file, problems,
+                       sorted(c.connector_id for c in connectors))
     if problems:
         raise ConfigError(problems)
     return BoardConfig(path, board["name"], gpio, connectors, readers)
@@ -173,8 +174,8 @@ def _connectors(tables: Any, file: str, problems: list[ConfigProblem]) -> list[C
     return sorted(connectors, key=lambda c: c.connector_id)
 
 
-def _readers(tables: Any, file: str,
-             problems: list[ConfigProblem]) -> list[tuple[dict[str, Any], DeviceConfig]]:
+def _readers(tables: Any, file: str, problems: list[ConfigProblem],
+             connector_ids: list[int]) -> list[tuple[dict[str, Any], DeviceConfig]]:
     if not isinstance(tables, list):
         problems.append(ConfigProblem(file, "reader", "must be an array of tables [[reader]]"))
         return []
@@ -188,6 +189,11 @@ def _readers(tables: Any, file: str,
         own = {k: table[k] for k in READER_KEYS if k in table}
         values, found = validate_table(own, READER_OPTIONS, prefix)
         problems.extend(ConfigProblem(file, p.key, p.message) for p in found)
+        wanted = values.get("connector", 0)
+        if wanted and connector_ids and wanted not in connector_ids:
+            problems.append(ConfigProblem(file, f"{prefix}.connector",
+                                          f"no connector {wanted} on this board (connectors: "
+                                          f"{', '.join(map(str, connector_ids))})"))
         name = values.get("name", f"reader{index}")
         if name in names:
             problems.append(ConfigProblem(file, f"{prefix}.name", f"duplicate reader name {name!r}"))
