@@ -2,7 +2,7 @@
 
 | command | what it does |
 |---|---|
-| `hw` | one line per device: role, name, backend, port, last error, key details |
+| `hw` | the board (name, config file, GPIO backend), then one line per device: role, name, backend, port, last error, key details |
 | `test rfid [SECONDS]` | waits for the next card on any reader and prints its raw form, its canonical idTag and what `auth lookup` says; the card does not reach the station (no session starts) |
 | `test meter [N]` | reads connector N's meter once (default 1) and prints every value with its unit |
 | `test contactor N` | closes then opens connector N's contactor, checking the feedback each time, and prints the switching times |
@@ -91,7 +91,10 @@ def install_hw_commands(console: Console, agent: Any) -> None:
 
     async def hw(args: list[str]) -> list[str]:
         need_args(args, 0, 0, "hw")
-        lines = []
+        board = agent.board
+        gpio = getattr(board.gpio, "backend", "") if board.gpio is not None else ""
+        lines = [f"board {_quote(board.config.name)}: config={_quote(str(board.config.path))} "
+                 f"gpio={_quote(gpio)}"]
         for connector_id, worker in sorted(agent.runtime.hardware.items()):
             roles = (("pilot", worker.pilot), ("contactor", worker.contactor),
                      ("meter", worker.meter), ("lock", worker.lock),
@@ -113,7 +116,7 @@ def install_hw_commands(console: Console, agent: Any) -> None:
             if reader.last_card is not None:
                 extra["last_idtag"] = mask_id_tag(reader.last_card[1])
             lines.append(device_line(_info(reader.reader, "rfid"), extra))
-        return lines or ["no devices"]
+        return lines
 
     async def test_rfid(args: list[str]) -> list[str]:
         need_args(args, 0, 1, "test rfid [SECONDS]")

@@ -60,6 +60,9 @@ async def test_hw_lists_every_device_with_backend_port_and_error(csms, tmp_path)
     async with running_agent(write_site(tmp_path, csms.url)) as cp:
         await started(cp, csms)
         lines = await cp.console("hw")
+    board = lines.pop(0)
+    assert board.startswith('board "Simulated AC charger, 1 connector": config=') and \
+        board.endswith("sim.toml gpio=-")
     roles = [line.split()[0] for line in lines]
     assert roles == ["pilot", "contactor", "meter", "lock", "indicator", "rfid"]
     assert all("backend=sim" in line and "port=-" in line and "last_error=-" in line
@@ -180,7 +183,7 @@ async def test_stuck_contactor_faults_and_stays_faulted_until_a_test_passes(csms
         # only a passing test clears a coil that did not pull in.
         await cp.console("sim fault 1 clear")
         await checked_twice(cp)
-        contactor_line = (await cp.console("hw"))[1]
+        contactor_line = (await cp.console("hw"))[2]
         assert "fault=\"ContactorNoPullIn (latched until `test contactor`)\"" in contactor_line
         assert status_of(cp) == "Faulted"
         lines = await cp.console("test contactor 1")

@@ -258,6 +258,9 @@ async def test_technician_diagnostics_on_real_drivers(csms, tmp_path, rig):
     async with agent_on(rig, tmp_path, csms) as cp:
         await ready(cp, rig, csms)
         lines = await cp.console("hw")
+        assert lines[0].startswith('board "Test rig: OpenEVSE pilot, relay contactor') and \
+            lines[0].endswith("board.toml gpio=sim")
+        lines = lines[1:]
         by_role = {}
         for line in lines:
             by_role.setdefault(line.split()[0], []).append(line)
