@@ -3,8 +3,8 @@
 Dialogue (UM0701-02): host sends a command frame, the PN532 answers ACK, then the
 response frame. Start-up: wake-up preamble + SAMConfiguration (normal mode), then
 RFConfiguration MaxRetries so that InListPassiveTarget answers "no target" instead of
-waiting forever. Poll loop: InListPassiveTarget(1 target, 106 kbps Type A) every
-``poll_interval_s``.
+waiting forever (a reader that does not accept it is still polled). Poll loop:
+InListPassiveTarget(1 target, 106 kbps Type A) every ``poll_interval_s``.
 
 Failure handling: a NACK, error frame, garbage or timeout makes the command be sent
 again (``retries`` times); a response that fails its checksum is asked again with a
@@ -141,7 +141,13 @@ class Pn532Reader:
     async def initialise(self) -> None:
         """Wake the PN532, configure the SAM and the passive-activation retries."""
         await self.command(codec.sam_configuration(), preamble=codec.WAKEUP)
-        await self.command(codec.rf_max_retries())
+        try:
+            await self.command(codec.rf_max_retries())
+        except ProtocolError as exc:
+            # Only keeps "no card" polls short; UIDs read without it (emulators and
+            # clones may not implement RFConfiguration). A dead reader fails the poll.
+            log.warning("%s: RFConfiguration (MaxRetries) not accepted, polling without it: "
+                        "%s", self.name, exc)
         try:
             fw = await self.command(codec.get_firmware_version())
             if len(fw) >= 5:
@@ -182,7 +188,7 @@ class Pn532Reader:
                 failures += 1
                 if failures > 1:
                     raise DeviceUnavailable(str(exc)) from exc
-                log.warning("%s: %s; re-initialising", self.name, exc)
+                log.warning("%s; re-initialising", exc)
                 continue
             for target in targets:
                 if self._debouncer.seen(target.uid):
