@@ -38,8 +38,10 @@ TEST_CONTACTOR_TIMEOUT_S = 120.0
 
 
 def _quote(value: str) -> str:
-    value = value.strip() or "-"
-    return f'"{value}"' if any(c.isspace() for c in value) else value
+    """One token of a ``hw`` line: "-" when empty, double-quoted when it has spaces
+    (newlines collapsed, inner double quotes made single: one device, one line)."""
+    value = " ".join(value.split()).replace('"', "'") or "-"
+    return f'"{value}"' if " " in value else value
 
 
 def device_line(info: DeviceInfo, extra: dict[str, str] | None = None) -> str:
