@@ -31,6 +31,7 @@ All in one process and one event loop (the peer only writes bytes), so the clock
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import shutil
@@ -228,6 +229,7 @@ async def measure(directory: Path) -> dict:
     from firmware.app import build_agent, run
     from firmware.config import load_site_config
 
+    logging.getLogger("firmware").setLevel(logging.ERROR)  # the agent's shutdown notices
     state = provisioned_state(directory)
     rng = random.Random(20260101)
     tags = [list_uid(rng.randrange(LIST_SIZE)) for _ in range(WARMUP + SAMPLES)]
