@@ -13,14 +13,14 @@ Contactor faults and their clearing: a fault found by the feedback (a weld, a co
 that dropped out) is reported once as ``ContactorFailed``. A weld clears
 (``HardwareFaultChanged(kind="contactor", active=False)``) when the feedback agrees
 with the command again. A coil that did not pull in (``ContactorDidNotClose``) cannot
-be judged while the contactor is open — an idle check always agrees — so on a
-contactor the agent switches itself it stays latched: the connector stays Faulted and
-refuses new sessions until a technician's ``self_test()`` (console ``test contactor
-N``) passes, or the agent restarts. Clearing it on the idle check would re-close the
-broken contactor at once, fault again, and repeat (DESIGN §6: never re-close without a
-new request). A controller that switches its own relay (``self_test_unsupported``
-set on the device, e.g. OpenEVSE) judges its relay itself: its faults clear when its
-``check()`` passes.
+be judged while the contactor is open — an idle check always agrees — so it stays
+latched: clearing it on the idle check would re-close the broken contactor at once,
+fault again, and repeat (DESIGN §6: never re-close without a new request). The
+connector stays Faulted and refuses new sessions until a technician's ``self_test()``
+(console ``test contactor N``) passes, or the agent restarts. A contactor the agent
+cannot switch without a vehicle (``self_test_unsupported`` set on the device: an
+OpenEVSE controller's own relay) cannot be self-tested: its latch clears when the
+vehicle is unplugged (pilot A), so the next session tries again.
 
 ``self_test()`` runs through the command worker, so it never interleaves with a
 command of the core: check, close, check, open, check — timing each switch.
@@ -36,7 +36,7 @@ from typing import Any, Callable
 from firmware.core import effects as fx
 from firmware.core import events as ev
 from hal.errors import ContactorDidNotClose, ContactorFault, HalError
-from hal.interfaces import Contactor, ControlPilot, EnergyMeter
+from hal.interfaces import Contactor, ControlPilot, EnergyMeter, PilotState
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,8 @@ class ConnectorHardware:
 
     @property
     def contactor_fault_latched(self) -> bool:
-        """The reported fault only clears through ``self_test()`` (see module doc)."""
-        return (isinstance(self.contactor_fault, ContactorDidNotClose)
-                and not getattr(self.contactor, "self_test_unsupported", ""))
+        """The reported fault does not clear on a passing ``check()`` (see module doc)."""
+        return isinstance(self.contactor_fault, ContactorDidNotClose)
 
     def devices(self) -> list[Any]:
         return [d for d in (self.pilot, self.contactor, self.meter, self.lock, self.indicator)
@@ -274,6 +273,9 @@ class ConnectorHardware:
                                     self.connector_id)
                         self.dispatch(ev.HardwareFaultChanged(self.connector_id, "pilot-link",
                                                               False))
+                    if (state is PilotState.A and self.contactor_fault_latched
+                            and getattr(self.contactor, "self_test_unsupported", "")):
+                        self._clear_contactor_fault("the vehicle was unplugged")
                     self.dispatch(ev.PilotChanged(self.connector_id, state))
             except HalError as e:
                 log.error("connector %d: pilot controller lost: %s", self.connector_id, e)

@@ -393,3 +393,46 @@ async def test_a_silent_controller_faults_the_connector_until_it_answers_again(
         cleared = await csms.wait_for("StatusNotification", lambda f: f.payload["status"] ==
                                       "Available", after=faulted.seq, timeout_s=10)
         assert cleared.payload["errorCode"] == "NoError"
+
+
+async def test_openevse_relay_that_does_not_close_stays_faulted_until_unplugged(
+        csms, tmp_path, rig):
+    site = write_site(tmp_path, csms.url,
+                      board=rig.write_board(tmp_path, BOARD_OPENEVSE_RELAY, "pi4.toml"))
+    async with running_agent(site) as cp:
+        await csms.wait_for("StatusNotification", lambda f: f.payload["connectorId"] == 1
+                            and f.payload["status"] == "Available", timeout_s=10)
+        rig.evse.relay_can_close = False
+        rig.evse.plug()
+        await rig.pn532.tap(UID4)
+        faulted = await csms.wait_for("StatusNotification", lambda f: f.payload["status"] ==
+                                      "Faulted", timeout_s=5)
+        assert faulted.payload["vendorErrorCode"] == "ContactorNoPullIn"
+        # The idle relay agrees with "open", but that says nothing about closing: the
+        # connector must not re-offer and fault again while the vehicle stays.
+        await checked_twice(cp)
+        assert cp.station.connectors[1].status() == "Faulted"
+        assert csms.messages("StatusNotification", after=faulted.seq + 1) == []
+        rig.evse.unplug()
+        await csms.wait_for("StatusNotification", lambda f: f.payload["status"] == "Available",
+                            after=faulted.seq, timeout_s=5)
+
+
+async def checked_twice(cp: RunningAgent, connector_id: int = 1) -> None:
+    """Wait until the runtime's periodic contactor check has run twice more (the real
+    check runs; it is only counted)."""
+    contactor = cp.agent.runtime.hardware[connector_id].contactor
+    original = contactor.check
+    passes: asyncio.Queue = asyncio.Queue()
+
+    async def counted() -> None:
+        await original()
+        passes.put_nowait(None)
+
+    contactor.check = counted
+    try:
+        async with asyncio.timeout(5):
+            for _ in range(2):
+                await passes.get()
+    finally:
+        del contactor.check
