@@ -53,7 +53,7 @@ class AuthorizationFlowMixin:
                                    list_entry=event.list_entry, cache_entry=event.cache_entry,
                                    online=self.online, keys=keys, now=now)
             if decision.action == STOP and decision.why == "same-tag":
-                return self._stop_transaction(c, "Local", tag, now)
+                return self._stop_by_tap(c, tag, decision.why, now)
             if decision.action == STOP and group_stop is None:
                 group_stop = c
             elif decision.action == ASK:
@@ -69,7 +69,7 @@ class AuthorizationFlowMixin:
                         fx.RecordDecision(tag, False, "cancelled-by-second-tap", c.connector_id)]
         plugged = self._plugged_waiting()
         if plugged is None and group_stop is not None:
-            return self._stop_transaction(group_stop, "Local", tag, now)
+            return self._stop_by_tap(group_stop, tag, "group", now)
         target = plugged or self._start_target()
         if target is None:
             if group_unknown and not event.negative_cached:
@@ -83,6 +83,10 @@ class AuthorizationFlowMixin:
                                 keys=keys, now=now, negative_cached=event.negative_cached,
                                 tag_in_active_tx=self._tag_in_active_tx(tag))
         return self._act_on_start_decision(pending, decision, now)
+
+    def _stop_by_tap(self, c: Connector, tag: str, why: str, now: float) -> list[fx.Effect]:
+        return [fx.RecordDecision(tag, True, f"stop:{why}", c.connector_id)] + \
+            self._stop_transaction(c, "Local", tag, now)
 
     def _plugged_waiting(self) -> Connector | None:
         for c in self.connectors.values():
@@ -159,7 +163,7 @@ class AuthorizationFlowMixin:
             for other in self.connectors.values():
                 if other.tx is not None and decide_stop_after_authorize(
                         info, other.tx.record.parent_id_tag, now).action == STOP:
-                    return out + self._stop_transaction(other, "Local", pending.id_tag, now)
+                    return out + self._stop_by_tap(other, pending.id_tag, "csms:group", now)
         if info.status != "Accepted" or (info.expiry_s is not None and info.expiry_s <= now):
             return out + [fx.RecordDecision(pending.id_tag, False, f"csms:{info.status}",
                                             pending.connector_id or 0)]

@@ -153,7 +153,10 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
 
     def _on_stop_responded(self, event: ev.StopTransactionResponded,
                            now: float) -> list[fx.Effect]:
-        return []
+        """[16] §3.5.1: the StopTransaction.conf's IdTagInfo feeds the cache too."""
+        if not event.id_tag or event.info is None:
+            return []
+        return self._learn_id_tag_info(event.id_tag, event.info, now)
 
     def _on_tx_message_dropped(self, event: ev.TransactionMessageDropped,
                                now: float) -> list[fx.Effect]:
