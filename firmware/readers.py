@@ -117,7 +117,8 @@ class ReaderTask:
         list_entry, cache_entry, negative = self.runtime.auth.lookup(id_tag, now)
         log.info("card %s on reader %s", mask_id_tag(id_tag), card.reader)
         self.runtime.dispatch(ev.CardPresented(id_tag, card.reader, list_entry, cache_entry,
-                                               negative))
+                                               negative,
+                                               int(self.options.get("connector", 0))))
 
 
 async def next_card(readers: list[ReaderTask], timeout_s: float) -> DivertedCard:

@@ -36,6 +36,7 @@ class PendingAuthorize:
     purpose: str  # "tap" | "remote" | "verify"
     list_entry: Any = None
     cache_entry: Any = None
+    scope: int = 0  # the tapped reader's connector (0: any connector may take the start)
 
 
 class AuthorizationFlowMixin:
@@ -67,18 +68,19 @@ class AuthorizationFlowMixin:
                 c.authorization = None
                 return [fx.CancelTimer(("connection-timeout", c.connector_id)),
                         fx.RecordDecision(tag, False, "cancelled-by-second-tap", c.connector_id)]
-        plugged = self._plugged_waiting()
+        plugged = self._plugged_waiting(event.connector_id)
         if plugged is None and group_stop is not None:
             return self._stop_by_tap(group_stop, tag, "group", now)
-        target = plugged or self._start_target()
+        target = plugged or self._start_target(event.connector_id)
         if target is None:
             if group_unknown and not event.negative_cached:
                 # Perhaps a group member come to stop: only the CSMS knows its parent.
                 return self._send_authorize(
-                    PendingAuthorize(tag, None, "tap", event.list_entry, event.cache_entry), None)
+                    PendingAuthorize(tag, None, "tap", event.list_entry, event.cache_entry,
+                                     event.connector_id), None)
             return [fx.RecordDecision(tag, False, "no-free-connector")]
         pending = PendingAuthorize(tag, target.connector_id, "tap", event.list_entry,
-                                   event.cache_entry)
+                                   event.cache_entry, event.connector_id)
         decision = decide_start(tag, event.list_entry, event.cache_entry, online=self.online,
                                 keys=keys, now=now, negative_cached=event.negative_cached,
                                 tag_in_active_tx=self._tag_in_active_tx(tag))
@@ -88,18 +90,25 @@ class AuthorizationFlowMixin:
         return [fx.RecordDecision(tag, True, f"stop:{why}", c.connector_id)] + \
             self._stop_transaction(c, "Local", tag, now)
 
-    def _plugged_waiting(self) -> Connector | None:
-        for c in self.connectors.values():
+    def _candidates(self, connector_id: int = 0) -> list[Connector]:
+        """The connectors a reader serves: its own one, or all (``connector_id`` 0)."""
+        if connector_id:
+            c = self.connectors.get(connector_id)
+            return [c] if c is not None else []
+        return list(self.connectors.values())
+
+    def _plugged_waiting(self, connector_id: int = 0) -> Connector | None:
+        for c in self._candidates(connector_id):
             if c.is_idle() and c.pilot.ev_connected:
                 return c
         return None
 
-    def _start_target(self) -> Connector | None:
+    def _start_target(self, connector_id: int = 0) -> Connector | None:
         """The connector a tap starts on: plugged and waiting first, else the first free."""
-        plugged = self._plugged_waiting()
+        plugged = self._plugged_waiting(connector_id)
         if plugged is not None:
             return plugged
-        return next((c for c in self.connectors.values() if c.is_idle()), None)
+        return next((c for c in self._candidates(connector_id) if c.is_idle()), None)
 
     def _tag_in_active_tx(self, tag: str) -> bool:
         return any(c.tx is not None and same_id_tag(c.tx.id_tag, tag)
@@ -158,7 +167,7 @@ class AuthorizationFlowMixin:
         if c is not None:
             c.awaiting_authorize = False
         info = event.info
-        plugged = self._plugged_waiting()
+        plugged = self._plugged_waiting(pending.scope)
         if plugged is None:
             for other in self.connectors.values():
                 if other.tx is not None and decide_stop_after_authorize(
@@ -168,7 +177,7 @@ class AuthorizationFlowMixin:
             return out + [fx.RecordDecision(pending.id_tag, False, f"csms:{info.status}",
                                             pending.connector_id or 0)]
         if c is None or not c.is_idle():
-            c = self._start_target()
+            c = self._start_target(pending.scope)
         if c is None:
             return out + [fx.RecordDecision(pending.id_tag, False, "no-free-connector")]
         why = "csms:Accepted" if pending.purpose == "tap" else "remote:csms:Accepted"
@@ -199,7 +208,7 @@ class AuthorizationFlowMixin:
         if c is not None:
             c.awaiting_authorize = False
         # The CSMS could not answer: decide as offline ([16] §3.5).
-        target = c if c is not None and c.is_idle() else self._start_target()
+        target = c if c is not None and c.is_idle() else self._start_target(pending.scope)
         if target is None:
             return [fx.RecordDecision(pending.id_tag, False, "no-free-connector")]
         decision = decide_start(pending.id_tag, pending.list_entry, pending.cache_entry,
@@ -207,7 +216,8 @@ class AuthorizationFlowMixin:
                                 tag_in_active_tx=self._tag_in_active_tx(pending.id_tag))
         return self._act_on_start_decision(
             PendingAuthorize(pending.id_tag, target.connector_id, pending.purpose,
-                             pending.list_entry, pending.cache_entry), decision, now)
+                             pending.list_entry, pending.cache_entry, pending.scope),
+            decision, now)
 
     def _learn_id_tag_info(self, id_tag: str, info: ev.IdTagInfo,
                            now: float) -> list[fx.Effect]:

@@ -93,6 +93,7 @@ class CardPresented(Event):
     list_entry: Any = None
     cache_entry: Any = None
     negative_cached: bool = False
+    connector_id: int = 0  # the connector the reader serves; 0 = the station picks
 
 
 @dataclass(frozen=True)

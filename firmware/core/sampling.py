@@ -59,6 +59,9 @@ class SamplingMixin:
         if c is not None:
             c.faults["meter"] = Fault("meter", "PowerMeterFailure", "MeterNoAnswer",
                                       event.info)
+            # Its last reading is history now: sampling it again with a new timestamp would
+            # be an invented value. A stop uses the transaction's last persisted reading.
+            c.reading = None
         return []
 
     # ------------------------------------------------------------------ contactor, faults

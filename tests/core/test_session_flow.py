@@ -268,3 +268,27 @@ def test_3_5_4_deauthorized_keeps_the_cable_locked_until_the_owner_returns():
     assert h.station.connectors[1].cable_locked
     out = h.tap("card0001")
     assert fx.UnlockCable(1) in out
+
+
+def test_a_reader_serving_one_connector_starts_only_there():
+    h = Harness(connectors=2)
+    h.boot()
+    h.pilot("B", connector_id=1)
+    h.handle(ev.CardPresented("CARD0002", "reader2", connector_id=2))
+    h.answer_authorize()
+    assert h.station.connectors[2].authorization is not None
+    assert h.station.connectors[1].authorization is None
+    assert h.of(fx.SendStartTransaction) == []  # connector 2 has no cable yet
+
+
+def test_meter_failure_sends_no_stale_values_and_stops_with_the_last_persisted_reading():
+    h = Harness(config={"MeterValueSampleInterval": "10"})
+    h.boot()
+    h.start_session()
+    h.advance(20)
+    h.meter(add_wh=100)  # persisted checkpoint (15 s since start)
+    h.handle(ev.MeterFailed(1, "no answer"))
+    out = h.handle(ev.TimerFired(("sample", 1)))
+    assert h.of(fx.SendMeterValues, out) == []
+    h.tap("AABBCCDD")
+    assert h.last(fx.SendStopTransaction).meter_stop_wh == 1100
