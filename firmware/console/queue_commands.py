@@ -9,7 +9,8 @@ and ``[ocpp] unanswered_calls_max`` (when the link gives up on a silent connecti
     queue: 3 transaction message(s), about 1.2 kB of a 50.0 MB budget
     oldest: 2026-01-01T12:00:00Z (4m05s old)
     head: StartTransaction, 1 failed transmission(s), next attempt in 55s
-    totals: 7 failed transmission(s), 1 dropped (since the database was created); 12 delivered since start
+    totals: 7 failed transmission(s), 1 dropped (since the database was created); \
+12 delivered since start
     link: offline since 2026-01-01T11:59:58Z (4m07s), boot Accepted
 
 and, over budget, a first line ``OVER BUDGET: ...`` (also logged at ERROR). The

@@ -45,6 +45,8 @@ from .session import CallErrorReceived, CallTimedOut, InboundHandler, LinkClosed
 
 log = logging.getLogger(__name__)
 
+SETTINGS_TTL_S = 1.0
+
 
 @dataclass(frozen=True)
 class LinkSettings:
@@ -114,16 +116,26 @@ class OcppLink:
         self._dial_attempt = 0
         self._unanswered_calls = 0
         self._site_options: dict[str, Any] = {}
+        self._cached_settings: tuple[float, LinkSettings] | None = None
 
     def apply_site_options(self, **options: Any) -> None:
         """Override ``LinkSettings`` fields from the site config (e.g.
         ``unanswered_calls_max``) on top of what the settings callable returns."""
         self._site_options.update(options)
+        self._cached_settings = None
 
-    def _current_settings(self) -> LinkSettings:
+    def _current_settings(self, cached: bool = False) -> LinkSettings:
+        # The sender asks once per message (cached: a changed call timeout or replay rate
+        # may take SETTINGS_TTL_S to apply); dialling always reads them afresh, so a new
+        # AuthorizationKey or URL is used by the very next connection.
+        now_s = time.monotonic()
+        if cached and self._cached_settings is not None \
+                and now_s - self._cached_settings[0] < SETTINGS_TTL_S:
+            return self._cached_settings[1]
         settings = self._settings()
         if self._site_options:
             settings = replace(settings, **self._site_options)
+        self._cached_settings = (now_s, settings)
         return settings
 
     # ------------------------------------------------------------------ runtime API
@@ -240,7 +252,7 @@ class OcppLink:
         self._unanswered_calls = 0
         while True:
             self._work.clear()
-            settings = self._current_settings()
+            settings = self._current_settings(cached=True)
             item = self._next_item()
             ready, wait_s = (None, None)
             if self.status.boot_state == "Accepted":
