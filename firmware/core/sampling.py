@@ -134,8 +134,8 @@ class SamplingMixin:
                 # Checkpoint with the queued value, in the same commit: a PowerLoss stop
                 # must never report less than a MeterValues already queued.
                 c.tx.last_persisted_s = now
-                out.append(fx.PersistTransaction(c.tx.update(last_meter_wh=c.energy_wh(),
-                                                             last_meter_at_s=now)))
+                out.append(fx.PersistTransaction(c.tx.update(
+                    last_meter_wh=c.energy_wh(), last_meter_at_s=max(now, stamp_s))))
             if stop_measurands:
                 c.add_stop_sample(sample(stop_measurands, c.reading, c.offer_a,
                                          "Sample.Clock", stamp_s))

@@ -165,3 +165,32 @@ async def test_hard_reset_queues_an_unconfirmed_stop_and_sends_it_after_the_rest
     assert stop.payload == unanswered.payload
     assert stop.payload["reason"] == "HardReset"
     assert stop.payload["transactionId"] == await transaction_id_of(csms, start)
+
+
+async def test_a_power_loss_stop_never_reports_less_than_a_clock_aligned_value_sent(
+        csms, tmp_path):
+    # Only clock-aligned values: each one must checkpoint the transaction's meter too.
+    agent = process(tmp_path, csms, MeterValueSampleInterval=0, ClockAlignedDataInterval=1)
+    await agent.start()
+    try:
+        await csms.wait_for("StatusNotification", timeout_s=10)
+        await agent.command("sim plug 1")
+        await agent.command("sim tap 9A550005")
+        start = await csms.wait_for("StartTransaction", timeout_s=10)
+        first = await csms.wait_for("MeterValues", lambda f: "transactionId" in f.payload,
+                                    after=start.seq, timeout_s=5)
+        last = await csms.wait_for("MeterValues", lambda f: "transactionId" in f.payload,
+                                   after=first.seq + 1, timeout_s=5)
+        await agent.kill()
+        mark = csms.mark()
+        await agent.start()
+        stop = await csms.wait_for("StopTransaction", after=mark, timeout_s=10)
+        assert await agent.terminate() == 0
+    finally:
+        await agent.kill()
+    sampled = last.payload["meterValue"][0]
+    assert sampled["sampledValue"][0]["context"] == "Sample.Clock"
+    assert float(sampled["sampledValue"][0]["value"]) > start.payload["meterStart"]
+    assert stop.payload["reason"] == "PowerLoss"
+    assert stop.payload["meterStop"] >= float(sampled["sampledValue"][0]["value"])
+    assert parse_time(stop.payload["timestamp"]) >= parse_time(sampled["timestamp"])
