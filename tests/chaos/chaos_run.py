@@ -204,7 +204,9 @@ class ChaosRun:
         assert code == 0, f"SIGTERM exit status {code}\n{agent.log_tail()}"
         queued, running, started = db_state(self.state_dir)
         assert (queued, running) == (0, 0), (queued, running)
-        return check_record(self.csms.frames, STATION, started, cycles)
+        return check_record(self.csms.frames, STATION, started, cycles,
+                            sample_interval_s=CHAOS_DEFAULTS["MeterValueSampleInterval"],
+                            aligned_interval_s=CHAOS_DEFAULTS["ClockAlignedDataInterval"])
 
 
 async def run_chaos(directory: Path, cycles: int, seed: int) -> tuple[ChaosReport, CycleStats,

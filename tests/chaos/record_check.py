@@ -11,7 +11,12 @@ again. From those:
   agent uses the id of the answer it committed, so exactly one of those ids may carry
   meter values and the stop; the others must carry nothing.
 - **lost**: a transaction the charger started (``charger_transactions``, counted from
-  its database) that the CSMS never saw started, or saw started and never stopped.
+  its database) that the CSMS never saw started, or saw started and never stopped;
+  and meter values missing: with ``sample_interval_s`` (``aligned_interval_s``), from
+  the start, through every Sample.Periodic (Sample.Clock) value, to the stop, no gap
+  may exceed ``GAP_FACTOR`` × the interval (a gap of n intervals counts n - 1 lost
+  values). A value lost just before a power cut escapes this: the PowerLoss stop
+  carries the last checkpoint, which that value made.
 - **duplicates**: an accepted message whose identical payload had already been
   accepted (start, meter values, stop). Anything not identical is a problem.
 - **reordered**: a transaction whose messages reached the CSMS out of order: meter
@@ -37,6 +42,7 @@ from firmware.ocpp.mapping import parse_time
 
 TX_ACTIONS = ("StartTransaction", "StopTransaction", "MeterValues")
 TIMESTAMP_TOLERANCE_S = 2.5
+GAP_FACTOR = 1.6
 
 
 @dataclass
@@ -85,7 +91,8 @@ def accepted_calls(frames: list[Frame], station: str) -> list[tuple[Frame, Frame
 
 
 def check_record(frames: list[Frame], station: str, charger_transactions: int,
-                 cycles: int = 0) -> ChaosReport:
+                 cycles: int = 0, sample_interval_s: float | None = None,
+                 aligned_interval_s: float | None = None) -> ChaosReport:
     report = ChaosReport(cycles=cycles)
     calls = accepted_calls(frames, station)
     starts: dict[str, list[tuple[Frame, int]]] = defaultdict(list)  # payload -> (call, id)
@@ -132,6 +139,16 @@ def check_record(frames: list[Frame], station: str, charger_transactions: int,
         if problem:
             report.reordered += 1
             report.problems.append(f"transaction {transaction_id}: {problem}")
+            continue
+        for context, interval_s in (("Sample.Periodic", sample_interval_s),
+                                    ("Sample.Clock", aligned_interval_s)):
+            if not interval_s:
+                continue
+            missing = _missing_values(start_call, values, stops[0], context, interval_s)
+            if missing:
+                report.lost += missing
+                report.problems.append(f"transaction {transaction_id}: {missing} {context} "
+                                       "meter value(s) missing")
 
     report.transactions = len(starts)
     if charger_transactions > len(starts):
@@ -179,3 +196,21 @@ def _order_problem(start: Frame, values: list[Frame], stop: Frame) -> tuple[str,
     if stop_time is None or stop_time < last_time - TIMESTAMP_TOLERANCE_S:
         return "stop timestamp before a meter value", duplicates
     return "", duplicates
+
+
+def _missing_values(start: Frame, values: list[Frame], stop: Frame, context: str,
+                    interval_s: float) -> int:
+    """Values of ``context`` missing between the start and the stop (``GAP_FACTOR``)."""
+    times = [parse_time(start.payload["timestamp"])]
+    for frame in values:
+        for meter_value in frame.payload.get("meterValue", []):
+            contexts = {v.get("context") for v in meter_value.get("sampledValue", [])}
+            if context in contexts:
+                times.append(parse_time(meter_value["timestamp"]))
+    times.append(parse_time(stop.payload["timestamp"]))
+    times.sort()
+    missing = 0
+    for earlier, later in zip(times, times[1:]):
+        if later - earlier > GAP_FACTOR * interval_s:
+            missing += max(1, round((later - earlier) / interval_s) - 1)
+    return missing
