@@ -26,7 +26,8 @@
   ``DURABLE_EVERY``-th removal (or the first after ``DURABLE_AFTER_S``) waits for the
   disk (synchronous=FULL); the others use synchronous=NORMAL, which survives a crash
   of the process but may be undone by a power cut until the next FULL commit (any
-  commit of the runtime is one). A power cut can thus bring back at most that many
+  commit of the runtime is one, and when the queue runs dry or waits, ``head``
+  makes one at once). A power cut can thus bring back at most that many
   messages the CSMS already confirmed: they are sent again, identical: a duplicate,
   never a loss. A StartTransaction's removal, which records the CSMS transactionId,
   is always FULL: losing it would make the CSMS open the same transaction twice.
@@ -130,11 +131,13 @@ class Outbox:
         while True:
             message = repo.outbox_head(self._conn)
             if message is None:
+                self._settle()
                 return None, None
             if message.seq > self._seen_seq:
                 self.account_appended()
             wait_s = message.next_attempt_at_s - now
             if wait_s > 0:
+                self._settle()
                 return None, wait_s
             payload = message.payload
             if message.local_tx_id is not None and message.action != "StartTransaction":
@@ -200,6 +203,15 @@ class Outbox:
             self._durable_at_s = now_s
         self.delivered_total += 1
         self._removed(message.stored_bytes)
+
+    def _settle(self) -> None:
+        """A burst of relaxed removals is over: put them on disk now (one fsync)."""
+        if self._relaxed_removals == 0:
+            return
+        with atomic(self._conn):
+            repo.set_meta(self._conn, "outbox_settled_after", str(self.delivered_total))
+        self._relaxed_removals = 0
+        self._durable_at_s = self._monotonic()
 
     def failed(self, message: ReadyMessage, now: float, why: str) -> bool:
         """Record a failed transmission; True if the message was dropped for good."""
