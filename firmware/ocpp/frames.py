@@ -26,12 +26,20 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft4Validator
-from jsonschema.exceptions import ValidationError as SchemaError
-from ocpp.v16.enums import Action
-
-KNOWN_ACTIONS = frozenset(a.value for a in Action)
 MAX_UNIQUE_ID_LENGTH = 36
+
+# The official schemas ship with the ocpp library; reading them as package data (not
+# importing ocpp.v16, which pulls in jsonschema and every dataclass) keeps the agent's
+# start-up short: jsonschema is imported on the first validation, after the
+# BootNotification has left.
+_SCHEMAS = resources.files("ocpp").joinpath("v16", "schemas")
+
+
+@functools.lru_cache(maxsize=1)
+def known_actions() -> frozenset[str]:
+    """Every OCPP 1.6 action (a CALL schema exists for each)."""
+    return frozenset(entry.name[:-5] for entry in _SCHEMAS.iterdir()
+                     if entry.name.endswith(".json") and not entry.name.endswith("Response.json"))
 
 _UNIQUE_ID_PATTERN = re.compile(r'^\s*\[\s*2\s*,\s*"([^"\\]{1,36})"')
 
@@ -138,6 +146,8 @@ def schema_problem(kind: int, action: str, payload: dict[str, Any]) -> CallError
     Returns the CALLERROR to answer with, or None when the payload is valid. Floats in
     the three schedule actions are compared as the schema intends (multipleOf 0.1).
     """
+    from jsonschema.exceptions import ValidationError as SchemaError
+
     decimal_floats = (kind, action) in _DECIMAL_SCHEMAS
     validator = _validator(kind, action, decimal_floats)
     if decimal_floats:
@@ -157,10 +167,12 @@ _DECIMAL_SCHEMAS = {(2, "SetChargingProfile"), (2, "RemoteStartTransaction"),
 
 
 @functools.lru_cache(maxsize=None)
-def _validator(kind: int, action: str, decimal_floats: bool) -> Draft4Validator:
+def _validator(kind: int, action: str, decimal_floats: bool) -> Any:
     """The official 1.6 schema shipped with the ocpp library, loaded once per action."""
+    from jsonschema import Draft4Validator
+
     name = f"{action}Response.json" if kind == 3 else f"{action}.json"
-    text = resources.files("ocpp.v16").joinpath("schemas", name).read_text("utf-8-sig")
+    text = _SCHEMAS.joinpath(name).read_text("utf-8-sig")
     schema = json.loads(text, parse_float=decimal.Decimal if decimal_floats else float)
     return Draft4Validator(schema)
 

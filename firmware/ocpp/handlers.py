@@ -13,9 +13,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Awaitable, Callable
 
-from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
-from ocpp.v16 import call_result
-
 from firmware.auth.validate import SendLocalListFormatError
 from firmware.core import events as ev
 
@@ -79,7 +76,7 @@ class InboundDispatcher:
 
     async def __call__(self, frame: frames.CallFrame) -> tuple[dict[str, Any], Any]:
         action = frame.action
-        if action not in frames.KNOWN_ACTIONS:
+        if action not in frames.known_actions():
             raise frames.CallErrorReply("NotImplemented", f"{action!r} is not an OCPP 1.6 action")
         if action in UNSUPPORTED or (action not in self._handlers and action not in self._direct):
             raise frames.CallErrorReply("NotSupported", f"{action} is not supported")
@@ -129,7 +126,14 @@ def _ref(frame: frames.CallFrame) -> tuple[str, str]:
     return (frame.action, frame.unique_id)
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
 def _result_payload(action: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """snake_case reply fields → the camelCase CALLRESULT payload, via the library's types."""
-    result = getattr(call_result, action)(**fields)
-    return snake_to_camel_case(remove_nones(serialize_as_dict(result)))
+    """snake_case reply fields → the camelCase CALLRESULT payload (None fields left out).
+
+    The payload is then validated against the official schema, which catches a field
+    name or value the 1.6 CALLRESULT does not have."""
+    return {_camel(key): value for key, value in fields.items() if value is not None}

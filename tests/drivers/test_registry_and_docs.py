@@ -82,3 +82,10 @@ def test_pi_board_configs_validate_and_build(board):
     for device in devices:
         info = device.info()
         assert isinstance(device, PROTOCOLS[info.role])
+
+
+def test_the_lazy_index_names_exactly_what_the_modules_register():
+    registered = {(s.role, s.name): s.build.__module__ for s in registry.all_specs()}
+    assert set(registry.BUILTIN_DRIVERS) == set(registered)
+    for key, package in registry.BUILTIN_DRIVERS.items():
+        assert registered[key].startswith(package), (key, package, registered[key])
