@@ -127,7 +127,8 @@ def build_agent(site: SiteConfig) -> Agent:
         return RetryPolicy(configuration.get_int("TransactionMessageAttempts"),
                            float(configuration.get_int("TransactionMessageRetryInterval")))
 
-    outbox = Outbox(conn, policy)
+    outbox = Outbox(conn, policy,
+                    budget_bytes=int(float(site.ocpp["outbox_budget_mb"]) * 1_000_000))
 
     def settings() -> LinkSettings:
         return LinkSettings(
@@ -139,7 +140,8 @@ def build_agent(site: SiteConfig) -> Agent:
             ca_file=site.ocpp["ca_file"] or None,
             reconnect_initial_s=site.ocpp["reconnect_initial_s"],
             reconnect_max_s=site.ocpp["reconnect_max_s"],
-            replay_max_per_s=site.ocpp["replay_max_per_s"])
+            replay_max_per_s=site.ocpp["replay_max_per_s"],
+            unanswered_calls_max=site.ocpp["unanswered_calls_max"])
 
     dispatcher = InboundDispatcher(runtime, auth)
     link = OcppLink(settings, dispatcher, runtime.dispatch, outbox, info, clock.now)

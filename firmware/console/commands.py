@@ -13,22 +13,10 @@ from firmware.core.configuration import definition
 from firmware.logs import mask_id_tag
 from hal.sim.world import FAULT_KINDS
 
-from .console import Console, ConsoleError, need_args, parse_int
+from .console import Console, ConsoleError, age as _age, need_args, parse_int
+from .console import stamp as _stamp
 
 _console_refs = itertools.count(1)
-
-
-def _age(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-def _stamp(epoch_s: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
 def install_core_commands(console: Console, agent: Any) -> None:
@@ -51,8 +39,12 @@ def install_core_commands(console: Console, agent: Any) -> None:
             energy = f"{reading.energy_wh / 1000:.3f} kWh" if reading else "-"
             tx = "-"
             if c.tx is not None:
-                tx = str(c.tx.transaction_id) if c.tx.transaction_id is not None \
-                    else f"pending(local {c.tx.local_tx_id})"
+                if c.tx.transaction_id is not None:
+                    tx = str(c.tx.transaction_id)
+                elif c.tx.unknown_to_csms:
+                    tx = f"unknown-to-csms(local {c.tx.local_tx_id})"
+                else:
+                    tx = f"pending(local {c.tx.local_tx_id})"
             fault = c.error()
             parts = [f"connector {c.connector_id}: {c.status()}", f"tx={tx}", f"power={power}",
                      f"energy={energy}"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
@@ -91,6 +92,21 @@ class Console:
                     transport.write_lines(reply)
         finally:
             transport.stop()
+
+
+def age(seconds: float) -> str:
+    """A duration for humans: 42s, 4m05s, 3h12m."""
+    seconds = int(max(0, seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def stamp(epoch_s: float) -> str:
+    """An RFC 3339 UTC time to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
 def need_args(args: list[str], minimum: int, maximum: int, usage: str) -> None:

@@ -1,8 +1,7 @@
 """The console's view of the durable outbox: ``queue``.
 
-``install_queue_commands(console, agent)`` registers the command and applies the site
-keys whose effect it reports: ``[ocpp] outbox_budget_mb`` (the outbox's disk budget)
-and ``[ocpp] unanswered_calls_max`` (when the link gives up on a silent connection).
+``install_queue_commands(console, agent)`` registers the command; the disk budget it
+reports is the site key ``[ocpp] outbox_budget_mb``.
 
 ``queue`` answers, then OK::
 
@@ -22,20 +21,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .console import Console, need_args
-
-
-def _age(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-def _stamp(epoch_s: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
+from .console import Console, age as _age, need_args, stamp as _stamp
 
 
 def _size(n_bytes: float) -> str:
@@ -85,10 +71,6 @@ def queue_lines(agent: Any) -> list[str]:
 
 
 def install_queue_commands(console: Console, agent: Any) -> None:
-    ocpp = agent.site.ocpp
-    agent.outbox.set_budget(int(float(ocpp["outbox_budget_mb"]) * 1_000_000))
-    agent.link.apply_site_options(unanswered_calls_max=int(ocpp["unanswered_calls_max"]))
-
     async def queue(args: list[str]) -> list[str]:
         need_args(args, 0, 0, "queue")
         return queue_lines(agent)

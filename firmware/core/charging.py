@@ -160,6 +160,14 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
 
     def _on_tx_message_dropped(self, event: ev.TransactionMessageDropped,
                                now: float) -> list[fx.Effect]:
+        """The outbox gave up on a message ([16] §3.7.1). A dropped StartTransaction means
+        the CSMS will never know this transaction: say so (console, RemoteStop cannot
+        reach it) while the session goes on for the driver."""
+        if event.action != "StartTransaction":
+            return []
+        for c in self.connectors.values():
+            if c.tx is not None and c.tx.local_tx_id == event.local_tx_id:
+                c.tx.unknown_to_csms = True
         return []
 
     def _on_recovered_transaction(self, event: ev.RecoveredTransaction,

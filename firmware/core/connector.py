@@ -67,6 +67,7 @@ class Transaction:
     stop_data: list[MeterSample] = field(default_factory=list)
     last_persisted_s: float = 0.0
     energy_limit_wh: float | None = None  # MaxEnergyOnInvalidId budget once deauthorized
+    unknown_to_csms: bool = False  # its StartTransaction was dropped after the last attempt
 
     @property
     def local_tx_id(self) -> int:

@@ -121,8 +121,11 @@ class SamplingMixin:
         # Timestamp the slot the timer was for, not the few ms the loop took to get here.
         slot_s = round(now / interval_s) * interval_s
         stamp_s = slot_s if abs(slot_s - now) <= ALIGNMENT_TOLERANCE_S else now
+        # Re-arm for the slot after this one, even if the timer fired a little early
+        # (skip ahead by half an interval, at most 0.5 s, before looking for the next slot).
+        skip_s = min(0.5, interval_s / 2)
         out: list[fx.Effect] = [fx.StartTimer(
-            ALIGNED_TIMER, seconds_to_next_aligned(now + 1.0, interval_s) + 1.0)]
+            ALIGNED_TIMER, seconds_to_next_aligned(now + skip_s, interval_s) + skip_s)]
         measurands = self.config.get_list("MeterValuesAlignedData")
         stop_measurands = self.config.get_list("StopTxnAlignedData")
         for c in self.connectors.values():

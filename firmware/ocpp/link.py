@@ -30,7 +30,7 @@ import random
 import ssl
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import websockets
@@ -115,14 +115,7 @@ class OcppLink:
         self.status = LinkStatus()
         self._dial_attempt = 0
         self._unanswered_calls = 0
-        self._site_options: dict[str, Any] = {}
         self._cached_settings: tuple[float, LinkSettings] | None = None
-
-    def apply_site_options(self, **options: Any) -> None:
-        """Override ``LinkSettings`` fields from the site config (e.g.
-        ``unanswered_calls_max``) on top of what the settings callable returns."""
-        self._site_options.update(options)
-        self._cached_settings = None
 
     def _current_settings(self, cached: bool = False) -> LinkSettings:
         # The sender asks once per message (cached: a changed call timeout or replay rate
@@ -133,8 +126,6 @@ class OcppLink:
                 and now_s - self._cached_settings[0] < SETTINGS_TTL_S:
             return self._cached_settings[1]
         settings = self._settings()
-        if self._site_options:
-            settings = replace(settings, **self._site_options)
         self._cached_settings = (now_s, settings)
         return settings
 
@@ -192,7 +183,10 @@ class OcppLink:
             "ping_timeout": (settings.ping_interval_s / 2) or None,
             "open_timeout": max(settings.call_timeout_s, 5.0),
             "close_timeout": max(0.5, min(5.0, (settings.ping_interval_s or 20) / 4)),
-            "max_size": 16 * 1024 * 1024,  # a 10,000-entry SendLocalList is ~1.5 MB
+            # The largest legal frame (a 10,000-entry SendLocalList with parentIdTags and
+            # expiry dates) is under 3.5 MB; anything bigger is refused (1009) before it is
+            # parsed, since parsing 13 MB of JSON holds the loop ~200 ms.
+            "max_size": 4 * 1024 * 1024,
             "proxy": None,
             "user_agent_header": "Borne",
         }

@@ -292,3 +292,22 @@ def test_meter_failure_sends_no_stale_values_and_stops_with_the_last_persisted_r
     assert h.of(fx.SendMeterValues, out) == []
     h.tap("AABBCCDD")
     assert h.last(fx.SendStopTransaction).meter_stop_wh == 1100
+
+
+def test_clock_aligned_values_every_slot_even_with_a_one_second_interval():
+    h = Harness(config={"ClockAlignedDataInterval": "1"})
+    h.boot()
+    h.now = float(int(h.now)) + 0.005  # the timer fires 5 ms after the slot
+    out = h.handle(ev.TimerFired(("aligned",)))
+    timer = h.of(fx.StartTimer, out)[0]
+    assert timer.key == ("aligned",) and 0.9 < timer.delay_s < 1.0
+    stamp = h.of(fx.SendMeterValues, out)[0].samples[0].timestamp_s
+    assert stamp == float(int(h.now))  # the slot's time, not the loop's
+
+
+def test_a_dropped_start_transaction_marks_the_transaction_unknown_to_the_csms():
+    h = Harness()
+    h.pilot("B")
+    h.handle(ev.CardPresented("CARD0001", list_entry=Entry("CARD0001")))  # offline start
+    h.handle(ev.TransactionMessageDropped(1, "StartTransaction"))
+    assert h.station.connectors[1].tx.unknown_to_csms

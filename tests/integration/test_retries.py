@@ -14,7 +14,7 @@ from devcsms.recording import TO_CP
 from tests.integration.agent import running_agent, write_site
 
 STATION = "CP-IT"
-TOLERANCE_S = 0.3  # each gap may also hold the time the CSMS took to answer
+TOLERANCE_S = 0.5  # the time the CSMS took to answer, and a loaded machine (±20 %, ocpp16-rules §2.2)
 
 
 def starts_of(csms, id_tag):
