@@ -19,6 +19,8 @@ import time
 import traceback
 from pathlib import Path
 
+from bench import print_table
+
 HERE = Path(__file__).resolve().parent
 RESULTS_FILE = HERE.parent / "bench-results.json"
 
@@ -28,18 +30,6 @@ def module_names(selected: list[str]) -> list[str]:
     if selected:
         names = [n for n in names if any(n.startswith(s) for s in selected)]
     return names
-
-
-def print_table(results: list[dict]) -> None:
-    if not results:
-        print("no figures")
-        return
-    width = max(len(r["name"]) for r in results)
-    print(f"{'figure':<{width}}  {'value':>12} {'unit':<6} {'baseline':>12}  ratio")
-    for r in results:
-        ratio = "-" if r.get("ratio") is None else f"{r['ratio']:.3f}"
-        baseline = "-" if r.get("baseline") is None else f"{r['baseline']:>12.3f}"
-        print(f"{r['name']:<{width}}  {r['value']:>12.3f} {r['unit']:<6} {baseline:>12}  {ratio}")
 
 
 def main(argv: list[str]) -> int:

@@ -303,15 +303,7 @@ def run(results: list) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def main() -> None:
-    results: list = []
-    run(results)
-    width = max(len(r["name"]) for r in results)
-    print(f"{'figure':<{width}}  {'value':>12}  {'baseline':>12}  ratio")
-    for r in results:
-        print(f"{r['name']:<{width}}  {r['value']:>10.3f} {r['unit']:<2}  "
-              f"{r['baseline']:>10.3f}    {r['ratio']}")
-
-
 if __name__ == "__main__":
-    main()
+    from bench import run_alone
+
+    run_alone(run)

@@ -170,7 +170,6 @@ def run(results: list) -> None:
 
 
 if __name__ == "__main__":
-    out: list = []
-    run(out)
-    for r in out:
-        print(r)
+    from bench import run_alone
+
+    run_alone(run)

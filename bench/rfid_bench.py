@@ -318,15 +318,7 @@ def run(results: list) -> None:
           f"{max(decision):.2f} ms, max frame → CardRead {max(card):.2f} ms", file=sys.stderr)
 
 
-def main() -> None:
-    results: list = []
-    run(results)
-    width = max(len(r["name"]) for r in results)
-    print(f"{'figure':<{width}}  {'value':>9}  {'baseline':>9}  ratio")
-    for r in results:
-        print(f"{r['name']:<{width}}  {r['value']:>6.3f} {r['unit']:<2}  "
-              f"{r['baseline']:>6.3f} {r['unit']:<2}  {r['ratio']}")
-
-
 if __name__ == "__main__":
-    main()
+    from bench import run_alone
+
+    run_alone(run)

@@ -67,3 +67,17 @@ async def test_callresult_for_unknown_call_is_ignored(csms, tmp_path):
         assert await csms.call(STATION, ("DataTransfer", {"vendorId": "acme"})) == {
             "status": "UnknownVendorId"}
         assert cp.agent.link.status.connects == 1
+
+
+async def test_a_frame_larger_than_any_legal_message_is_refused_unparsed(csms, tmp_path):
+    """No 1.6 message exceeds 4 MB; a bigger frame closes the socket (1009 message too big)
+    before it is parsed, and the agent redials."""
+    async with running_agent(write_site(tmp_path, csms.url)) as cp:
+        await csms.wait_for("StatusNotification", timeout_s=10)
+        big = '[2,"big","DataTransfer",{"vendorId":"x","data":"' + "x" * (5 * 1024 * 1024) + '"}]'
+        await csms.send_raw(STATION, big)
+        closed = await csms.wait_disconnected(STATION, timeout_s=10)
+        assert closed is not None and closed.close_code == 1009
+        await cp.until(lambda: cp.agent.link.status.connects == 2, timeout_s=10)
+        assert await csms.call(STATION, ("DataTransfer", {"vendorId": "acme"})) == {
+            "status": "UnknownVendorId"}
