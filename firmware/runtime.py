@@ -18,7 +18,7 @@ import sqlite3
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Protocol
 
 from firmware.core import effects as fx
 from firmware.core import events as ev
@@ -56,19 +56,18 @@ class Decision:
     connector_id: int
 
 
-class AuthorizationPort:
-    """What the runtime needs from the authorization store (no-op without one)."""
+class AuthorizationPort(Protocol):
+    """What the runtime needs from the authorization store (``firmware.auth.ports``)."""
 
     def lookup(self, id_tag: str, now: float) -> tuple[Any, Any, bool]:
-        return None, None, False
+        """(list entry, cache entry, refused moments ago) for a canonical idTag."""
 
     def cache_update(self, id_tag: str, status: str, expiry_s: float | None,
                      parent_id_tag: str | None, now: float) -> str | None:
         """Record a CSMS IdTagInfo; returns the list status if it conflicts, else None."""
-        return None
 
     def remember_rejected(self, id_tag: str, now: float) -> None:
-        pass
+        """Put a refused tag in the short negative cache."""
 
 
 @dataclass
@@ -81,13 +80,13 @@ class _Held:
 class Runtime:
     def __init__(self, station: Station, conn: sqlite3.Connection, clock: AgentClock,
                  hardware: dict[int, ConnectorHardware], info: mapping.StationInfo,
-                 auth: AuthorizationPort | None = None):
+                 auth: AuthorizationPort):
         self.station = station
         self.conn = conn
         self.clock = clock
         self.hardware = hardware
         self.info = info
-        self.auth = auth or AuthorizationPort()
+        self.auth = auth
         self.link: Any = None  # OcppLink, attached by the app
         self.decisions: deque[Decision] = deque(maxlen=50)
         self.restart_requested: str | None = None
