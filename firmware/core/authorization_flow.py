@@ -126,8 +126,7 @@ class AuthorizationFlowMixin:
         if decision.action == ASK:
             return self._send_authorize(pending, c)
         parent = getattr(decision.entry, "parent_id_tag", None)
-        auth = Authorization(pending.id_tag, parent, decision.why, now,
-                             verify_with_csms=decision.action == START_VERIFY)
+        auth = Authorization(pending.id_tag, parent, decision.why, now)
         out = self._authorize_connector(c, auth, now)
         if decision.action == START_VERIFY and self.online:
             out.extend(self._send_authorize(

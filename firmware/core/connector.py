@@ -42,7 +42,6 @@ class Authorization:
     parent_id_tag: str | None
     why: str
     authorized_at_s: float
-    verify_with_csms: bool = False  # started locally (pre-authorize): CSMS answer pending
 
 
 @dataclass(frozen=True)
