@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from devcsms import DevCsms  # noqa: E402
+from devcsms import DevCsms, sitefile  # noqa: E402
 
 STATION = "CP-BENCH"
 TOTAL = 100_000
@@ -114,37 +114,9 @@ def messages(total: int = TOTAL, per_message: int = PER_MESSAGE) -> list[dict]:
 
 
 def write_site(directory: Path, csms_url: str) -> Path:
-    board = ROOT / "board_configs" / "sim.toml"
-    text = f"""
-[station]
-id = "{STATION}"
-vendor = "Borne"
-model = "BENCH"
-
-[ocpp]
-csms_url = "{csms_url}"
-call_timeout_s = 30.0
-reconnect_initial_s = 0.1
-reconnect_max_s = 0.5
-
-[ocpp.defaults]
-HeartbeatInterval = 300
-MeterValueSampleInterval = 0
-WebSocketPingInterval = 0
-SendLocalListMaxLength = {TOTAL}
-
-[board]
-config = "{board}"
-
-[storage]
-state_dir = "{directory / 'state'}"
-
-[console]
-device = "none"
-"""
-    path = directory / "site.toml"
-    path.write_text(text)
-    return path
+    return sitefile.write_site(directory, csms_url, station_id=STATION,
+                               ocpp={"call_timeout_s": 30.0},
+                               defaults={"SendLocalListMaxLength": TOTAL})
 
 
 class StallLog:

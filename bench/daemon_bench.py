@@ -27,13 +27,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from devcsms import DevCsms  # noqa: E402
+from devcsms import DevCsms, sitefile  # noqa: E402
 
 RUNS = 5
 IDLE_S = 3.0
@@ -43,30 +42,12 @@ NEEDED_IMPORT = ("import ocpp.v16, ocpp.charge_point, websockets.asyncio.client,
                  "pymodbus, sqlite3")
 
 
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def write_site(directory: Path, csms_url: str, *, ocpp: dict | None = None,
                defaults: dict | None = None, station_id: str = STATION) -> Path:
-    """A site config for the agent on the simulated board; returns its path."""
-    ocpp_values = {"csms_url": csms_url, "call_timeout_s": 30.0, **(ocpp or {})}
-    default_values = {"HeartbeatInterval": 300, "MeterValueSampleInterval": 0,
-                      "WebSocketPingInterval": 0, **(defaults or {})}
-    lines = ["[station]", f"id = {toml_value(station_id)}", "", "[ocpp]"]
-    lines += [f"{k} = {toml_value(v)}" for k, v in ocpp_values.items()]
-    lines += ["", "[ocpp.defaults]"]
-    lines += [f"{k} = {toml_value(v)}" for k, v in default_values.items()]
-    lines += ["", "[board]", f"config = {toml_value(str(ROOT / 'board_configs' / 'sim.toml'))}",
-              "", "[storage]", f"state_dir = {toml_value(str(directory / 'state'))}", "",
-              "[console]", 'device = "none"', "", "[log]", 'level = "WARNING"', ""]
-    path = directory / "site.toml"
-    path.write_text("\n".join(lines))
-    return path
+    """A site config for the agent on the simulated board, quiet logs; returns its path."""
+    return sitefile.write_site(directory, csms_url, station_id=station_id, defaults=defaults,
+                               ocpp={"call_timeout_s": 30.0, **(ocpp or {})},
+                               extra='[log]\nlevel = "WARNING"\n')
 
 
 async def spawn_agent(site: Path, log_path: Path) -> asyncio.subprocess.Process:

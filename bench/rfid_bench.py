@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from devcsms import sitefile  # noqa: E402
 from drivers.rfid import pn532_codec as codec  # noqa: E402
 from firmware.core import effects as fx  # noqa: E402
 
@@ -174,37 +175,9 @@ poll_interval_s = 0.002
 debounce_s = 0.0
 response_timeout_s = 0.5
 """)
-    site = directory / "site.toml"
-    site.write_text(f"""
-[station]
-id = "{STATION}"
-vendor = "Borne"
-model = "BENCH"
-
-[ocpp]
-csms_url = "{csms_url}"
-reconnect_initial_s = 0.1
-reconnect_max_s = 0.5
-
-[ocpp.defaults]
-HeartbeatInterval = 300
-MeterValueSampleInterval = 0
-WebSocketPingInterval = 0
-LocalPreAuthorize = true
-
-[board]
-config = "{board}"
-
-[storage]
-state_dir = "{state}"
-
-[console]
-device = "none"
-
-[log]
-level = "WARNING"
-""")
-    return site
+    return sitefile.write_site(directory, csms_url, station_id=STATION, board=board,
+                               defaults={"LocalPreAuthorize": True}, state_dir=state,
+                               extra='[log]\nlevel = "WARNING"\n')
 
 
 async def start_csms() -> tuple[asyncio.subprocess.Process, str, asyncio.Future]:

@@ -14,40 +14,11 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 from firmware.app import Agent, build_agent, run
+from devcsms.sitefile import toml_value, write_site  # noqa: F401  (re-exported)
 from firmware.config import load_site_config
 
 REPO = Path(__file__).resolve().parents[2]
 BOARDS = REPO / "board_configs"
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def write_site(directory: Path, csms_url: str, *, station_id: str = "CP-IT",
-               board: str | Path = "sim.toml", defaults: dict[str, Any] | None = None,
-               ocpp: dict[str, Any] | None = None, console: str = "none",
-               state_dir: Path | None = None, extra: str = "") -> Path:
-    """Write a site config for the agent; returns its path."""
-    board_path = board if isinstance(board, Path) else BOARDS / board
-    values = {"HeartbeatInterval": 300, "MeterValueSampleInterval": 0,
-              "WebSocketPingInterval": 0, **(defaults or {})}
-    ocpp_values = {"csms_url": csms_url, "call_timeout_s": 5.0, "reconnect_initial_s": 0.1,
-                   "reconnect_max_s": 0.5, "replay_max_per_s": 1000.0, **(ocpp or {})}
-    lines = ["[station]", f"id = {toml_value(station_id)}", 'vendor = "Borne"',
-             'model = "IT-1"', "", "[ocpp]"]
-    lines += [f"{k} = {toml_value(v)}" for k, v in ocpp_values.items()]
-    lines += ["", "[ocpp.defaults]"] + [f"{k} = {toml_value(v)}" for k, v in values.items()]
-    lines += ["", "[board]", f"config = {toml_value(str(board_path))}", "", "[storage]",
-              f"state_dir = {toml_value(str(state_dir or directory / 'state'))}", "",
-              "[console]", f"device = {toml_value(console)}", "", extra]
-    path = directory / "site.toml"
-    path.write_text("\n".join(lines))
-    return path
 
 
 @dataclass
