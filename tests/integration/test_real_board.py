@@ -374,7 +374,8 @@ async def test_openevse_relay_view_charges_and_cannot_be_self_tested(csms, tmp_p
         stop = await csms.wait_for("StopTransaction", timeout_s=5)
         assert stop.payload["reason"] == "EVDisconnected"
         await cp.until(lambda: not cp.station.connectors[1].contactor_closed)
-        assert rig.evse.sleeping                          # offer withdrawn ($FS)
+        # The $FS goes out from the connector's hardware worker: wait for the peer to get it.
+        await rig.evse.wait_until(lambda: rig.evse.sleeping)  # offer withdrawn ($FS)
 
 
 async def test_a_silent_controller_faults_the_connector_until_it_answers_again(

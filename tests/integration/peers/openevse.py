@@ -7,6 +7,9 @@ and drops back to B when the controller sleeps ($FS), like a real car.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Callable
+
 from drivers.pilot import rapi
 from tests.drivers.openevse_peer import FakeOpenEvse
 
@@ -15,6 +18,14 @@ class OpenEvseWithEv(FakeOpenEvse):
     def __init__(self, pty, **kw) -> None:
         super().__init__(pty, **kw)
         self.plugged = False
+        self._handled = asyncio.Event()
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+        """Wait until ``predicate()`` holds, re-checked after every command the peer handles."""
+        async with asyncio.timeout(timeout_s):
+            while not predicate():
+                self._handled.clear()
+                await self._handled.wait()
 
     def plug(self) -> None:
         self.plugged = True
@@ -29,6 +40,7 @@ class OpenEvseWithEv(FakeOpenEvse):
 
     def handle(self, msg) -> None:
         super().handle(msg)
+        self._handled.set()
         if not self.plugged or not isinstance(msg, rapi.Notification):
             return
         if msg.kind == "FE" and self._offering() and self.ev == "B":
