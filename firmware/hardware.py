@@ -156,8 +156,10 @@ class ConnectorHardware:
             elif isinstance(effect, fx.OfferEnergy):
                 await self.pilot.offer(effect.max_current_a)
             elif isinstance(effect, fx.LockCable):
-                if self.lock is not None and not await self.lock.lock():
-                    log.error("connector %d: cable lock did not lock", self.connector_id)
+                await self._lock_cable()
+            elif isinstance(effect, fx.CheckContactor):
+                await self.contactor.check()
+                self.dispatch(ev.ContactorChecked(self.connector_id))
             elif isinstance(effect, fx.UnlockCable):
                 ok = bool(self.lock is not None and await self.lock.unlock())
                 if not ok:
@@ -172,6 +174,18 @@ class ConnectorHardware:
                       type(effect).__name__, e)
             if isinstance(effect, fx.UnlockCable):
                 self.dispatch(ev.CableUnlocked(self.connector_id, False, effect.request_ref))
+            elif isinstance(effect, fx.LockCable):
+                self.dispatch(ev.LockFailed(self.connector_id, str(e)[:50]))
+
+    async def _lock_cable(self) -> None:
+        """The core offers no energy before ``CableLocked``; anything else is a fault."""
+        if self.lock is None:
+            self.dispatch(ev.LockFailed(self.connector_id, "no cable lock on this board"))
+        elif await self.lock.lock():
+            self.dispatch(ev.CableLocked(self.connector_id))
+        else:
+            log.error("connector %d: cable lock did not lock", self.connector_id)
+            self.dispatch(ev.LockFailed(self.connector_id, "lock did not confirm"))
 
     def _report_contactor_fault(self, e: ContactorFault) -> None:
         log.error("connector %d: contactor fault %s: %s", self.connector_id,

@@ -15,18 +15,18 @@ Rules, in order of precedence, for starting a transaction (``decide_start``):
    (LocalAuthListEnabled, AuthorizationCacheEnabled). An entry is *valid* when its
    status is Accepted or ConcurrentTx (§3.5.2) and its expiry is in the future;
    an Accepted entry past its expiry counts as Expired (§3.5.1, §3.5.4).
-3. Online: a valid entry with LocalPreAuthorize starts at once and the CSMS verifies
-   in the background ("start-verify"); everything else asks the CSMS (§4.1: unknown
-   → Authorize; §3.5.1: a not-valid cache entry online → Authorize).
+3. Online: a valid entry with LocalPreAuthorize starts at once "without waiting for or
+   requesting an Authorize.conf" ([16] §9.1.19): no Authorize is sent, the
+   StartTransaction.conf's IdTagInfo is the check. Everything else asks the CSMS
+   (§4.1: unknown → Authorize; §3.5.1: a not-valid cache entry online → Authorize).
 4. Offline: a list or cache entry that is not valid is refused, even with
    AllowOfflineTxForUnknownId (§3.5.4 "MUST be rejected"); a valid one starts when
    LocalAuthorizeOffline is set. A tag the local data cannot authorize falls to
    AllowOfflineTxForUnknownId.
 
 Decision actions are plain strings so the session can compare them directly:
-"start" (start now, CSMS not consulted now), "start-verify" (start now, verify in the
-background), "ask" (send Authorize.req and wait), "reject"; for stops: "stop", "ask",
-"reject".
+"start" (start now, CSMS not consulted now), "ask" (send Authorize.req and wait),
+"reject"; for stops: "stop", "ask", "reject".
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ ACCEPTED, BLOCKED, EXPIRED, INVALID, CONCURRENT_TX = (
 STATUSES = (ACCEPTED, BLOCKED, EXPIRED, INVALID, CONCURRENT_TX)
 VALID_STATUSES = frozenset((ACCEPTED, CONCURRENT_TX))
 
-START, START_VERIFY, ASK, REJECT, STOP = "start", "start-verify", "ask", "reject", "stop"
+START, ASK, REJECT, STOP = "start", "ask", "reject", "stop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +175,7 @@ def decide_start(id_tag: str, list_entry: Any, cache_entry: Any, *, online: bool
     why = _WHY.get((source, status)) or f"{source}:{status}"
     if online:
         if valid and keys.local_pre_authorize:
-            return Decision(START_VERIFY, why, entry)
+            return Decision(START, why, entry)
         return Decision(ASK, why, entry)
     if not valid:
         return Decision(REJECT, why, entry)

@@ -11,9 +11,9 @@ with their spec sections). This module drives the flow around them:
   first free one (tap before plug; ConnectionTimeOut cancels it if no cable comes).
 - "ask" sends Authorize and waits; when the CSMS cannot answer (offline, timeout,
   CALLERROR) the offline rules decide instead.
-- "start-verify" (LocalPreAuthorize) starts at once and asks the CSMS in the
-  background; a negative answer then acts on the transaction like a negative
-  StartTransaction.conf ([16] §3.5.4, [E16] 3.17).
+- LocalPreAuthorize starts at once on valid local data and sends no Authorize
+  ([16] §9.1.19); the StartTransaction.conf's IdTagInfo is the check and acts on the
+  transaction ([16] §3.5.4, [E16] 3.17).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from . import effects as fx
 from . import events as ev
-from .authorization import (ASK, REJECT, START_VERIFY, STOP, AuthKeys, decide_remote_start,
+from .authorization import (ASK, REJECT, STOP, AuthKeys, decide_remote_start,
                             decide_start, decide_stop, decide_stop_after_authorize,
                             on_transaction_id_tag_info, same_id_tag)
 from .connector import Authorization, Connector
@@ -33,7 +33,7 @@ from .connector import Authorization, Connector
 class PendingAuthorize:
     id_tag: str
     connector_id: int | None  # the connector the start is for (None: no free connector)
-    purpose: str  # "tap" | "remote" | "verify"
+    purpose: str  # "tap" | "remote"
     list_entry: Any = None
     cache_entry: Any = None
     scope: int = 0  # the tapped reader's connector (0: any connector may take the start)
@@ -43,6 +43,9 @@ class AuthorizationFlowMixin:
     # ------------------------------------------------------------------ taps
     def _on_card(self, event: ev.CardPresented, now: float) -> list[fx.Effect]:
         tag = event.id_tag
+        if self.reset_accepted:
+            # Every transaction was stopped by the Reset; the agent is restarting.
+            return [fx.RecordDecision(tag, False, "resetting")]
         keys = self.authorization_keys()
         group_stop: Connector | None = None
         group_unknown = False
@@ -127,12 +130,7 @@ class AuthorizationFlowMixin:
             return self._send_authorize(pending, c)
         parent = getattr(decision.entry, "parent_id_tag", None)
         auth = Authorization(pending.id_tag, parent, decision.why, now)
-        out = self._authorize_connector(c, auth, now)
-        if decision.action == START_VERIFY and self.online:
-            out.extend(self._send_authorize(
-                PendingAuthorize(pending.id_tag, c.connector_id, "verify",
-                                 pending.list_entry, pending.cache_entry), None))
-        return out
+        return self._authorize_connector(c, auth, now)
 
     def _send_authorize(self, pending: PendingAuthorize, c: Connector | None) -> list[fx.Effect]:
         self._authorize_seq += 1
@@ -160,8 +158,6 @@ class AuthorizationFlowMixin:
         out = self._learn_id_tag_info(event.id_tag, event.info, now)
         if pending is None:
             return out
-        if pending.purpose == "verify":
-            return out + self._on_verified(pending, event.info, now)
         c = self.connectors.get(pending.connector_id) if pending.connector_id else None
         if c is not None:
             c.awaiting_authorize = False
@@ -183,25 +179,11 @@ class AuthorizationFlowMixin:
         return out + self._authorize_connector(
             c, Authorization(pending.id_tag, info.parent_id_tag, why, now), now)
 
-    def _on_verified(self, pending: PendingAuthorize, info: ev.IdTagInfo,
-                     now: float) -> list[fx.Effect]:
-        """Background answer for a start made on local knowledge."""
-        c = self.connectors.get(pending.connector_id)
-        if c is None or info.status == "Accepted":
-            return []
-        if c.authorization is not None and same_id_tag(c.authorization.id_tag, pending.id_tag):
-            c.authorization = None
-            return [fx.RecordDecision(pending.id_tag, False, f"csms:{info.status}",
-                                      c.connector_id)]
-        if c.tx is not None and same_id_tag(c.tx.id_tag, pending.id_tag):
-            return self._check_csms_verdict(c, info, now)
-        return []
-
     def _on_call_failed(self, event: ev.CallFailed, now: float) -> list[fx.Effect]:
         if event.action == "BootNotification":
             return self._on_boot_failed(event, now)
         pending = self._pending_authorize.pop(event.ref, None)
-        if pending is None or pending.purpose == "verify":
+        if pending is None:
             return []
         c = self.connectors.get(pending.connector_id) if pending.connector_id else None
         if c is not None:

@@ -47,7 +47,10 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
         return []
 
     def _on_connection_timeout(self, c: Connector, now: float) -> list[fx.Effect]:
-        if c.authorization is not None and c.tx is None and not c.pilot.ev_connected:
+        """An authorization lives ConnectionTimeOut seconds unless a transaction started
+        from it, whatever happened in between (a plug while a fault blocked the start, an
+        unplug): it is never kept for a later plug."""
+        if c.authorization is not None and c.tx is None:
             tag = c.authorization.id_tag
             c.authorization = None
             return [fx.RecordDecision(tag, False, "connection-timeout", c.connector_id)]
@@ -58,20 +61,29 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
         c = self.connectors.get(event.connector_id)
         if c is None:
             return []
-        previous = c.pilot
         c.pilot = event.state
         out: list[fx.Effect] = []
         if event.state.is_error:
+            # E/F is an error of the pilot circuit or the controller, not an unplug: the
+            # plug fact stays as it was (a session ends through the fault, never as
+            # EVDisconnected while the EV may still be there).
             c.faults["pilot"] = _pilot_fault(event.state)
-        else:
-            c.faults.pop("pilot", None)
-        if not event.state.ev_connected and previous.ev_connected:
+            return out
+        c.faults.pop("pilot", None)
+        was_plugged, c.ev_plugged = c.ev_plugged, event.state.ev_connected
+        if was_plugged and not c.ev_plugged:
+            out.extend(self._on_unplugged(c, now))
+        return out
+
+    def _on_unplugged(self, c: Connector, now: float) -> list[fx.Effect]:
+        out: list[fx.Effect] = []
+        c.finishing = False
+        c.faults.pop("lock", None)  # the next plug tries the lock again
+        if c.tx is not None and self.config.get_bool("StopTransactionOnEVSideDisconnect"):
+            out.extend(self._stop_transaction(c, "EVDisconnected", None, now))
             c.finishing = False
-            if c.tx is not None and self.config.get_bool("StopTransactionOnEVSideDisconnect"):
-                out.extend(self._stop_transaction(c, "EVDisconnected", None, now))
-                c.finishing = False
-        if event.state.ev_connected and c.authorization is not None:
-            out.append(fx.CancelTimer(connection_timeout_timer(c.connector_id)))
+        if c.contactor_needs_check:
+            out.append(fx.CheckContactor(c.connector_id))
         return out
 
     # ------------------------------------------------------------------ transactions
@@ -79,16 +91,14 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
                              now: float) -> list[fx.Effect]:
         c.authorization = auth
         c.finishing = False
-        out: list[fx.Effect] = [fx.RecordDecision(auth.id_tag, True, auth.why, c.connector_id)]
-        if not c.pilot.ev_connected:
-            timeout_s = self.config.get_int("ConnectionTimeOut")
-            out.append(fx.StartTimer(connection_timeout_timer(c.connector_id), timeout_s))
-        return out
+        timeout_s = self.config.get_int("ConnectionTimeOut")
+        return [fx.RecordDecision(auth.id_tag, True, auth.why, c.connector_id),
+                fx.StartTimer(connection_timeout_timer(c.connector_id), timeout_s)]
 
     def _maybe_start_transaction(self, c: Connector, now: float) -> list[fx.Effect]:
         auth = c.authorization
         if (auth is None or c.tx is not None or not c.pilot.ev_connected or c.faults
-                or c.energy_wh() is None):
+                or c.energy_wh() is None or self.reset_accepted):
             return []
         c.authorization = None
         c.finishing = False
@@ -125,7 +135,7 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
         if meter_stop_wh is None:
             meter_stop_wh = tx.record.last_meter_wh or tx.record.meter_start_wh
         c.tx = None
-        c.finishing = c.pilot.ev_connected
+        c.finishing = c.ev_plugged
         if c.has_lock and (reason == "DeAuthorized" or (
                 reason == "EVDisconnected"
                 and not self.config.get_bool("UnlockConnectorOnEVSideDisconnect"))):

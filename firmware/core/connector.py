@@ -6,6 +6,18 @@ and its desired outputs (energy offer, contactor) from them after every event. T
 makes the safety rule one expression (``contactor_should_close``) instead of a property
 every transition has to remember.
 
+Energy needs two kinds of facts: the session's right to it (``energy_allowed``: a
+running, not withheld transaction, no fault, no contactor awaiting its check) and the
+hardware's readiness (``hardware_ready``: the cable lock confirmed locked). Nothing
+offers or closes before both hold: lock, confirm, then offer and close.
+
+A contactor fault (weld, no pull-in) sets ``contactor_needs_check``: no close again,
+whatever the feedback says meanwhile, until the vehicle is unplugged and a contactor
+check has passed with no vehicle connected.
+
+``pilot`` is the last pilot state; ``ev_plugged`` the last *plug* fact, which pilot
+E/F (an error, not an unplug) leave unchanged.
+
 IEC 61851 → OCPP 1.6 status (checked in this order):
 - an active fault (contactor, meter, pilot E/F)               → Faulted
 - a transaction, energy allowed, pilot C/D                    → Charging
@@ -87,6 +99,10 @@ class Transaction:
 
 STOP_DATA_MAX_SAMPLES = 200
 
+# Faults that withhold energy but keep the session: a meter or controller link that
+# stops answering may come back, and the driver is still there.
+TRANSIENT_FAULTS = frozenset({"meter", "pilot-link"})
+
 
 class Connector:
     def __init__(self, connector_id: int, max_current_a: float, *, operative: bool = True,
@@ -95,6 +111,7 @@ class Connector:
         self.max_current_a = max_current_a
         self.has_lock = has_lock
         self.pilot = PilotState.A
+        self.ev_plugged = False  # the last non-error pilot state was B, C or D
         self.operative = operative
         self.scheduled_operative: bool | None = None
         self.faults: dict[str, Fault] = {}
@@ -110,6 +127,8 @@ class Connector:
         self.reported_error: str = "NoError"
         self.shown_status: str | None = None  # last status given to the indicator
         self.cable_locked = False  # as last commanded
+        self.lock_confirmed = False  # the lock answered CableLocked to the last LockCable
+        self.contactor_needs_check = False  # a contactor fault: see the module doc
         # The transaction ended but the cable stays locked until this idTag returns
         # (DeAuthorized, [16] §3.5.4; or UnlockConnectorOnEVSideDisconnect=false).
         self.cable_held_for: str | None = None
@@ -120,18 +139,32 @@ class Connector:
         return bool(self.faults)
 
     def energy_allowed(self) -> bool:
-        """The EVSE is willing to deliver energy now (tx running, not withheld, no fault)."""
+        """The session has the right to energy now: tx running, not withheld, no fault,
+        no contactor awaiting its check."""
         tx = self.tx
-        return tx is not None and not tx.record.suspended_by_evse and not self.faults
+        return (tx is not None and not tx.record.suspended_by_evse and not self.faults
+                and not self.contactor_needs_check)
+
+    def hardware_ready(self) -> bool:
+        """The socket may be energised: its cable lock (if any) confirmed locked."""
+        return not self.has_lock or (self.cable_locked and self.lock_confirmed)
 
     def desired_offer_a(self) -> float:
-        if self.energy_allowed() and self.pilot.ev_connected:
+        if self.energy_allowed() and self.hardware_ready() and self.pilot.ev_connected:
             return self.max_current_a
         return 0.0
 
     def contactor_should_close(self) -> bool:
-        """The safety rule: authorized (running tx, not withheld), EV asks, no fault."""
-        return self.energy_allowed() and self.pilot.ev_requests_energy
+        """The safety rule: authorized (running tx, not withheld), EV asks, no fault,
+        the cable locked and confirmed, no contactor awaiting its check."""
+        return (self.energy_allowed() and self.hardware_ready()
+                and self.pilot.ev_requests_energy)
+
+    def session_ending_fault(self) -> Fault | None:
+        """The first active fault that ends a running session (everything except a
+        meter or controller link that may come back: those only withhold energy)."""
+        return next((f for f in self.faults.values() if f.kind not in TRANSIENT_FAULTS),
+                    None)
 
     def cable_should_lock(self) -> bool:
         return self.has_lock and (self.tx is not None or self.cable_held_for is not None)
@@ -152,7 +185,7 @@ class Connector:
             return "SuspendedEV"
         if not self.operative:
             return "Unavailable"
-        if self.finishing and self.pilot.ev_connected:
+        if self.finishing and self.ev_plugged:
             return "Finishing"
         if self.authorization is not None or self.awaiting_authorize or self.pilot.ev_connected:
             return "Preparing"

@@ -23,8 +23,9 @@ def _reply(event: ev.Request, status: str, **fields) -> fx.Reply:
 class RequestsMixin:
     # ------------------------------------------------------------------ remote start/stop
     def _on_remote_start(self, event: ev.RemoteStartRequested, now: float) -> list[fx.Effect]:
-        if self.boot_state != "Accepted":
-            return [_reply(event, "Rejected")]  # [16] §4.2: not while Pending
+        if self.boot_state != "Accepted" or self.reset_accepted:
+            # [16] §4.2: not while Pending; nor once a Reset was accepted (restarting).
+            return [_reply(event, "Rejected")]
         if event.connector_id is not None:
             c = self.connectors.get(event.connector_id)
             if c is None or not c.is_idle():
@@ -47,6 +48,7 @@ class RequestsMixin:
     def _on_reset(self, event: ev.ResetRequested, now: float) -> list[fx.Effect]:
         """Stop every transaction with SoftReset/HardReset, then restart ([16] §5.14)."""
         out: list[fx.Effect] = [_reply(event, "Accepted")]
+        self.reset_accepted = True  # refuse new sessions until the restart
         reason = "HardReset" if event.kind == "Hard" else "SoftReset"
         for c in self.connectors.values():
             c.authorization = None
@@ -95,6 +97,7 @@ class RequestsMixin:
         out = self._stop_transaction(c, "UnlockCommand", None, now)
         c.cable_held_for = None
         c.cable_locked = False
+        c.lock_confirmed = False
         out.append(fx.UnlockCable(c.connector_id, event.ref))
         return out
 

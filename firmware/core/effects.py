@@ -58,7 +58,17 @@ class OfferEnergy(Effect):
 
 @dataclass(frozen=True)
 class LockCable(Effect):
-    """Lock the cable in the socket outlet (a transaction runs on it)."""
+    """Lock the cable in the socket outlet (a transaction runs on it). The answer is
+    ``CableLocked`` or ``LockFailed``; no energy is offered before ``CableLocked``."""
+
+    connector_id: int
+
+
+@dataclass(frozen=True)
+class CheckContactor(Effect):
+    """Compare the contactor's feedback with "open" now; the answer is
+    ``ContactorChecked`` or ``ContactorFailed``. Asked after a contactor fault once the
+    vehicle is unplugged: only a check passed with no vehicle restores energy."""
 
     connector_id: int
 

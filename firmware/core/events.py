@@ -114,6 +114,14 @@ class ContactorFailed(Event):
 
 
 @dataclass(frozen=True)
+class ContactorChecked(Event):
+    """A requested contactor check (``CheckContactor``) found the feedback open, as
+    commanded. A failed check arrives as ``ContactorFailed`` instead."""
+
+    connector_id: int
+
+
+@dataclass(frozen=True)
 class MeterSampled(Event):
     connector_id: int
     reading: MeterReading
@@ -139,6 +147,21 @@ class HardwareFaultChanged(Event):
     active: bool
     error_code: str = "OtherError"
     vendor_error_code: str = ""
+    info: str = ""
+
+
+@dataclass(frozen=True)
+class CableLocked(Event):
+    """The cable lock confirmed "locked" after a ``LockCable``."""
+
+    connector_id: int
+
+
+@dataclass(frozen=True)
+class LockFailed(Event):
+    """The cable lock did not confirm "locked" (timeout, no feedback, device error)."""
+
+    connector_id: int
     info: str = ""
 
 

@@ -76,6 +76,34 @@ class SamplingMixin:
                                           event.vendor_error_code, event.info)
             # The driver has already opened what it could; keep our command in step.
             c.contactor_closed = False
+            c.contactor_needs_check = True
+        return []
+
+    def _on_contactor_checked(self, event: ev.ContactorChecked,
+                              now: float) -> list[fx.Effect]:
+        c = self.connectors.get(event.connector_id)
+        if c is not None:
+            self._contactor_check_passed(c)
+        return []
+
+    @staticmethod
+    def _contactor_check_passed(c: Connector) -> None:
+        """Only a check passed with no vehicle connected restores a faulted contactor."""
+        if not c.ev_plugged and not c.pilot.is_error:
+            c.contactor_needs_check = False
+
+    # ------------------------------------------------------------------ cable lock
+    def _on_cable_locked(self, event: ev.CableLocked, now: float) -> list[fx.Effect]:
+        c = self.connectors.get(event.connector_id)
+        if c is not None and c.cable_locked:
+            c.lock_confirmed = True
+        return []
+
+    def _on_lock_failed(self, event: ev.LockFailed, now: float) -> list[fx.Effect]:
+        c = self.connectors.get(event.connector_id)
+        if c is not None and c.cable_locked:
+            c.lock_confirmed = False
+            c.faults["lock"] = Fault("lock", "ConnectorLockFailure", "LockFailed", event.info)
         return []
 
     def _on_hardware_fault(self, event: ev.HardwareFaultChanged, now: float) -> list[fx.Effect]:
@@ -87,6 +115,8 @@ class SamplingMixin:
                                          event.vendor_error_code, event.info)
         else:
             c.faults.pop(event.kind, None)
+            if event.kind == "contactor":
+                self._contactor_check_passed(c)
         return []
 
     # ------------------------------------------------------------------ MeterValues

@@ -33,6 +33,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
         self.boot_state = "None"  # None | Pending | Accepted | Rejected
         self.boot_retry_pending = False
         self.reported_station_status: str | None = None
+        self.reset_accepted = False  # a Reset was accepted: no new session until restart
         self._authorize_seq = 0
         self._pending_authorize: dict = {}
         self._handlers: dict[type, Callable[[ev.Event, float], list[fx.Effect]]] = {
@@ -48,6 +49,9 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
             ev.CardPresented: self._on_card,
             ev.ContactorSwitched: self._on_contactor_switched,
             ev.ContactorFailed: self._on_contactor_failed,
+            ev.ContactorChecked: self._on_contactor_checked,
+            ev.CableLocked: self._on_cable_locked,
+            ev.LockFailed: self._on_lock_failed,
             ev.MeterSampled: self._on_meter_sampled,
             ev.MeterFailed: self._on_meter_failed,
             ev.HardwareFaultChanged: self._on_hardware_fault,
@@ -91,6 +95,10 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
         safety: list[fx.Effect] = []
         later: list[fx.Effect] = []
         for c in self.connectors.values():
+            fault = c.session_ending_fault() if c.tx is not None else None
+            if fault is not None:
+                # [16] §7.6 Reason "Other": a fault ended it; never EVDisconnected.
+                later.extend(self._stop_transaction(c, "Other", None, now))
             later.extend(self._maybe_start_transaction(c, now))
             if c.scheduled_operative is not None and c.tx is None:
                 later.extend(self._apply_availability(c, c.scheduled_operative))
@@ -108,6 +116,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
             lock = c.cable_should_lock()
             if lock != c.cable_locked:
                 c.cable_locked = lock
+                c.lock_confirmed = False  # until CableLocked answers this LockCable
                 later.append(fx.LockCable(c.connector_id) if lock
                              else fx.UnlockCable(c.connector_id))
             status = c.status()

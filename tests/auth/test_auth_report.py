@@ -33,7 +33,7 @@ def test_lookup_report_for_a_list_tag(store):
     assert lines[1].startswith("eMAID: DE-8AA-C12345678-X (check digit")
     assert "list: Accepted, 2026-01-02T00:00:00Z, parent FLEET" in lines
     assert "cache: not found" in lines
-    assert "decision online: start-verify (list:Accepted)" in lines
+    assert "decision online: start (list:Accepted)" in lines
     assert "decision offline: start (list:Accepted)" in lines
 
 

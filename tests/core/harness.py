@@ -27,8 +27,12 @@ class Entry:
 
 class Harness:
     def __init__(self, connectors: int = 1, config: dict[str, str] | None = None,
-                 has_lock: bool = True, max_current_a: float = 32.0):
+                 has_lock: bool = True, max_current_a: float = 32.0,
+                 auto_lock: bool = True):
+        """``auto_lock``: answer every LockCable with CableLocked, as a working lock's
+        hardware worker does (False: the test answers CableLocked/LockFailed itself)."""
         self.now = T0
+        self.auto_lock = auto_lock
         self.station = Station(
             [Connector(i, max_current_a, has_lock=has_lock) for i in range(1, connectors + 1)],
             Configuration.initial(config or {}, {}, {"NumberOfConnectors": str(connectors)}))
@@ -43,6 +47,9 @@ class Harness:
     def handle(self, event: ev.Event) -> list[fx.Effect]:
         out = self.station.handle(event, self.now)
         self.log.extend(out)
+        if self.auto_lock:
+            for lock in [e for e in out if isinstance(e, fx.LockCable)]:
+                out = out + self.handle(ev.CableLocked(lock.connector_id))
         return out
 
     def advance(self, seconds: float) -> None:

@@ -37,14 +37,14 @@ NO_CACHE = replace(K, authorization_cache_enabled=False)
 
 TABLE = [
     # (id, list entry, cache entry, online, keys, negative, expected action, expected why)
-    ("sec3.5 LocalPreAuthorize online list Accepted starts at once, verified in background",
-     L(), None, True, PRE, False, "start-verify", "list:Accepted"),
-    ("sec3.5 LocalPreAuthorize online cache Accepted starts at once, verified in background",
-     None, C(), True, PRE, False, "start-verify", "cache:Accepted"),
+    ("sec9.1.19 LocalPreAuthorize online list Accepted starts at once, no Authorize",
+     L(), None, True, PRE, False, "start", "list:Accepted"),
+    ("sec9.1.19 LocalPreAuthorize online cache Accepted starts at once, no Authorize",
+     None, C(), True, PRE, False, "start", "cache:Accepted"),
     ("sec3.5 without LocalPreAuthorize online list Accepted waits for Authorize",
      L(), None, True, K, False, "ask", "list:Accepted"),
     ("sec3.5 list ConcurrentTx is valid (§3.5.2)", L("ConcurrentTx"), None, True, PRE, False,
-     "start-verify", "list:ConcurrentTx"),
+     "start", "list:ConcurrentTx"),
     ("sec4.1 online unknown tag sends Authorize", None, None, True, PRE, False, "ask", "unknown"),
     ("sec3.5.1 online cache Blocked sends Authorize", None, C("Blocked"), True, PRE, False, "ask",
      "cache:Blocked"),
@@ -113,7 +113,7 @@ def test_start_rules(list_entry, cache_entry, online, keys, negative, action, wh
     decision = decide_start("TAG", list_entry, cache_entry, online=online, keys=keys, now=NOW,
                             negative_cached=negative)
     assert (decision.action, decision.why) == (action, why)
-    if action in ("start", "start-verify") and (list_entry or cache_entry):
+    if action == "start" and (list_entry or cache_entry):
         assert decision.entry is not None  # the session takes the parentIdTag from it
 
 
@@ -136,7 +136,7 @@ def test_remote_start_is_trusted_without_authorize_remote_tx_requests():
 def test_remote_start_is_authorized_like_a_tap_with_authorize_remote_tx_requests():
     keys = replace(PRE, authorize_remote_tx_requests=True)
     assert decide_remote_start("TAG", None, None, keys=keys, now=NOW).action == "ask"
-    assert decide_remote_start("TAG", L(), None, keys=keys, now=NOW).action == "start-verify"
+    assert decide_remote_start("TAG", L(), None, keys=keys, now=NOW).action == "start"
     assert decide_remote_start("TAG", L("Blocked"), None, keys=keys, now=NOW,
                                negative_cached=True).action == "reject"
 
@@ -176,7 +176,7 @@ def spec_expectation(keys: AuthKeys, situation: str, online: bool) -> tuple[str,
         entry.expiry_s is None or entry.expiry_s > NOW)
     if online:
         if valid and keys.local_pre_authorize:
-            return "start-verify", "sec3.5", "LocalPreAuthorize starts without waiting"
+            return "start", "sec9.1.19", "LocalPreAuthorize starts without requesting an Authorize"
         return "ask", "sec4.1", "not locally authorized online: Authorize.req"
     if entry is not None and not valid:
         return "reject", "sec3.5.4", "not-Accepted or expired entries MUST be rejected"

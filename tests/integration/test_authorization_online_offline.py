@@ -45,9 +45,10 @@ def conflicts(csms, after=0):
             if f.payload["errorCode"] == "LocalListConflict"]
 
 
-async def test_local_pre_authorize_starts_before_the_csms_answers_3_5(csms, tmp_path):
-    """LocalPreAuthorize: a valid list entry starts at once; the Authorize goes out in the
-    background. Without it the station waits for Authorize.conf first."""
+async def test_local_pre_authorize_starts_without_requesting_authorize_9_1_19(csms, tmp_path):
+    """LocalPreAuthorize: a valid list entry starts at once "without waiting for or
+    requesting an Authorize.conf" ([16] §9.1.19): no Authorize at all; the
+    StartTransaction.conf is the check. Without it the station waits for Authorize.conf."""
     site = write_site(tmp_path, csms.url, defaults={"LocalPreAuthorize": True})
     async with running_agent(site) as cp:
         decisions = Decisions(cp)
@@ -57,12 +58,10 @@ async def test_local_pre_authorize_starts_before_the_csms_answers_3_5(csms, tmp_
         decision = await tap(cp, decisions, "AA000001")
         assert (decision.accepted, decision.why) == (True, "list:Accepted")
         start = await csms.wait_for("StartTransaction", after=mark, timeout_s=5)
-        authorize = await csms.wait_for("Authorize", after=mark, timeout_s=5)
-        assert start.payload["idTag"] == authorize.payload["idTag"] == "AA000001"
-        assert start.seq < authorize.seq  # the start did not wait for any Authorize.conf
+        assert start.payload["idTag"] == "AA000001"
+        await csms.wait_frame(lambda f: f.request_seq == start.seq, direction="to_cp")
+        assert csms.messages("Authorize", after=mark) == []
         # List ids are never cached ([16] §3.5.3), even when the CSMS confirms them.
-        await csms.wait_frame(lambda f: f.request_seq == authorize.seq, direction="to_cp")
-        await cp.until(lambda: not cp.station._pending_authorize)  # the answer was handled
         assert (await lookup(cp, "AA000001"))["cache"] == "not found"
 
         mark = csms.mark()
@@ -264,8 +263,8 @@ async def test_offline_list_start_contradicted_by_start_transaction_conf_3_5_2_3
 
 async def test_pre_authorized_start_refused_in_background_is_deauthorized_3_5_2_e16_3_17(
         csms, tmp_path):
-    """LocalPreAuthorize started on the list; the background Authorize.conf says Blocked:
-    conflict reported, the transaction stopped with DeAuthorized."""
+    """LocalPreAuthorize started on the list; the StartTransaction.conf says Blocked:
+    conflict reported, the transaction stopped with DeAuthorized ([16] §9.1.19, §3.5.2)."""
     site = write_site(tmp_path, csms.url, defaults={"LocalPreAuthorize": True})
     async with running_agent(site) as cp:
         decisions = Decisions(cp)

@@ -235,7 +235,7 @@ async def test_console_auth_lookup_and_stats_report_list_cache_and_decisions(csm
             "list: Accepted, 2099-01-01T00:00:00Z, parent FLEET1",
             "cache: not found",
             "negative cache: no",
-            "decision online: start-verify (list:Accepted)",
+            "decision online: start (list:Accepted)",
             "decision offline: start (list:Accepted)",
         ]
         assert await cp.console("auth lookup AA000002") == [

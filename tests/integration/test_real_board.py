@@ -223,9 +223,11 @@ async def test_a_contactor_that_does_not_pull_in_faults_until_a_technician_test_
         # While plugged in, the technician test is refused.
         reply = await cp.agent.console.execute("test contactor 1")
         assert reply[0].startswith("ERROR: connector 1: refused: a vehicle is plugged in")
-        rig.evse.unplug()
+        # A contactor fault ends the session's right to energy: stopped as Other, never
+        # EVDisconnected while the EV is still plugged in (issue #8 A, 5).
         stop = await csms.wait_for("StopTransaction", timeout_s=5)
-        assert stop.payload["reason"] == "EVDisconnected"
+        assert stop.payload["reason"] == "Other"
+        rig.evse.unplug()
         # Plug again and tap another card: refused, the connector stays Faulted.
         mark = csms.mark()
         rig.evse.plug()
