@@ -42,8 +42,15 @@ class BootMixin:
         return [fx.SendBootNotification()]
 
     def _on_link_disconnected(self, event: ev.LinkDisconnected, now: float) -> list[fx.Effect]:
+        """No answer can come on a closed connection: every Authorize still waiting is
+        decided by the offline rules now (a late CallFailed for it is then ignored), so a
+        tap never holds a connector across an outage (issue #8 item 3)."""
         self.connected = False
-        return []
+        out: list[fx.Effect] = []
+        for ref, pending in list(self._pending_authorize.items()):
+            out.extend(self._on_call_failed(
+                ev.CallFailed(ref, "Authorize", "offline"), now))
+        return out
 
     def _on_boot_responded(self, event: ev.BootResponded, now: float) -> list[fx.Effect]:
         out: list[fx.Effect] = []

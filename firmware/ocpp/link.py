@@ -336,7 +336,9 @@ class OcppLink:
             self._fail(item.effect, item.action, "timeout")
             await self._close_if_half_open(session, settings)
             return
-        except LinkClosed:
+        except (LinkClosed, asyncio.CancelledError):
+            # The connection closed under the CALL (the sender is cancelled then): no
+            # answer will ever come, so say so; a waiting tap must not hold its connector.
             self._fail(item.effect, item.action, "offline")
             raise
         self._succeed(item, response)

@@ -180,3 +180,21 @@ def test_5_unplug_after_a_fault_is_ev_disconnected_when_no_stop_happened_yet():
     assert h.of(fx.SendStopTransaction) == []
     h.pilot("A")
     assert h.last(fx.SendStopTransaction).reason == "EVDisconnected"
+
+
+# ---------------------------------------------------------------------- item 3
+def test_3_a_tap_whose_authorize_is_in_flight_when_the_link_drops_frees_the_connector():
+    """Found by test_safety_property: the Authorize was sent, the connection closed, no
+    answer and no CallFailed ever came; the connector stayed 'awaiting' forever."""
+    h = Harness()
+    h.boot()
+    h.tap("AABBCCDD")
+    assert h.station.connectors[1].awaiting_authorize
+    h.handle(ev.LinkDisconnected())
+    c = h.station.connectors[1]
+    assert not c.awaiting_authorize and c.authorization is None  # offline: unknown refused
+    h.pilot("B")
+    h.pilot("A")
+    assert h.status() == "Available"
+    h.boot()
+    assert h.statuses_sent()[-1] == "Available"

@@ -457,3 +457,28 @@ async def test_tag_added_to_the_list_leaves_the_cache_3_5_3(csms, tmp_path):
         await go_offline(csms, cp)
         decision = await tap_and_release(cp, decisions, "CC000001")
         assert (decision.accepted, decision.why) == (False, "list:Blocked")
+
+
+async def test_refused_offline_taps_never_hold_the_connector_issue_8_item_3(csms, tmp_path):
+    """Online, a tag the CSMS answers Blocked (no cable); offline, plug, an unknown tag
+    (AllowOfflineTxForUnknownId=false), then the Blocked tag; online; unplug. The
+    connector stays free for taps and reports Available after the unplug."""
+    site = write_site(tmp_path, csms.url, defaults={"AllowOfflineTxForUnknownId": False})
+    async with running_agent(site) as cp:
+        decisions = Decisions(cp)
+        await booted(csms)
+        csms.authorization.set("BB000001", "Blocked")
+        assert (await tap(cp, decisions, "BB000001")).why == "csms:Blocked"
+        await go_offline(csms, cp)
+        await plugged(csms, cp)
+        assert not (await tap(cp, decisions, "EE000001")).accepted
+        assert not (await tap(cp, decisions, "BB000001")).accepted
+        mark = csms.mark()
+        await go_online(csms, cp)
+        await cp.console("sim unplug 1")
+        await csms.wait_for("StatusNotification", lambda f: f.payload["connectorId"] == 1
+                            and f.payload["status"] == "Available", after=mark, timeout_s=10)
+        csms.authorization.set("AA000009", "Accepted")
+        await plugged(csms, cp)
+        decision = await tap(cp, decisions, "AA000009")
+        assert (decision.accepted, decision.why) == (True, "csms:Accepted")
