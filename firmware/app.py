@@ -186,7 +186,8 @@ async def run(agent: Agent) -> str | None:
                 log.warning("transaction %d on connector %d was running when the agent "
                             "stopped: stopping it with PowerLoss", record.local_tx_id,
                             record.connector_id)
-                agent.runtime.dispatch(ev.RecoveredTransaction(record))
+                agent.runtime.dispatch(ev.RecoveredTransaction(
+                    record, repo.stop_data(agent.conn, record.local_tx_id)))
             workers = [tasks.create_task(h.run()) for h in agent.runtime.hardware.values()]
             workers += [tasks.create_task(r.run()) for r in agent.readers]
             workers.append(tasks.create_task(agent.link.run()))

@@ -157,6 +157,8 @@ class ConnectorHardware:
                 await self.pilot.offer(effect.max_current_a)
             elif isinstance(effect, fx.LockCable):
                 await self._lock_cable()
+            elif isinstance(effect, fx.ReadMeter):
+                await self._read_meter_now()
             elif isinstance(effect, fx.CheckContactor):
                 await self.contactor.check()
                 self.dispatch(ev.ContactorChecked(self.connector_id))
@@ -176,6 +178,17 @@ class ConnectorHardware:
                 self.dispatch(ev.CableUnlocked(self.connector_id, False, effect.request_ref))
             elif isinstance(effect, fx.LockCable):
                 self.dispatch(ev.LockFailed(self.connector_id, str(e)[:50]))
+
+    async def _read_meter_now(self) -> None:
+        """After the commands before it (the opening): the reading a stop reports."""
+        try:
+            reading = await self.meter.read()
+        except HalError as e:
+            log.warning("connector %d: meter read after the stop failed: %s",
+                        self.connector_id, e)
+            self.dispatch(ev.MeterRead(self.connector_id, None))
+        else:
+            self.dispatch(ev.MeterRead(self.connector_id, reading))
 
     async def _lock_cable(self) -> None:
         """The core offers no energy before ``CableLocked``; anything else is a fault."""

@@ -152,7 +152,8 @@ class Runtime:
                 elif self.link is not None:
                     self.link.submit(effect)
             elif isinstance(effect, (fx.CloseContactor, fx.OpenContactor, fx.OfferEnergy,
-                                     fx.LockCable, fx.UnlockCable, fx.ShowStatus)):
+                                     fx.LockCable, fx.UnlockCable, fx.ShowStatus,
+                                     fx.CheckContactor, fx.ReadMeter)):
                 worker = self.hardware.get(effect.connector_id)
                 if worker is not None:
                     worker.command(effect)
@@ -187,6 +188,8 @@ class Runtime:
             for effect in effects:
                 if isinstance(effect, fx.PersistTransaction):
                     repo.save_transaction(self.conn, effect.record)
+                elif isinstance(effect, fx.PersistStopData):
+                    repo.save_stop_data(self.conn, effect.local_tx_id, effect.samples)
                 elif isinstance(effect, fx.SendMessage) and effect.transaction_related:
                     action, payload = mapping.to_call(effect, self.info)
                     local_tx_id = mapping.local_tx_id_of(effect)

@@ -16,13 +16,22 @@ from . import effects as fx
 from . import events as ev
 from .authorization_flow import AuthorizationFlowMixin
 from .boot import ALIGNED_TIMER, BOOT_TIMER, HEARTBEAT_TIMER
-from .connector import Authorization, Connector, Fault, Transaction, TransactionRecord
+from .connector import (Authorization, Connector, Fault, PendingStop, Transaction,
+                        TransactionRecord)
+from .effects import MeterSample
 from .metering import sample
 from .sampling import SamplingMixin
 
 
+STOP_METER_TIMEOUT_S = 5.0
+
+
 def connection_timeout_timer(connector_id: int) -> tuple:
     return ("connection-timeout", connector_id)
+
+
+def stop_meter_timer(connector_id: int) -> tuple:
+    return ("stop-meter", connector_id)
 
 
 class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
@@ -44,6 +53,8 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
                 return self._on_connection_timeout(c, now)
             if kind == "sample":
                 return self._on_sample_timer(c, now)
+            if kind == "stop-meter":
+                return self._finish_stop(c)
         return []
 
     def _on_connection_timeout(self, c: Connector, now: float) -> list[fx.Effect]:
@@ -117,14 +128,26 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
         ]
         measurands = self.config.get_list("StopTxnSampledData")
         if measurands:
-            c.add_stop_sample(sample(measurands, c.reading, c.max_current_a,
-                                     "Transaction.Begin", now))
+            out.extend(self._keep_stop_sample(c, sample(measurands, c.reading, c.max_current_a,
+                                                        "Transaction.Begin", now)))
         out.extend(self._arm_sample_timer(c))
         return out
 
+    def _keep_stop_sample(self, c: Connector, kept: MeterSample | None) -> list[fx.Effect]:
+        """Keep a StopTxn*Data sample, saved at once: a PowerLoss stop after a crash
+        carries the transactionData recorded until then."""
+        if c.tx is None or not c.add_stop_sample(kept):
+            return []
+        return [fx.PersistStopData(c.tx.local_tx_id, tuple(c.tx.stop_data))]
+
     def _stop_transaction(self, c: Connector, reason: str, id_tag: str | None,
-                          now: float) -> list[fx.Effect]:
-        """End the connector's transaction; the contactor opens through ``_sync``."""
+                          now: float, read_meter: bool = True) -> list[fx.Effect]:
+        """End the connector's transaction; the contactor opens through ``_sync``.
+
+        While energy flowed (contactor closed) the meterStop is read after the opening
+        (``ReadMeter``, then ``MeterRead`` sends the StopTransaction; at most
+        ``STOP_METER_TIMEOUT_S`` later the last poll is used). ``read_meter`` False
+        (shutdown, reset) sends it at once with the last poll."""
         tx = c.tx
         if tx is None:
             return []
@@ -134,17 +157,41 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
         meter_stop_wh = c.energy_wh()
         if meter_stop_wh is None:
             meter_stop_wh = tx.record.last_meter_wh or tx.record.meter_start_wh
+        energised = c.contactor_closed
         c.tx = None
         c.finishing = c.ev_plugged
         if c.has_lock and (reason == "DeAuthorized" or (
                 reason == "EVDisconnected"
                 and not self.config.get_bool("UnlockConnectorOnEVSideDisconnect"))):
             c.cable_held_for = tx.id_tag
-        return [
-            fx.CancelTimer(("sample", c.connector_id)),
-            fx.SendStopTransaction(tx.local_tx_id, meter_stop_wh, now, reason, id_tag,
-                                   tuple(tx.stop_data)),
-        ]
+        out: list[fx.Effect] = [fx.CancelTimer(("sample", c.connector_id))]
+        if read_meter and energised and c.reading is not None:
+            c.stopping = PendingStop(tx.local_tx_id, reason, id_tag, now,
+                                     tuple(tx.stop_data), meter_stop_wh)
+            return out + [fx.ReadMeter(c.connector_id),
+                          fx.StartTimer(stop_meter_timer(c.connector_id), STOP_METER_TIMEOUT_S)]
+        return out + [fx.SendStopTransaction(tx.local_tx_id, meter_stop_wh, now, reason, id_tag,
+                                             tuple(tx.stop_data))]
+
+    def _on_meter_read(self, event: ev.MeterRead, now: float) -> list[fx.Effect]:
+        c = self.connectors.get(event.connector_id)
+        if c is None:
+            return []
+        if event.reading is not None:
+            c.reading = event.reading
+            c.reading_at_s = now
+        return self._finish_stop(c)
+
+    def _finish_stop(self, c: Connector) -> list[fx.Effect]:
+        stop, c.stopping = c.stopping, None
+        if stop is None:
+            return []
+        meter_stop_wh = c.energy_wh()
+        if meter_stop_wh is None or meter_stop_wh < stop.fallback_meter_wh:
+            meter_stop_wh = stop.fallback_meter_wh  # never less than already reported
+        return [fx.CancelTimer(stop_meter_timer(c.connector_id)),
+                fx.SendStopTransaction(stop.local_tx_id, meter_stop_wh, stop.at_s, stop.reason,
+                                       stop.id_tag, stop.stop_data)]
 
     def _on_start_responded(self, event: ev.StartTransactionResponded,
                             now: float) -> list[fx.Effect]:
@@ -187,14 +234,15 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
         self.next_local_tx_id = max(self.next_local_tx_id, r.local_tx_id + 1)
         meter_stop_wh = r.last_meter_wh if r.last_meter_wh is not None else r.meter_start_wh
         at_s = r.last_meter_at_s if r.last_meter_at_s is not None else r.started_at_s
-        return [fx.SendStopTransaction(r.local_tx_id, meter_stop_wh, at_s, "PowerLoss", r.id_tag)]
+        return [fx.SendStopTransaction(r.local_tx_id, meter_stop_wh, at_s, "PowerLoss", r.id_tag,
+                                       tuple(event.stop_data))]
 
     def _on_shutdown(self, event: ev.ShutdownRequested, now: float) -> list[fx.Effect]:
         """Graceful stop: end every transaction with an exact meter value and time."""
         out: list[fx.Effect] = []
         for c in self.connectors.values():
             c.authorization = None
-            out.extend(self._stop_transaction(c, event.reason, None, now))
+            out.extend(self._stop_transaction(c, event.reason, None, now, read_meter=False))
         return out
 
     def find_transaction(self, transaction_id: int) -> Connector | None:

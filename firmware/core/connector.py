@@ -97,6 +97,19 @@ class Transaction:
         return self.record
 
 
+@dataclass(frozen=True)
+class PendingStop:
+    """A transaction that ended while energy flowed: its StopTransaction waits for the
+    meter reading taken after the contactor opened (``ReadMeter``)."""
+
+    local_tx_id: int
+    reason: str
+    id_tag: str | None
+    at_s: float
+    stop_data: tuple[MeterSample, ...]
+    fallback_meter_wh: int  # the last poll, used if the meter does not answer
+
+
 STOP_DATA_MAX_SAMPLES = 200
 
 # Faults that withhold energy but keep the session: a meter or controller link that
@@ -119,6 +132,7 @@ class Connector:
         self.awaiting_authorize = False  # a tap for this connector is with the CSMS
         self.tx: Transaction | None = None
         self.finishing = False
+        self.stopping: PendingStop | None = None
         self.contactor_closed = False  # as last commanded
         self.offer_a = 0.0  # as last commanded
         self.reading: MeterReading | None = None
@@ -169,10 +183,15 @@ class Connector:
     def cable_should_lock(self) -> bool:
         return self.has_lock and (self.tx is not None or self.cable_held_for is not None)
 
+    def transaction_ended(self) -> bool:
+        """No transaction, and the last one's StopTransaction is queued (not waiting
+        for the meter reading after the opening)."""
+        return self.tx is None and self.stopping is None
+
     def is_idle(self) -> bool:
         """Free for a new session: no tx, no authorization, operative, no fault."""
         return (self.tx is None and self.authorization is None and not self.awaiting_authorize
-                and self.operative and not self.faults)
+                and self.stopping is None and self.operative and not self.faults)
 
     def status(self) -> str:
         if self.faults:
@@ -198,12 +217,14 @@ class Connector:
     def energy_wh(self) -> int | None:
         return None if self.reading is None else int(round(self.reading.energy_wh))
 
-    def add_stop_sample(self, sample: MeterSample | None) -> None:
+    def add_stop_sample(self, sample: MeterSample | None) -> bool:
+        """Keep ``sample`` for the StopTransaction; True when one was added."""
         if self.tx is None or sample is None:
-            return
+            return False
         data = self.tx.stop_data
         if len(data) >= STOP_DATA_MAX_SAMPLES:
             # Keep the first (Transaction.Begin) and the newest: a long session must not
             # grow the StopTransaction without bound.
             del data[1]
         data.append(sample)
+        return True

@@ -52,7 +52,7 @@ class RequestsMixin:
         reason = "HardReset" if event.kind == "Hard" else "SoftReset"
         for c in self.connectors.values():
             c.authorization = None
-            out.extend(self._stop_transaction(c, reason, None, now))
+            out.extend(self._stop_transaction(c, reason, None, now, read_meter=False))
         out.append(fx.RestartAgent(event.kind))
         return out
 

@@ -117,6 +117,24 @@ class ForgetTransaction(Effect):
 
 
 @dataclass(frozen=True)
+class PersistStopData(Effect):
+    """Write a running transaction's StopTxn*Data samples (sent with a PowerLoss stop
+    after a crash)."""
+
+    local_tx_id: int
+    samples: tuple[MeterSample, ...]
+
+
+@dataclass(frozen=True)
+class ReadMeter(Effect):
+    """Read the connector's meter once every command queued before it has run (the
+    contactor opening): the answer is ``MeterRead``. A stop's meterStop is taken after
+    the energy stopped, not from a poll up to one interval old."""
+
+    connector_id: int
+
+
+@dataclass(frozen=True)
 class UpdateAuthorizationCache(Effect):
     """Record an IdTagInfo the CSMS sent (the store skips list identifiers)."""
 

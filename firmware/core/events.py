@@ -128,6 +128,14 @@ class MeterSampled(Event):
 
 
 @dataclass(frozen=True)
+class MeterRead(Event):
+    """The answer to ``ReadMeter``: the reading, or None when the meter did not answer."""
+
+    connector_id: int
+    reading: MeterReading | None
+
+
+@dataclass(frozen=True)
 class MeterFailed(Event):
     """The meter failed ``failed_reads`` consecutive reads (PowerMeterFailure)."""
 
@@ -278,3 +286,4 @@ class RecoveredTransaction(Event):
     """A transaction found open in the store at start (the agent died during it)."""
 
     record: Any = field(default=None)
+    stop_data: tuple[Any, ...] = ()  # the StopTxn*Data samples saved before the crash

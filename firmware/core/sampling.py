@@ -20,7 +20,11 @@ from .boot import ALIGNED_TIMER
 from .connector import Connector, Fault
 from .metering import sample, seconds_to_next_aligned
 
-METER_CHECKPOINT_S = 15.0
+# A running transaction's meter reading is saved when it has advanced this much or this
+# long since the last save: a power cut loses at most ~10 Wh (or 5 s of energy, whichever
+# comes first), plus one meter poll.
+METER_CHECKPOINT_WH = 10
+METER_CHECKPOINT_S = 5.0
 ALIGNMENT_TOLERANCE_S = 2.0
 
 
@@ -47,8 +51,10 @@ class SamplingMixin:
             # MaxEnergyOnInvalidId reached: withhold energy from now on.
             tx.update(suspended_by_evse=True)
             force = True
+        last_wh = tx.record.last_meter_wh if tx.record.last_meter_wh is not None else energy_wh
         changed = energy_wh != tx.record.last_meter_wh
-        if force or (changed and now - tx.last_persisted_s >= METER_CHECKPOINT_S):
+        if force or (changed and (energy_wh - last_wh >= METER_CHECKPOINT_WH
+                                  or now - tx.last_persisted_s >= METER_CHECKPOINT_S)):
             tx.last_persisted_s = now
             return [fx.PersistTransaction(tx.update(last_meter_wh=energy_wh,
                                                     last_meter_at_s=now))]
@@ -136,8 +142,8 @@ class SamplingMixin:
             out.append(fx.SendMeterValues(c.connector_id, (periodic,), c.tx.local_tx_id))
         stop_measurands = self.config.get_list("StopTxnSampledData")
         if stop_measurands:
-            c.add_stop_sample(sample(stop_measurands, c.reading, c.offer_a,
-                                     "Sample.Periodic", now))
+            out.extend(self._keep_stop_sample(c, sample(stop_measurands, c.reading, c.offer_a,
+                                                        "Sample.Periodic", now)))
         if c.reading is not None:
             c.tx.last_persisted_s = now
             out.append(fx.PersistTransaction(c.tx.update(last_meter_wh=c.energy_wh(),
@@ -170,6 +176,6 @@ class SamplingMixin:
                 out.append(fx.PersistTransaction(c.tx.update(
                     last_meter_wh=c.energy_wh(), last_meter_at_s=max(now, stamp_s))))
             if stop_measurands:
-                c.add_stop_sample(sample(stop_measurands, c.reading, c.offer_a,
-                                         "Sample.Clock", stamp_s))
+                out.extend(self._keep_stop_sample(c, sample(stop_measurands, c.reading,
+                                                            c.offer_a, "Sample.Clock", stamp_s)))
         return out

@@ -54,6 +54,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
             ev.LockFailed: self._on_lock_failed,
             ev.MeterSampled: self._on_meter_sampled,
             ev.MeterFailed: self._on_meter_failed,
+            ev.MeterRead: self._on_meter_read,
             ev.HardwareFaultChanged: self._on_hardware_fault,
             ev.CableUnlocked: self._on_cable_unlocked,
             ev.AuthorizeResponded: self._on_authorize_responded,
@@ -128,7 +129,9 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
         return safety, later
 
     def _report_status(self, c: Connector, now: float, force: bool = False) -> list[fx.Effect]:
-        if not self.online:
+        if not self.online or c.stopping is not None:
+            # A StopTransaction waiting for its meter reading goes first: the CSMS sees
+            # the stop, then Finishing/Available, as it would without the wait.
             return []
         notification = self.status_notification(c, now)
         if (not force and notification.status == c.reported_status

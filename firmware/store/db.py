@@ -65,6 +65,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX outbox_by_local_tx ON outbox(local_tx_id);
     """,
+    # version 3: a running transaction's StopTxn*Data samples, so a PowerLoss stop after
+    # a crash carries the transactionData recorded before it (issue #8 item 14).
+    """
+    ALTER TABLE transactions ADD COLUMN stop_data TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 # Other components (the authorization store) add their own tables with their own

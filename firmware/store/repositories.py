@@ -7,11 +7,15 @@ group of them commits together.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from firmware.core.connector import TransactionRecord
+from firmware.core.effects import MeterSample, SampledValue
+
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------- meta
@@ -61,6 +65,39 @@ def save_transaction(conn: sqlite3.Connection, r: TransactionRecord) -> None:
          r.started_at_s, r.transaction_id, r.last_meter_wh, r.last_meter_at_s,
          int(r.suspended_by_evse)))
     bump_local_tx_id(conn, r.local_tx_id + 1)
+
+
+def save_stop_data(conn: sqlite3.Connection, local_tx_id: int,
+                   samples: tuple[MeterSample, ...]) -> None:
+    """Replace a running transaction's StopTxn*Data samples (at most
+    ``STOP_DATA_MAX_SAMPLES``, written only when one is added)."""
+    conn.execute("UPDATE transactions SET stop_data=? WHERE local_tx_id=?",
+                 (json.dumps([_sample_row(s) for s in samples], separators=(",", ":")),
+                  local_tx_id))
+
+
+def _sample_row(sample: MeterSample) -> list[Any]:
+    return [sample.timestamp_s, [[v.value, v.measurand, v.context, v.unit, v.phase, v.location]
+                                 for v in sample.values]]
+
+
+def _sample_from_row(row: list[Any]) -> MeterSample:
+    return MeterSample(float(row[0]), tuple(SampledValue(*map(_text_or_none, v)) for v in row[1]))
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def stop_data(conn: sqlite3.Connection, local_tx_id: int) -> tuple[MeterSample, ...]:
+    """The samples saved by ``save_stop_data``; () when none or unreadable."""
+    row = conn.execute("SELECT stop_data FROM transactions WHERE local_tx_id=?",
+                       (local_tx_id,)).fetchone()
+    try:
+        return tuple(_sample_from_row(r) for r in json.loads(row[0])) if row else ()
+    except (ValueError, TypeError, IndexError):
+        log.warning("transaction %d: saved stop data unreadable; sending none", local_tx_id)
+        return ()
 
 
 def delete_transaction(conn: sqlite3.Connection, local_tx_id: int) -> None:

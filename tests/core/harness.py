@@ -28,11 +28,12 @@ class Entry:
 class Harness:
     def __init__(self, connectors: int = 1, config: dict[str, str] | None = None,
                  has_lock: bool = True, max_current_a: float = 32.0,
-                 auto_lock: bool = True):
+                 auto_lock: bool = True, auto_meter: bool = True):
         """``auto_lock``: answer every LockCable with CableLocked, as a working lock's
         hardware worker does (False: the test answers CableLocked/LockFailed itself)."""
         self.now = T0
         self.auto_lock = auto_lock
+        self.auto_meter = auto_meter  # answer ReadMeter with the current reading
         self.station = Station(
             [Connector(i, max_current_a, has_lock=has_lock) for i in range(1, connectors + 1)],
             Configuration.initial(config or {}, {}, {"NumberOfConnectors": str(connectors)}))
@@ -50,7 +51,15 @@ class Harness:
         if self.auto_lock:
             for lock in [e for e in out if isinstance(e, fx.LockCable)]:
                 out = out + self.handle(ev.CableLocked(lock.connector_id))
+        if self.auto_meter:
+            for read in [e for e in out if isinstance(e, fx.ReadMeter)]:
+                out = out + self.handle(ev.MeterRead(read.connector_id, self.reading(
+                    read.connector_id)))
         return out
+
+    def reading(self, connector_id: int = 1, power_w: float = 7000.0) -> MeterReading:
+        return MeterReading(energy_wh=self.energy_wh[connector_id], power_w=power_w,
+                            current_a=(10.0, 10.0, 10.0), voltage_v=(230.0, 231.0, 229.0))
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
@@ -66,9 +75,7 @@ class Harness:
     def meter(self, connector_id: int = 1, add_wh: float = 0.0,
               power_w: float = 7000.0) -> list[fx.Effect]:
         self.energy_wh[connector_id] += add_wh
-        return self.handle(ev.MeterSampled(connector_id, MeterReading(
-            energy_wh=self.energy_wh[connector_id], power_w=power_w,
-            current_a=(10.0, 10.0, 10.0), voltage_v=(230.0, 231.0, 229.0))))
+        return self.handle(ev.MeterSampled(connector_id, self.reading(connector_id, power_w)))
 
     def pilot(self, state: str, connector_id: int = 1) -> list[fx.Effect]:
         return self.handle(ev.PilotChanged(connector_id, PilotState(state)))

@@ -198,3 +198,61 @@ def test_3_a_tap_whose_authorize_is_in_flight_when_the_link_drops_frees_the_conn
     assert h.status() == "Available"
     h.boot()
     assert h.statuses_sent()[-1] == "Available"
+
+
+# ---------------------------------------------------------------------- item 14 (energy)
+def test_14_meter_stop_is_read_after_the_contactor_opened():
+    h = Harness(auto_meter=False)
+    h.boot()
+    h.start_session()
+    h.energy_wh[1] += 4          # energy flowed since the last poll
+    out = h.tap("AABBCCDD")
+    assert out.index(fx.OpenContactor(1)) < out.index(fx.ReadMeter(1))
+    assert h.of(fx.SendStopTransaction, out) == []
+    out = h.handle(ev.MeterRead(1, h.reading()))
+    stop = h.of(fx.SendStopTransaction, out)[0]
+    assert (stop.meter_stop_wh, stop.reason, stop.timestamp_s) == (1004, "Local", h.now)
+    assert h.status() == "Finishing"
+
+
+def test_14_a_meter_that_does_not_answer_after_the_stop_falls_back_to_the_last_poll():
+    h = Harness(auto_meter=False)
+    h.boot()
+    h.start_session()
+    h.meter(add_wh=20)
+    h.tap("AABBCCDD")
+    assert not h.station.connectors[1].is_idle()
+    out = h.handle(ev.TimerFired(("stop-meter", 1)))
+    assert h.of(fx.SendStopTransaction, out)[0].meter_stop_wh == 1020
+    out = h.handle(ev.MeterRead(1, None))           # a late answer changes nothing
+    assert h.of(fx.SendStopTransaction, out) == []
+
+
+def test_14_checkpoint_every_10_wh_bounds_what_a_power_cut_loses():
+    h = Harness()
+    h.boot()
+    h.start_session()
+    saved = [e.record.last_meter_wh for e in h.of(fx.PersistTransaction)]
+    for _ in range(10):
+        h.advance(1)
+        h.meter(add_wh=4)                           # 14.4 kW: 4 Wh a second
+    saved = [e.record.last_meter_wh for e in h.of(fx.PersistTransaction)][len(saved):]
+    assert saved and 1040 - saved[-1] < 10
+
+
+def test_14_power_loss_stop_carries_the_recorded_transaction_data():
+    from firmware.core.connector import TransactionRecord
+    h = Harness()
+    kept = (fx.MeterSample(h.now - 60, (fx.SampledValue("1000", "Energy.Active.Import.Register",
+                                                         "Transaction.Begin", "Wh"),)),)
+    record = TransactionRecord(7, 1, "CARD0001", None, 1000, h.now - 60, 1001, 1050, h.now - 2)
+    out = h.handle(ev.RecoveredTransaction(record, kept))
+    assert h.of(fx.SendStopTransaction, out)[0].transaction_data == kept
+
+
+def test_14_stop_samples_are_saved_when_kept():
+    h = Harness(config={"StopTxnSampledData": "Energy.Active.Import.Register"})
+    h.boot()
+    h.start_session()
+    saved = h.of(fx.PersistStopData)
+    assert saved and saved[-1].samples[0].values[0].context == "Transaction.Begin"

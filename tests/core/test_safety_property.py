@@ -46,6 +46,7 @@ class Rig:
     pending_locks: list[int] = field(default_factory=list)
     pending_authorize: list[fx.SendAuthorize] = field(default_factory=list)
     pending_starts: list[fx.SendStartTransaction] = field(default_factory=list)
+    pending_reads: list[int] = field(default_factory=list)
     requests: int = 0
     restarting: bool = False
 
@@ -77,6 +78,8 @@ class Rig:
                 self.timers.pop(effect.key, None)
             elif isinstance(effect, fx.LockCable):
                 self.pending_locks.append(effect.connector_id)
+            elif isinstance(effect, fx.ReadMeter):
+                self.pending_reads.append(effect.connector_id)
             elif isinstance(effect, fx.SendAuthorize):
                 self.pending_authorize.append(effect)
             elif isinstance(effect, fx.SendStartTransaction):
@@ -152,6 +155,16 @@ def answer_lock(ok: bool):
     return act
 
 
+def answer_read(ok: bool):
+    def act(rig: Rig) -> None:
+        if rig.pending_reads:
+            from hal.interfaces import MeterReading
+            cid = rig.pending_reads.pop(0)
+            reading = MeterReading(energy_wh=rig.h.energy_wh[cid]) if ok else None
+            rig.feed(ev.MeterRead(cid, reading))
+    return act
+
+
 def meter(cid: int, ok: bool):
     def act(rig: Rig) -> None:
         if ok:
@@ -166,6 +179,9 @@ def meter(cid: int, ok: bool):
 def contactor_fault(cid: int, which: str):
     def act(rig: Rig) -> None:
         if which == "weld":
+            # The driver reports a contactor fault after switching the coil off itself
+            # (hal.interfaces.Contactor obligations).
+            rig.closed[cid] = False
             rig.feed(ev.ContactorFailed(cid, "ContactorWelded"))
         elif which == "clear":
             rig.feed(ev.HardwareFaultChanged(cid, "contactor", False))
@@ -241,6 +257,7 @@ def restart(rig: Rig) -> None:
     rig.pending_locks.clear()
     rig.pending_authorize.clear()
     rig.pending_starts.clear()
+    rig.pending_reads.clear()
     rig.restarting = False
     for record in records:
         rig.feed(ev.RecoveredTransaction(record))
@@ -270,6 +287,7 @@ ACTIONS = st.one_of(
     st.builds(answer_authorize, st.sampled_from(("Accepted", "Blocked", "Invalid", "fail"))),
     st.builds(answer_start, st.sampled_from(("Accepted", "Accepted", "Invalid", "Blocked"))),
     st.builds(answer_lock, st.booleans()),
+    st.builds(answer_read, st.booleans()),
     st.builds(meter, CID, st.booleans()),
     st.builds(contactor_fault, CID, st.sampled_from(("weld", "clear", "checked"))),
     st.builds(hw_fault, CID, st.booleans()),

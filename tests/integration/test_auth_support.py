@@ -51,7 +51,7 @@ async def tap_to_stop(cp: Any, uid: str, connector_id: int = 1) -> None:
     authorization decision: wait for the transaction to end instead)."""
     assert cp.station.connectors[connector_id].tx is not None
     await cp.console(f"sim tap {uid}")
-    await cp.until(lambda: cp.station.connectors[connector_id].tx is None)
+    await cp.until(lambda: cp.station.connectors[connector_id].transaction_ended())
 
 
 async def tap_and_release(cp: Any, decisions: Decisions, uid: str) -> fx.RecordDecision:

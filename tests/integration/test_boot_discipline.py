@@ -29,7 +29,7 @@ async def queue_an_offline_session(csms, site):
         await cp.console("sim tap B0070001")
         await cp.until(lambda: cp.station.connectors[1].tx is not None)
         await cp.console("sim unplug 1")
-        await cp.until(lambda: cp.station.connectors[1].tx is None)
+        await cp.until(lambda: cp.station.connectors[1].transaction_ended())
         assert cp.agent.outbox.stats()[0] == 2
     csms.refuse_connections = False
 

@@ -30,7 +30,7 @@ async def offline_sessions(cp, count: int) -> None:
         await cp.console(f"sim tap 4EA1{n:04X}")
         await cp.until(lambda: cp.station.connectors[1].tx is not None)
         await cp.console("sim unplug 1")
-        await cp.until(lambda: cp.station.connectors[1].tx is None)
+        await cp.until(lambda: cp.station.connectors[1].transaction_ended())
 
 
 async def test_a_stalled_link_is_found_by_ping_shown_offline_and_redialled(csms, proxy, tmp_path):

@@ -58,7 +58,7 @@ async def test_a_whole_session_offline_reaches_the_csms_in_order_with_its_real_i
         await cp.until(lambda: queued(cp) >= 4, timeout_s=8)  # start + 3 meter values
         await cp.console("sim tap 0FF11E01")
         await cp.console("sim unplug 1")
-        await cp.until(lambda: cp.station.connectors[1].tx is None)
+        await cp.until(lambda: cp.station.connectors[1].transaction_ended())
         stopped_at_s = cp.agent.runtime.clock.now()
         mark = csms.mark()
         csms.refuse_connections = False
@@ -94,7 +94,7 @@ async def test_meter_values_keep_their_spacing_across_an_outage_and_a_stop_while
         await go_offline(csms, cp)
         await cp.until(lambda: queued(cp) >= 4, timeout_s=8)  # 4 s of values, offline
         await cp.console("sim tap 0FF11E02")
-        await cp.until(lambda: cp.station.connectors[1].tx is None)
+        await cp.until(lambda: cp.station.connectors[1].transaction_ended())
         mark = csms.mark()
         csms.refuse_connections = False
         stop = await csms.wait_for("StopTransaction", after=mark, timeout_s=10)
@@ -122,7 +122,7 @@ async def test_an_authorize_overtakes_the_backlog_while_it_is_replayed(csms, tmp
             await cp.console(f"sim tap 0FF1CE0{n}")
             await cp.until(lambda: cp.station.connectors[1].tx is not None)
             await cp.console("sim unplug 1")
-            await cp.until(lambda: cp.station.connectors[1].tx is None)
+            await cp.until(lambda: cp.station.connectors[1].transaction_ended())
         assert queued(cp) == 6
         mark = csms.mark()
         csms.refuse_connections = False

@@ -37,7 +37,7 @@ async def start_session(cp, tag):
 
 async def end_session(cp):
     await cp.console("sim unplug 1")
-    await cp.until(lambda: cp.station.connectors[1].tx is None)
+    await cp.until(lambda: cp.station.connectors[1].transaction_ended())
 
 
 async def test_callerrors_are_retried_with_growing_waits_then_dropped_with_what_follows(
