@@ -28,13 +28,22 @@ log = logging.getLogger("firmware")
 
 
 def _parser() -> argparse.ArgumentParser:
+    from firmware import __version__
+
     parser = argparse.ArgumentParser(prog="borne", description="Borne charge-point agent")
+    parser.add_argument("--version", action="version",
+                        version=f"borne {__version__} (OCPP 1.6J)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the agent in the foreground")
     run.add_argument("--config", required=True, help="site configuration TOML")
     run.add_argument("--log-level", help="override [log] level (DEBUG shows OCPP frames)")
     check = sub.add_parser("check-config", help="validate a site config and its board config")
     check.add_argument("--config", required=True, help="site configuration TOML")
+    reset = sub.add_parser(
+        "reset-ocpp-config",
+        help="forget the OCPP keys the CSMS or console set, so the next start applies "
+             "[ocpp.defaults] again (stop the agent first; transactions and the queue stay)")
+    reset.add_argument("--config", required=True, help="site configuration TOML")
     return parser
 
 
@@ -56,6 +65,27 @@ def check_config(path: str) -> int:
         return EXIT_CONFIG
     print(f"{path}: OK (station {site.station['id']}, board {site.board.name}, "
           f"{len(site.board.connectors)} connector(s))")
+    return 0
+
+
+def reset_ocpp_config(path: str) -> int:
+    """Delete the persisted OCPP configuration keys; the next start is a first boot for
+    them (DESIGN §3: the CSMS owns them after the first boot)."""
+    from firmware.store.db import StoreError, atomic, open_database
+
+    site = _load(path)
+    if site is None:
+        return EXIT_CONFIG
+    try:
+        conn = open_database(site.state_dir)
+        with atomic(conn):
+            count = conn.execute("DELETE FROM config_keys").rowcount
+        conn.close()
+    except (StoreError, OSError) as e:
+        print(f"{path}: storage.state_dir: cannot reset: {e}", file=sys.stderr)
+        return EXIT_STARTUP
+    print(f"forgot {count} OCPP configuration key(s); the next start applies "
+          "[ocpp.defaults] again")
     return 0
 
 
@@ -95,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-config":
         return check_config(args.config)
+    if args.command == "reset-ocpp-config":
+        return reset_ocpp_config(args.config)
     return run(args.config, args.log_level)
 
 
