@@ -36,7 +36,7 @@ from typing import Any, Callable
 from firmware.core import effects as fx
 from firmware.core import events as ev
 from hal.errors import ContactorDidNotClose, ContactorFault, HalError
-from hal.interfaces import Contactor, ControlPilot, EnergyMeter, PilotState
+from hal.interfaces import Contactor, ControlPilot, ControllerFaults, EnergyMeter, PilotState
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,8 @@ class ConnectorHardware:
             tasks.create_task(self._watch_pilot())
             tasks.create_task(self._poll_meter())
             tasks.create_task(self._check_contactor())
+            if isinstance(self.pilot, ControllerFaults):
+                tasks.create_task(self._watch_controller_faults(self.pilot))
 
     # ------------------------------------------------------------------ commands
     async def drained(self) -> None:
@@ -311,6 +313,30 @@ class ConnectorHardware:
                     self.dispatch(ev.HardwareFaultChanged(
                         self.connector_id, "pilot-link", True, "OtherError", "PilotLinkLost",
                         str(e)[:50]))
+            await asyncio.sleep(PILOT_RETRY_S)
+
+    async def _watch_controller_faults(self, pilot: ControllerFaults) -> None:
+        """The controller's own faults, reported when they happen (kind "controller");
+        a lost controller is the pilot watcher's to report."""
+        active = False
+        while True:
+            try:
+                async for fault in pilot.faults():
+                    if fault is not None:
+                        log.error("connector %d: controller fault %s (%s): %s",
+                                  self.connector_id, fault.error_code,
+                                  fault.vendor_error_code, fault.info)
+                        active = True
+                        self.dispatch(ev.HardwareFaultChanged(
+                            self.connector_id, "controller", True, fault.error_code,
+                            fault.vendor_error_code[:50], fault.info[:50]))
+                    elif active:
+                        active = False
+                        log.warning("connector %d: controller fault cleared", self.connector_id)
+                        self.dispatch(ev.HardwareFaultChanged(self.connector_id, "controller",
+                                                              False))
+            except HalError:
+                pass  # the pilot watcher logs and reports the lost link
             await asyncio.sleep(PILOT_RETRY_S)
 
     async def _poll_meter(self) -> None:

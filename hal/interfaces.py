@@ -167,6 +167,31 @@ class ControlPilot(Device, Protocol):
     async def offer(self, max_current_a: float) -> None: ...
 
 
+@dataclass(frozen=True)
+class ControllerFault:
+    """A fault an EVSE controller detects by itself (ground fault, stuck relay, over-
+    temperature, ...), as the controller's driver maps it: ``error_code`` is an OCPP
+    ChargePointErrorCode, ``vendor_error_code`` the controller's own code."""
+
+    error_code: str
+    vendor_error_code: str
+    info: str = ""
+
+
+@runtime_checkable
+class ControllerFaults(Protocol):
+    """Optional, for a ControlPilot whose controller reports its own faults.
+
+    Obligations: ``faults()`` yields the current fault (None: no fault) first, then every
+    change, *when it happens*; it raises ``DeviceUnavailable`` when the controller stops
+    answering (the pilot's ``states()`` reports that loss). While a fault is active the
+    pilot's ``states()`` keeps reporting the EV's side (B/C/D/A), never a fault as an
+    unplug.
+    """
+
+    def faults(self) -> AsyncIterator[ControllerFault | None]: ...
+
+
 @runtime_checkable
 class ConnectorLock(Device, Protocol):
     """Optional cable lock of a socket outlet.

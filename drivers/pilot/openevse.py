@@ -33,7 +33,7 @@ from drivers.pilot.rapi_link import RapiLink
 from drivers.registry import BuildContext, DriverSpec
 from hal.errors import (ContactorDidNotClose, ContactorWelded, DeviceOpenError,
                         DeviceUnavailable, HalError, MeterUnavailable)
-from hal.interfaces import DeviceInfo, MeterReading, PilotState
+from hal.interfaces import ControllerFault, DeviceInfo, MeterReading, PilotState
 from hal.options import optional
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,21 @@ class OpenEvsePilot:
             if state is not None and state != last:
                 last = state
                 yield state
+                continue
+            await self.link.wait_changed(None)
+
+    async def faults(self) -> AsyncIterator[ControllerFault | None]:
+        """The controller's own faults (``hal.interfaces.ControllerFaults``): the current
+        one first, then every change, as soon as a status poll shows it."""
+        await self.link.revive()
+        last: ControllerFault | None = None
+        first = True
+        while True:
+            self.link.raise_if_failed()
+            fault = self.link.status.fault() if self.link.status else None
+            if first or fault != last:
+                first, last = False, fault
+                yield fault
                 continue
             await self.link.wait_changed(None)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import reduce
 
-from hal.interfaces import PilotState
+from hal.interfaces import ControllerFault, PilotState
 
 MAX_LINE = 64
 
@@ -33,6 +33,19 @@ STATE_NAMES = {0x01: "A not connected", 0x02: "B connected", 0x03: "C charging",
                0x06: "GFCI fault", 0x07: "no ground", 0x08: "stuck relay",
                0x09: "GFI self-test failed", 0x0A: "over temperature", 0x0B: "over current",
                0x0E: "relay closure fault", 0xFE: "sleeping", 0xFF: "disabled"}
+
+# Controller faults → OCPP 1.6 ChargePointErrorCode ([16] §7.6); the controller's state
+# code goes into vendorErrorCode. Documented in board_configs/README.md.
+CONTROLLER_FAULTS = {
+    0x05: "EVCommunicationError",   # diode check failed: the EV's pilot circuit
+    0x06: "GroundFailure",          # GFCI (residual current) trip
+    0x07: "GroundFailure",          # no ground
+    0x08: "PowerSwitchFailure",     # stuck relay (welded)
+    0x09: "GroundFailure",          # GFI self-test failed
+    0x0A: "HighTemperature",        # over temperature
+    0x0B: "OverCurrentFailure",     # over current
+    0x0E: "PowerSwitchFailure",     # relay closure fault
+}
 
 VFLAG_HARD_FAULT = 0x0002
 VFLAG_CHARGING = 0x0040
@@ -182,14 +195,26 @@ class EvseStatus:
             return bool(self.vflags & VFLAG_CHARGING)
         return self.evse_state == STATE_C
 
+    def fault(self) -> ControllerFault | None:
+        """The controller's own fault, mapped to OCPP; None when there is none."""
+        if not self.is_fault:
+            return None
+        code = CONTROLLER_FAULTS.get(self.evse_state, "OtherError")
+        return ControllerFault(code, f"OpenEVSE {self.evse_state:02X}", self.describe())
+
     def pilot(self) -> PilotState | None:
-        """IEC 61851 state as the EVSE sees it; None while unknown."""
+        """IEC 61851 state as the EV side shows it; None while unknown.
+
+        During a controller fault the controller drives -12 V (F) itself; what matters
+        to the agent is whether the EV is still there, so the EV's pilot reading (or the
+        "EV connected" flag) is reported, never F as an unplug (the fault comes through
+        ``fault()``). None when the controller does not tell."""
         s = self.evse_state
         if s in _PILOT:
             return _PILOT[s]
-        if s == STATE_DISABLED or self.is_fault:
-            return PilotState.F       # EVSE not available / fault
-        if s == STATE_SLEEPING:
+        if s == STATE_DISABLED:
+            return PilotState.F       # EVSE not available
+        if self.is_fault or s == STATE_SLEEPING:
             # sleeping: +12 V without PWM; the controller still reads the EV
             if self.pilot_state in _PILOT:
                 return _PILOT[self.pilot_state]

@@ -99,9 +99,10 @@ async def test_offer_limits(peer):
         fake.set_fault(0x07)                             # no ground: $FE is refused
         with pytest.raises(CommandRejected, match=r"\$FE"):
             await pilot.offer(16)
-        states = pilot.states()
-        assert await next_state(states) is PilotState.F
-        await states.aclose()
+        faults = pilot.faults()
+        fault = await anext(faults)
+        assert (fault.error_code, fault.vendor_error_code) == ("GroundFailure", "OpenEVSE 07")
+        await faults.aclose()
         await pilot.close()
 
 

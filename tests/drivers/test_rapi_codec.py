@@ -60,13 +60,28 @@ def test_status_mapping():
     assert S(0xFE).pilot() is None                              # sleeping, nothing known
     assert S(0xFF).pilot() is PilotState.F                      # disabled: -12 V
     for fault in (0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0E):
-        assert S(fault).pilot() is PilotState.F and S(fault).is_fault
+        # A controller fault is reported as a fault, never as an unplug (issue #8 item 5)
+        assert S(fault).pilot() is None and S(fault).is_fault
+    assert S(0x06, None, 0x0102).pilot() is PilotState.B        # GFCI trip, EV still there
+    assert S(0x06, 0x03, 0x0102).pilot() is PilotState.C
     assert S(0x00).pilot() is None
     assert rapi.status_from_gs(("03", "120", "03", "0140")) == S(3, 3, 0x140)
     assert rapi.status_from_gs(("01", "0")) == S(1)              # old firmware
     assert rapi.status_from_gs(("zz",)) is None
     assert rapi.status_from_notification(rapi.Notification("ST", ("fe",))) == S(0xFE)
     assert rapi.status_from_notification(rapi.Notification("AT", ("01",))) is None
+
+
+@pytest.mark.parametrize("state, error_code", [
+    (0x05, "EVCommunicationError"), (0x06, "GroundFailure"), (0x07, "GroundFailure"),
+    (0x08, "PowerSwitchFailure"), (0x09, "GroundFailure"), (0x0A, "HighTemperature"),
+    (0x0B, "OverCurrentFailure"), (0x0E, "PowerSwitchFailure")])
+def test_controller_faults_map_to_their_ocpp_error_code_7_6(state, error_code):
+    fault = rapi.EvseStatus(state).fault()
+    assert (fault.error_code, fault.vendor_error_code) == (error_code, f"OpenEVSE {state:02X}")
+    assert rapi.EvseStatus(0x03).fault() is None
+    assert rapi.EvseStatus(0x03, 3, 0x0142).fault().error_code == "OtherError"  # hard-fault flag
+
 
 
 def test_encode_rejects_bad_input():

@@ -439,3 +439,35 @@ async def checked_twice(cp: RunningAgent, connector_id: int = 1) -> None:
                 await passes.get()
     finally:
         del contactor.check
+
+
+@pytest.mark.parametrize("code, error_code", [(0x06, "GroundFailure"),
+                                              (0x0A, "HighTemperature"),
+                                              (0x0B, "OverCurrentFailure")])
+async def test_a_controller_fault_during_a_charge_reaches_the_csms_as_itself_issue_8_item_5(
+        csms, tmp_path, rig, code, error_code):
+    """GFCI trip, over-temperature, over-current: reported when they happen with their own
+    errorCode and the controller's code; the session ends as Other, never EVDisconnected
+    while the EV is still plugged ([16] §7.6, §7.7)."""
+    site = write_site(tmp_path, csms.url,
+                      board=rig.write_board(tmp_path, BOARD_OPENEVSE_RELAY, "pi4.toml"))
+    async with running_agent(site) as cp:
+        await csms.wait_for("StatusNotification", lambda f: f.payload["connectorId"] == 1
+                            and f.payload["status"] == "Available", timeout_s=10)
+        rig.evse.plug()
+        await rig.pn532.tap(UID4)
+        await csms.wait_for("StatusNotification", lambda f: f.payload["status"] == "Charging",
+                            timeout_s=5)
+        mark = csms.mark()
+        rig.evse.set_fault(code)
+        faulted = await csms.wait_for("StatusNotification", lambda f: f.payload["status"] ==
+                                      "Faulted", after=mark, timeout_s=5)
+        assert faulted.payload["errorCode"] == error_code
+        assert faulted.payload["vendorErrorCode"] == f"OpenEVSE {code:02X}"
+        stop = await csms.wait_for("StopTransaction", after=mark, timeout_s=5)
+        assert stop.payload["reason"] == "Other"
+        rig.evse.set_fault(None)
+        rig.evse.unplug()
+        await csms.wait_for("StatusNotification", lambda f: f.payload["status"] == "Available"
+                            and f.payload["errorCode"] == "NoError", after=stop.seq,
+                            timeout_s=5)
