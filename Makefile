@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench chaos check-config clean
+.PHONY: run test lint bench chaos check-config clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m devcsms.devrun --config dev/site.toml
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(PY) -m pytest
+
+# Static checks (part of make test): ruff's small bug-finding rule set on everything,
+# mypy strict on firmware/core and hal (pyproject.toml [tool.ruff], [tool.mypy]).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) -m bench

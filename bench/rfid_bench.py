@@ -252,9 +252,10 @@ async def measure(directory: Path) -> dict:
     task = asyncio.ensure_future(run(agent))
     try:
         async with asyncio.timeout(60):
+            changed = asyncio.Event()
+            agent.runtime.observe(lambda effects: changed.set())
             while not agent.station.online:
-                changed = asyncio.Event()
-                agent.runtime.observe(lambda effects: changed.set())
+                changed.clear()
                 await changed.wait()
         ready.set()
         started = time.perf_counter()

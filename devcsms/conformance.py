@@ -66,7 +66,7 @@ class BootSequenceRule:
             if requested is not None and status == "Accepted":
                 self._triggered_by_station.setdefault(station, set()).add(requested)
         if registration == "Rejected":
-            return [f"sent while its BootNotification is Rejected (OCPP 1.6 §4.2: nothing until a new boot)"]
+            return ["sent while its BootNotification is Rejected (OCPP 1.6 §4.2: nothing until a new boot)"]
         if frame.message_type != CALL:
             return []
         if registration == _BOOTING:

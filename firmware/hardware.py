@@ -36,7 +36,8 @@ from typing import Any, Callable
 from firmware.core import effects as fx
 from firmware.core import events as ev
 from hal.errors import ContactorDidNotClose, ContactorFault, HalError
-from hal.interfaces import Contactor, ControlPilot, ControllerFaults, EnergyMeter, PilotState
+from hal.interfaces import (Contactor, ConnectorLock, ControlPilot, ControllerFaults, Device,
+                            EnergyMeter, Indicator, PilotState)
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ class _SelfTest:
 
 class ConnectorHardware:
     def __init__(self, connector_id: int, pilot: ControlPilot, contactor: Contactor,
-                 meter: EnergyMeter, lock: Any = None, indicator: Any = None,
+                 meter: EnergyMeter, lock: ConnectorLock | None = None,
+                 indicator: Indicator | None = None,
                  timing: HardwareTiming | None = None):
         self.connector_id = connector_id
         self.pilot = pilot
@@ -94,7 +96,7 @@ class ConnectorHardware:
         """The reported fault does not clear on a passing ``check()`` (see module doc)."""
         return isinstance(self.contactor_fault, ContactorDidNotClose)
 
-    def devices(self) -> list[Any]:
+    def devices(self) -> list[Device]:
         return [d for d in (self.pilot, self.contactor, self.meter, self.lock, self.indicator)
                 if d is not None]
 

@@ -70,9 +70,19 @@ class AuthorizationPort(Protocol):
         """Put a refused tag in the short negative cache."""
 
 
+class LinkPort(Protocol):
+    """What the runtime needs from the OCPP link (``firmware.ocpp.link.OcppLink``)."""
+
+    def submit(self, effect: fx.SendMessage, triggered: bool = False) -> None:
+        """Send a non-transaction message now, or answer CallFailed when it cannot go."""
+
+    def wake(self) -> None:
+        """The durable outbox has a new message (called after the commit)."""
+
+
 @dataclass
 class _Held:
-    effects: list[fx.Effect] = field(default_factory=list)
+    effects: list[fx.SendMessage] = field(default_factory=list)
     wake_outbox: bool = False
     triggered: bool = False
 
@@ -87,7 +97,7 @@ class Runtime:
         self.hardware = hardware
         self.info = info
         self.auth = auth
-        self.link: Any = None  # OcppLink, attached by the app
+        self.link: LinkPort | None = None  # attached by the app once built
         self.decisions: deque[Decision] = deque(maxlen=50)
         self.restart_requested: str | None = None
         self.restart_event = asyncio.Event()
@@ -109,6 +119,8 @@ class Runtime:
         return held
 
     def release(self, held: _Held) -> None:
+        if self.link is None:
+            return  # no link yet (tests of the runtime alone): nothing can be sent
         for effect in held.effects:
             self.link.submit(effect, triggered=held.triggered)
         if held.wake_outbox:

@@ -137,7 +137,7 @@ class OptionsDoc:
     options: list[Option] = field(default_factory=list)
 
     def markdown(self) -> str:
-        lines = [f"| key | type | default | meaning |", "|---|---|---|---|"]
+        lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
         for o in self.options:
             default = "required" if o.required else repr(o.default)
             lines.append(f"| `{o.name}` | {o.kind.__name__} | {default} | {o.doc} |")

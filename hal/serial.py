@@ -96,7 +96,7 @@ class SerialPort:
         self._fd: int | None = None
         # futures parked on add_reader/add_writer: woken with the error when the port
         # goes away or is closed by another task (a closed fd never becomes ready)
-        self._waiters: set[asyncio.Future] = set()
+        self._waiters: set[asyncio.Future[None]] = set()
 
     @property
     def port(self) -> str:
@@ -259,6 +259,6 @@ class SerialPort:
         await self.close()
 
 
-def _set_ready(fut: asyncio.Future) -> None:
+def _set_ready(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)

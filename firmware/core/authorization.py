@@ -128,7 +128,7 @@ class Decision(NamedTuple):
 
 def effective_status(entry: Any, now: float) -> str:
     """An entry's status at ``now``: a valid status past ``expiry_s`` is Expired."""
-    status = entry.status
+    status = str(entry.status)
     expiry_s = entry.expiry_s
     if expiry_s is not None and now >= expiry_s and status in VALID_STATUSES:
         return EXPIRED

@@ -27,6 +27,7 @@ from .authorization import (ASK, REJECT, STOP, AuthKeys, decide_remote_start,
                             decide_start, decide_stop, decide_stop_after_authorize,
                             on_transaction_id_tag_info, same_id_tag)
 from .connector import Authorization, Connector
+from .parts import StationParts
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class PendingAuthorize:
     scope: int = 0  # the tapped reader's connector (0: any connector may take the start)
 
 
-class AuthorizationFlowMixin:
+class AuthorizationFlowMixin(StationParts):
     # ------------------------------------------------------------------ taps
     def _on_card(self, event: ev.CardPresented, now: float) -> list[fx.Effect]:
         tag = event.id_tag
@@ -119,6 +120,7 @@ class AuthorizationFlowMixin:
 
     def _act_on_start_decision(self, pending: PendingAuthorize, decision: Any,
                                now: float) -> list[fx.Effect]:
+        assert pending.connector_id is not None, "a start decision is always for a connector"
         c = self.connectors[pending.connector_id]
         if decision.action == REJECT:
             out: list[fx.Effect] = [fx.RecordDecision(pending.id_tag, False, decision.why,
@@ -227,9 +229,10 @@ class AuthorizationFlowMixin:
         return []
 
     def _delivered_wh(self, c: Connector) -> float:
-        if c.tx is None or c.energy_wh() is None:
+        energy_wh = c.energy_wh()
+        if c.tx is None or energy_wh is None:
             return 0.0
-        return float(c.energy_wh() - c.tx.record.meter_start_wh)
+        return float(energy_wh - c.tx.record.meter_start_wh)
 
     def authorization_keys(self) -> AuthKeys:
         return AuthKeys.from_ocpp(self.config.get)

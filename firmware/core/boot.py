@@ -16,6 +16,7 @@ from __future__ import annotations
 from . import effects as fx
 from . import events as ev
 from .metering import seconds_to_next_aligned
+from .parts import StationParts
 
 BOOT_TIMER = ("boot",)
 HEARTBEAT_TIMER = ("heartbeat",)
@@ -25,7 +26,7 @@ DEFAULT_BOOT_RETRY_S = 60  # when the CSMS answers Pending/Rejected with interva
 BOOT_FAILURE_RETRY_S = 30  # when BootNotification got a CALLERROR or no answer
 
 
-class BootMixin:
+class BootMixin(StationParts):
     def _on_started(self, event: ev.AgentStarted, now: float) -> list[fx.Effect]:
         return self._arm_aligned_timer(now)
 

@@ -26,15 +26,16 @@ from .sampling import SamplingMixin
 STOP_METER_TIMEOUT_S = 5.0
 
 
-def connection_timeout_timer(connector_id: int) -> tuple:
+def connection_timeout_timer(connector_id: int) -> tuple[str, int]:
     return ("connection-timeout", connector_id)
 
 
-def stop_meter_timer(connector_id: int) -> tuple:
+def stop_meter_timer(connector_id: int) -> tuple[str, int]:
     return ("stop-meter", connector_id)
 
 
 class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
+    next_local_tx_id: int  # owned here: the next transaction's local id
     # ------------------------------------------------------------------ timers
     def _on_timer(self, event: ev.TimerFired, now: float) -> list[fx.Effect]:
         key = event.key
@@ -108,14 +109,14 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
 
     def _maybe_start_transaction(self, c: Connector, now: float) -> list[fx.Effect]:
         auth = c.authorization
+        meter_start_wh = c.energy_wh()
         if (auth is None or c.tx is not None or not c.pilot.ev_connected or c.faults
-                or c.energy_wh() is None or self.reset_accepted):
+                or meter_start_wh is None or self.reset_accepted):
             return []
         c.authorization = None
         c.finishing = False
         local_tx_id = self.next_local_tx_id
         self.next_local_tx_id += 1
-        meter_start_wh = c.energy_wh()
         record = TransactionRecord(
             local_tx_id=local_tx_id, connector_id=c.connector_id, id_tag=auth.id_tag,
             parent_id_tag=auth.parent_id_tag, meter_start_wh=meter_start_wh,

@@ -218,9 +218,9 @@ class Configuration:
         self._values[d.name] = value
         return ChangeResult("RebootRequired" if d.reboot_required else "Accepted", d.name)
 
-    def report(self, names: Iterable[str] | None) -> tuple[list[dict], list[str]]:
+    def report(self, names: Iterable[str] | None) -> tuple[list[dict[str, object]], list[str]]:
         """GetConfiguration: (configurationKey entries, unknownKey names)."""
-        known: list[dict] = []
+        known: list[dict[str, object]] = []
         unknown: list[str] = []
         wanted = [d.name for d in DEFINITIONS] if names is None else list(names)
         for name in wanted:
@@ -228,7 +228,7 @@ class Configuration:
             if d is None:
                 unknown.append(name)
                 continue
-            entry: dict = {"key": d.name, "readonly": d.readonly}
+            entry: dict[str, object] = {"key": d.name, "readonly": d.readonly}
             if not d.write_only:
                 entry["value"] = self._values[d.name]
             known.append(entry)

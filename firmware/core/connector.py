@@ -92,8 +92,8 @@ class Transaction:
     def transaction_id(self) -> int | None:
         return self.record.transaction_id
 
-    def update(self, **changes) -> TransactionRecord:
-        self.record = replace(self.record, **changes)
+    def update(self, **changes: object) -> TransactionRecord:
+        self.record = replace(self.record, **changes)  # type: ignore[arg-type]
         return self.record
 
 

@@ -11,16 +11,17 @@ from . import effects as fx
 from . import events as ev
 from .connector import Connector
 from .metering import sample
+from .parts import StationParts
 
 TRIGGERABLE = {"BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
                "Heartbeat", "MeterValues", "StatusNotification"}
 
 
-def _reply(event: ev.Request, status: str, **fields) -> fx.Reply:
+def _reply(event: ev.Request, status: str, **fields: object) -> fx.Reply:
     return fx.Reply(event.ref, {"status": status, **fields})
 
 
-class RequestsMixin:
+class RequestsMixin(StationParts):
     # ------------------------------------------------------------------ remote start/stop
     def _on_remote_start(self, event: ev.RemoteStartRequested, now: float) -> list[fx.Effect]:
         if self.boot_state != "Accepted" or self.reset_accepted:
@@ -110,7 +111,7 @@ class RequestsMixin:
     def _on_get_configuration(self, event: ev.GetConfigurationRequested,
                               now: float) -> list[fx.Effect]:
         known, unknown = self.config.report(event.keys)
-        fields: dict = {}
+        fields: dict[str, object] = {}
         if known:
             fields["configuration_key"] = known
         if unknown:

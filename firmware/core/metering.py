@@ -70,7 +70,7 @@ def sample(measurands: list[str], reading: MeterReading | None, offered_a: float
 def seconds_to_next_aligned(now: float, interval_s: int) -> float:
     """Seconds until the next multiple of ``interval_s`` after midnight UTC ([16] §3.16.2)."""
     since_midnight = now % 86400.0
-    next_slot = (math.floor(since_midnight / interval_s) + 1) * interval_s
+    next_slot = float((math.floor(since_midnight / interval_s) + 1) * interval_s)
     if next_slot > 86400.0:
         # The last slot of the day is shorter when the interval does not divide 24 h.
         next_slot = 86400.0

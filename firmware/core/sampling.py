@@ -19,6 +19,7 @@ from . import events as ev
 from .boot import ALIGNED_TIMER
 from .connector import Connector, Fault
 from .metering import sample, seconds_to_next_aligned
+from .parts import StationParts
 
 # A running transaction's meter reading is saved when it has advanced this much or this
 # long since the last save: a power cut loses at most ~10 Wh (or 5 s of energy, whichever
@@ -28,11 +29,11 @@ METER_CHECKPOINT_S = 5.0
 ALIGNMENT_TOLERANCE_S = 2.0
 
 
-def sample_timer(connector_id: int) -> tuple:
+def sample_timer(connector_id: int) -> tuple[str, int]:
     return ("sample", connector_id)
 
 
-class SamplingMixin:
+class SamplingMixin(StationParts):
     # ------------------------------------------------------------------ meter
     def _on_meter_sampled(self, event: ev.MeterSampled, now: float) -> list[fx.Effect]:
         c = self.connectors.get(event.connector_id)
@@ -45,6 +46,8 @@ class SamplingMixin:
         if tx is None:
             return []
         energy_wh = c.energy_wh()
+        if energy_wh is None:
+            return []
         force = False
         if tx.energy_limit_wh is not None and not tx.record.suspended_by_evse \
                 and energy_wh - tx.record.meter_start_wh >= tx.energy_limit_wh:

@@ -10,10 +10,11 @@ safety rule and StatusNotification-on-every-change hold whatever the event was.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Hashable
 
 from . import events as ev
 from . import effects as fx
+from .authorization_flow import PendingAuthorize
 from .boot import BootMixin
 from .charging import ChargingMixin
 from .configuration import Configuration
@@ -28,15 +29,16 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
             raise ValueError("a station needs at least one connector")
         self.connectors: dict[int, Connector] = {c.connector_id: c for c in connectors}
         self.config = configuration
-        self.next_local_tx_id = next_local_tx_id
+        self.next_local_tx_id: int = next_local_tx_id
         self.connected = False
         self.boot_state = "None"  # None | Pending | Accepted | Rejected
         self.boot_retry_pending = False
         self.reported_station_status: str | None = None
         self.reset_accepted = False  # a Reset was accepted: no new session until restart
         self._authorize_seq = 0
-        self._pending_authorize: dict = {}
-        self._handlers: dict[type, Callable[[ev.Event, float], list[fx.Effect]]] = {
+        self._pending_authorize: dict[Hashable, PendingAuthorize] = {}
+        # Each handler takes its own event type: the table is keyed by that type.
+        self._handlers: dict[type[ev.Event], Callable[..., list[fx.Effect]]] = {
             ev.AgentStarted: self._on_started,
             ev.ShutdownRequested: self._on_shutdown,
             ev.LinkConnected: self._on_link_connected,

@@ -188,7 +188,7 @@ class GpiodLines(LinesBase):
 
     def get(self, pin: int) -> bool:
         self._check_pin(pin)
-        return self._req.get_value(pin) == self._active
+        return bool(self._req.get_value(pin) == self._active)
 
     def set(self, pin: int, value: bool) -> None:
         self._check_pin(pin, output=True)

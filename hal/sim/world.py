@@ -41,7 +41,7 @@ class SimConnector:
     locked: bool = False
     indicator: str = ""
     _integrated_at: float = field(default_factory=time.monotonic)
-    _listeners: list[asyncio.Queue] = field(default_factory=list)
+    _listeners: list[asyncio.Queue[PilotState]] = field(default_factory=list)
     _last_pilot: PilotState = PilotState.A
 
     # ------------------------------------------------------------------ derived state
@@ -81,7 +81,7 @@ class SimConnector:
             for queue in self._listeners:
                 queue.put_nowait(state)
 
-    def update(self, **changes) -> None:
+    def update(self, **changes: object) -> None:
         self.integrate()
         for key, value in changes.items():
             setattr(self, key, value)
@@ -89,13 +89,13 @@ class SimConnector:
             self.feedback_closed = False
         self.changed()
 
-    def listen(self) -> asyncio.Queue:
-        queue: asyncio.Queue = asyncio.Queue()
+    def listen(self) -> asyncio.Queue[PilotState]:
+        queue: asyncio.Queue[PilotState] = asyncio.Queue()
         queue.put_nowait(self.pilot())
         self._listeners.append(queue)
         return queue
 
-    def unlisten(self, queue: asyncio.Queue) -> None:
+    def unlisten(self, queue: asyncio.Queue[PilotState]) -> None:
         if queue in self._listeners:
             self._listeners.remove(queue)
 
@@ -105,14 +105,14 @@ class SimWorld:
 
     def __init__(self) -> None:
         self.connectors: dict[int, SimConnector] = {}
-        self.readers: dict[str, asyncio.Queue] = {}
+        self.readers: dict[str, asyncio.Queue[bytes]] = {}
 
-    def connector(self, connector_id: int, **defaults) -> SimConnector:
+    def connector(self, connector_id: int, **defaults: object) -> SimConnector:
         if connector_id not in self.connectors:
-            self.connectors[connector_id] = SimConnector(connector_id, **defaults)
+            self.connectors[connector_id] = SimConnector(connector_id, **defaults)  # type: ignore[arg-type]
         return self.connectors[connector_id]
 
-    def reader_queue(self, name: str) -> asyncio.Queue:
+    def reader_queue(self, name: str) -> asyncio.Queue[bytes]:
         return self.readers.setdefault(name, asyncio.Queue())
 
     # ------------------------------------------------------------------ what `sim` commands do

@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from ocpp.exceptions import InternalError
+from ocpp.exceptions import GenericError, InternalError
 from ocpp.v16 import call, call_result
 
 from devcsms import CallError, Delay, Disconnect, NoAnswer, Reply
@@ -79,7 +79,7 @@ async def test_delay_answers_later_with_the_default_or_the_given_responder(csms)
         await charge_point.call(BOOT)
         delayed = await charge_point.call(call.Heartbeat(), suppress=False)
         answered = csms.messages("Heartbeat", direction=None)
-        with pytest.raises(Exception):
+        with pytest.raises(GenericError):
             await charge_point.call(call.Heartbeat(), suppress=False)
     assert delayed.current_time
     request, reply = answered

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
 from firmware.app import Agent, build_agent, run
 from devcsms.sitefile import toml_value, write_site  # noqa: F401  (re-exported)

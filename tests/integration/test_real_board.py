@@ -451,7 +451,7 @@ async def test_a_controller_fault_during_a_charge_reaches_the_csms_as_itself_iss
     while the EV is still plugged ([16] §7.6, §7.7)."""
     site = write_site(tmp_path, csms.url,
                       board=rig.write_board(tmp_path, BOARD_OPENEVSE_RELAY, "pi4.toml"))
-    async with running_agent(site) as cp:
+    async with running_agent(site):
         await csms.wait_for("StatusNotification", lambda f: f.payload["connectorId"] == 1
                             and f.payload["status"] == "Available", timeout_s=10)
         rig.evse.plug()
