@@ -44,6 +44,10 @@ class DriverSpec:
     options: tuple[Option, ...]
     build: Callable[[BuildContext, dict[str, Any]], Any]
     doc: str = ""
+    uses_gpio: bool = False  # needs the board's [gpio] table; its *_pin options are lines
+    # Devices of one group may share a serial port (one link or bus for all of them, with
+    # the same serial settings); any other two devices on one port are a board mistake.
+    port_group: str = ""
 
 
 _REGISTRY: dict[tuple[str, str], DriverSpec] = {}

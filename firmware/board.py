@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 BOARD_OPTIONS = (
     required("name", str, "free text shown by the console's `hw` and `version`"),
     optional("description", str, "", "free text"),
+    optional("mixed_sim", bool, False,
+             "allow simulated devices next to real ones (a test bench only: a real charger "
+             "must never run with pretend hardware)"),
 )
 
 CONNECTOR_OPTIONS = (
@@ -82,6 +85,7 @@ class BoardConfig:
     gpio: dict[str, Any] | None
     connectors: list[ConnectorConfig]
     readers: list[tuple[dict[str, Any], DeviceConfig]]
+    mixed_sim: bool = False
 
     @property
     def uses_sim(self) -> bool:
@@ -134,7 +138,14 @@ def load_board_config(path: str | Path) -> BoardConfig:
                        sorted(c.connector_id for c in connectors))
     if problems:
         raise ConfigError(problems)
-    return BoardConfig(path, board["name"], gpio, connectors, readers)
+    config = BoardConfig(path, board["name"], gpio, connectors, readers,
+                         bool(board.get("mixed_sim", False)))
+    from firmware.board_checks import board_problems
+
+    problems = board_problems(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
 
 
 def _connectors(tables: Any, file: str, problems: list[ConfigProblem]) -> list[ConnectorConfig]:
@@ -144,7 +155,10 @@ def _connectors(tables: Any, file: str, problems: list[ConfigProblem]) -> list[C
     connectors: list[ConnectorConfig] = []
     seen: set[int] = set()
     for index, table in enumerate(tables):
-        prefix = f"connector[{index}]"
+        raw_id = table.get("id") if isinstance(table, dict) else None
+        # Name a connector by its id when it has a usable one (a technician counts from 1).
+        prefix = (f"connector {raw_id}" if isinstance(raw_id, int) and not isinstance(raw_id, bool)
+                  else f"connector[{index}]")
         values, found = validate_table(table, CONNECTOR_OPTIONS, prefix,
                                        tuple(CONNECTOR_DEVICES))
         problems.extend(ConfigProblem(file, p.key, p.message) for p in found)
@@ -154,7 +168,6 @@ def _connectors(tables: Any, file: str, problems: list[ConfigProblem]) -> list[C
                                           f"duplicate connector id {connector_id}"))
         if isinstance(connector_id, int):
             seen.add(connector_id)
-            prefix = f"connector[{index}]"
         devices: dict[str, DeviceConfig] = {}
         if isinstance(table, dict):
             for role, needed in CONNECTOR_DEVICES.items():
@@ -182,7 +195,9 @@ def _readers(tables: Any, file: str, problems: list[ConfigProblem],
     readers = []
     names: set[str] = set()
     for index, table in enumerate(tables):
-        prefix = f"reader[{index}]"
+        raw_name = table.get("name") if isinstance(table, dict) else None
+        prefix = f"reader {raw_name}" if isinstance(raw_name, str) and raw_name \
+            else f"reader[{index}]"
         if not isinstance(table, dict):
             problems.append(ConfigProblem(file, prefix, "must be a table"))
             continue

@@ -128,6 +128,14 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError([ConfigProblem(str(path), "(file)", e.strerror or str(e))]) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([ConfigProblem(str(path), "(syntax)", str(e))]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError([ConfigProblem(str(path), "(file)",
+                                         f"not UTF-8 text (byte {e.start})")]) from None
+    except RecursionError:
+        raise ConfigError([ConfigProblem(str(path), "(syntax)",
+                                         "nested too deeply to be a configuration")]) from None
+    except ValueError as e:  # e.g. an integer of more than 4,300 digits
+        raise ConfigError([ConfigProblem(str(path), "(syntax)", str(e)[:120])]) from None
 
 
 def _defaults(table: Any, problems: list[ConfigProblem], path: str) -> dict[str, str]:
@@ -210,6 +218,10 @@ def load_site_config(path: str | Path, *, with_board: bool = True) -> SiteConfig
             site.board = load_board_config(board_path)
         except ConfigError as e:
             problems.extend(e.problems)
+    if not problems:
+        from firmware.board_checks import site_problems
+
+        problems.extend(site_problems(site))
     if problems:
         raise ConfigError(problems)
     return site

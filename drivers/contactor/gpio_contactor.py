@@ -190,6 +190,6 @@ def build(ctx: BuildContext, options: dict[str, Any]) -> GpioContactor:
     return GpioContactor(ctx.gpio, name=ctx.name, **options)
 
 
-SPEC = DriverSpec(role="contactor", name="gpio", options=OPTIONS, build=build,
+SPEC = DriverSpec(role="contactor", name="gpio", options=OPTIONS, build=build, uses_gpio=True,
                   doc="Contactor coil on a GPIO output, feedback (mirror) contact on a GPIO "
                       "input; needs a [gpio] table.")

@@ -157,7 +157,7 @@ def _builder(register_map: regmap.RegisterMap | None, backend: str):
 
 def builtin_spec(driver: str, map_id: str) -> DriverSpec:
     the_map = regmap.load_builtin(map_id)
-    return DriverSpec(role="meter", name=driver,
+    return DriverSpec(role="meter", name=driver, port_group="modbus",
                       options=_common_options(the_map.defaults, the_map.name),
                       build=_builder(the_map, f"modbus-{driver}"),
                       doc=f"{the_map.name} over Modbus RTU (FC {the_map.function:02d}); "
@@ -181,7 +181,7 @@ CUSTOM_OPTIONS = tuple(
     required("baudrate", int, o.doc, choices=o.choices) if o.name == "baudrate" else o
     for o in CUSTOM_OPTIONS)
 
-CUSTOM_SPEC = DriverSpec(role="meter", name="modbus", options=CUSTOM_OPTIONS,
+CUSTOM_SPEC = DriverSpec(role="meter", name="modbus", options=CUSTOM_OPTIONS, port_group="modbus",
                          build=_builder(None, "modbus-custom"),
                          doc="Any Modbus RTU meter, register map declared inline in the board "
                              "config.")

@@ -351,12 +351,14 @@ def _build_meter(ctx: BuildContext, options: dict[str, Any]) -> OpenEvseMeter:
 
 
 PILOT_SPEC = DriverSpec(role="pilot", name="openevse", options=LINK_OPTIONS, build=_build_pilot,
+                        port_group="rapi",
                         doc="OpenEVSE controller over RAPI (serial); it switches its own relay.")
 CONTACTOR_SPEC = DriverSpec(
-    role="contactor", name="openevse",
+    role="contactor", name="openevse", port_group="rapi",
     options=LINK_OPTIONS + (optional("feedback_timeout_s", float, 3.0, "how long the controller "
                                      "may take to switch its relay", minimum=0.1, maximum=30.0),),
     build=_build_contactor,
     doc="The OpenEVSE controller's own relay, on the same port as its pilot.")
 METER_SPEC = DriverSpec(role="meter", name="openevse", options=LINK_OPTIONS, build=_build_meter,
+                        port_group="rapi",
                         doc="The OpenEVSE controller's ammeter and energy counter ($GG/$GU).")

@@ -136,5 +136,5 @@ def build(ctx: BuildContext, options: dict[str, Any]) -> WiegandReader:
     return WiegandReader(ctx.gpio, name=ctx.name, **opts)
 
 
-SPEC = DriverSpec(role="rfid", name="wiegand", options=OPTIONS, build=build,
+SPEC = DriverSpec(role="rfid", name="wiegand", options=OPTIONS, build=build, uses_gpio=True,
                   doc="Wiegand 26/34 reader on two GPIO inputs; needs a [gpio] table.")

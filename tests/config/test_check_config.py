@@ -85,12 +85,13 @@ def test_board_problems_carry_the_board_file_name(tmp_path, capsys):
     code, errors, _ = check(capsys, path)
     assert code == 2
     board_name = str(tmp_path / "board.toml")
-    assert any(e.startswith(f"{board_name}: connector[0].max_current_a: must be >= 6") for e in errors)
-    assert any(e.startswith(f"{board_name}: connector[0].pilot.driver: unknown pilot driver 'warp'")
+    # Connectors are named by their id, as a technician counts them (issue #8 item 7).
+    assert any(e.startswith(f"{board_name}: connector 1.max_current_a: must be >= 6") for e in errors)
+    assert any(e.startswith(f"{board_name}: connector 1.pilot.driver: unknown pilot driver 'warp'")
                for e in errors)
-    assert any(e.startswith(f"{board_name}: connector[1].id: duplicate connector id 1")
+    assert any(e.startswith(f"{board_name}: connector 1.id: duplicate connector id 1")
                for e in errors)
-    assert any(e.startswith(f"{board_name}: connector[1].contactor: missing") for e in errors)
+    assert any(e.startswith(f"{board_name}: connector 1.contactor: missing") for e in errors)
 
 
 @pytest.mark.parametrize("content, key", [

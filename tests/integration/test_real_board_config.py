@@ -75,4 +75,4 @@ def test_a_reader_at_a_connector_the_board_does_not_have_is_a_problem(tmp_path):
     with pytest.raises(ConfigError) as err:
         board_mod.load_board_config(path)
     assert [(p.key, p.message) for p in err.value.problems] == [
-        ("reader[0].connector", "no connector 2 on this board (connectors: 1)")]
+        ("reader front.connector", "no connector 2 on this board (connectors: 1)")]

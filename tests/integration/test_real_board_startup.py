@@ -14,6 +14,7 @@ from tests.integration.agent import write_site
 BOARD = """\
 [board]
 name = "Pi 5 relay board, wrong GPIO chip"
+mixed_sim = true               # a bench: only the contactor is real
 
 [gpio]
 factory = "gpiod"
