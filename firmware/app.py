@@ -79,6 +79,14 @@ def _configuration(site: SiteConfig, conn: Any) -> Configuration:
     persisted = repo.load_configuration(conn)
     fixed = {"NumberOfConnectors": str(len(site.board.connectors))}
     configuration = Configuration.initial(site.ocpp_defaults, persisted, fixed)
+    for bad in configuration.rejected:
+        # Stored by a release without ranges (or a damaged database): never start with it.
+        log.warning("configuration: ignoring the %s value of %s (%s)", bad.source, bad.key,
+                    bad.problem)
+    with atomic(conn):
+        for bad in configuration.rejected:
+            if bad.source == "persisted":
+                repo.save_configuration(conn, bad.key, configuration.get(bad.key))
     if not persisted:
         # First boot: the site's defaults become the station's values; from now on the
         # CSMS owns them (DESIGN §3).
