@@ -82,6 +82,10 @@ class InboundDispatcher:
             raise frames.CallErrorReply("NotImplemented", f"{action!r} is not an OCPP 1.6 action")
         if action in UNSUPPORTED or (action not in self._handlers and action not in self._direct):
             raise frames.CallErrorReply("NotSupported", f"{action} is not supported")
+        if frame.suspect:
+            problem = frames.value_problem(frame.payload)
+            if problem is not None:
+                raise problem
         skip = action == "SendLocalList" and self._auth.skip_schema_for_send_local_list
         if not skip:
             problem = frames.schema_problem(2, action, frame.payload)

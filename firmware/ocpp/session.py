@@ -22,6 +22,8 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from websockets.exceptions import ConnectionClosed
 
+from firmware.errors import OcppError
+
 from . import frames
 
 log = logging.getLogger(__name__)
@@ -38,19 +40,19 @@ def redact(text: str) -> str:
     return _SECRET_PATTERN.sub(r'\1"***"', text)
 
 
-class CallTimedOut(Exception):
-    pass
+class CallTimedOut(OcppError):
+    """No answer to our CALL in time."""
 
 
-class CallErrorReceived(Exception):
+class CallErrorReceived(OcppError):
     def __init__(self, code: str, description: str):
         super().__init__(f"{code}: {description}")
         self.code = code
         self.description = description
 
 
-class LinkClosed(Exception):
-    pass
+class LinkClosed(OcppError):
+    """The connection is gone (or was never there) for this CALL."""
 
 
 class InboundHandler(Protocol):
@@ -137,7 +139,12 @@ class Session:
         if future is None or future.done():
             log.warning("response for unknown or expired call %s dropped", frame.unique_id)
             return
-        if isinstance(frame, frames.ResultFrame):
+        problem = frames.value_problem(frame.payload) if isinstance(
+            frame, frames.ResultFrame) and frame.suspect else None
+        if problem is not None:  # a number or a string that does not fit: not an answer
+            future.set_result(("error", frames.ErrorFrame(
+                frame.unique_id, problem.code, f"invalid response: {problem.description}", {})))
+        elif isinstance(frame, frames.ResultFrame):
             future.set_result(("result", frame.payload))
         else:
             future.set_result(("error", frame))

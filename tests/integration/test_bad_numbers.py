@@ -104,7 +104,8 @@ PROFILE = ('{{"chargingProfileId":1,"stackLevel":0,"chargingProfilePurpose":"TxP
      "TypeConstraintViolation"),
     ('[2,"n-2","RemoteStopTransaction",{"transactionId":-' + BIG_INT + '}]',
      "TypeConstraintViolation"),
-    ('[2,"n-3","Reset",{"type":"Soft","x":' + BIG_INT + '}]', "FormationViolation"),
+    # Values are checked before the structure: the unknown property is not reached.
+    ('[2,"n-3","Reset",{"type":"Soft","x":' + BIG_INT + '}]', "TypeConstraintViolation"),
     ('[2,"n-4","FlyToTheMoon",{"x":' + BIG_INT + '}]', "NotImplemented"),
     ('[2,"n-5","SendLocalList",{"listVersion":' + BIG_INT + ',"updateType":"Full"}]',
      "TypeConstraintViolation"),
