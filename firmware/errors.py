@@ -35,7 +35,11 @@ from dataclasses import dataclass
 
 from hal.errors import BorneError
 
-__all__ = ["AgentBug", "AgentError", "AuthError", "BorneError", "ConfigError",
+# The exit status of ``borne run`` after a bug (EX_SOFTWARE): systemd's
+# Restart=on-failure starts the agent again.
+EXIT_BUG = 70
+
+__all__ = ["EXIT_BUG", "AgentBug", "AgentError", "AuthError", "BorneError", "ConfigError",
            "ConfigProblem", "ConsoleError", "CoreError", "OcppError", "StartupError",
            "StoreError"]
 

@@ -96,7 +96,12 @@ class InboundDispatcher:
             fields = await self._direct[action](frame)
         else:
             event = self._handlers[action](frame)
-            fields, continuation = await self._runtime.request(event, self._reply_timeout_s)
+            try:
+                fields, continuation = await self._runtime.request(event, self._reply_timeout_s)
+            except TimeoutError:  # slow hardware (an unlock), not an exception in our code
+                log.error("no reply to %s within %.0f s", action, self._reply_timeout_s)
+                raise frames.CallErrorReply(
+                    "InternalError", f"{action} not answered in time") from None
         payload = _result_payload(action, fields)
         problem = frames.schema_problem(3, action, payload)
         if problem is not None:
