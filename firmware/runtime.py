@@ -176,7 +176,9 @@ class Runtime:
         first: BaseException = group
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
-        return self.crash(first, "running the agent")
+        # A note says what the task was doing ("while answering CALL ...").
+        notes = getattr(first, "__notes__", None) or ["running the agent"]
+        return self.crash(first, "; ".join(notes).removeprefix("while "))
 
     def release(self, held: _Held) -> None:
         if self.link is None:

@@ -282,13 +282,18 @@ def schema_problem(kind: int, action: str, payload: dict[str, Any]) -> CallError
     if decimal_floats:
         payload = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
     try:
-        validator.validate(payload)
+        # Enough digits for multipleOf 0.1 on any double (1e308 / 0.1 has 310 digits):
+        # with the default 28, Decimal raises DivisionImpossible on a big limit.
+        with decimal.localcontext(prec=_DECIMAL_DIGITS):
+            validator.validate(payload)
     except SchemaError as e:
         code = _CODE_BY_VALIDATOR.get(e.validator, "PropertyConstraintViolation")
         where = "/".join(str(p) for p in e.absolute_path) or "(payload)"
         return CallErrorReply(code, f"{where}: {e.message}"[:255])
     return None
 
+
+_DECIMAL_DIGITS = 800
 
 # Schemas with multipleOf 0.1 on floats: compare as decimals, as the schema intends.
 _DECIMAL_SCHEMAS = {(2, "SetChargingProfile"), (2, "RemoteStartTransaction"),

@@ -147,3 +147,21 @@ async def test_a_value_that_does_not_fit_gets_one_callerror_and_the_link_stays(c
         assert len(replies_to(csms, unique_id)) == 1
         assert cp.agent.link.status.connects == 1
         assert csms.messages("StartTransaction") == []
+
+
+@pytest.mark.parametrize("limit", ["1e300", "-1e300", "1.7976931348623157e308", "5e-324"])
+async def test_a_limit_a_double_holds_is_checked_as_the_schema_intends(csms, tmp_path, limit):
+    """Found by test_frame_fuzz (seed 4): multipleOf 0.1 on 1e300 raised
+    decimal.DivisionImpossible inside the schema check (28 digits of precision). A
+    finite double is a number of the right type: the schema decides (multipleOf 0.1,
+    exactly), and the CALL is answered, not a crash."""
+    async with running_agent(write_site(tmp_path, csms.url)) as cp:
+        await connected(csms, cp)
+        frame = ('[2,"lim-1","RemoteStartTransaction",{"idTag":"A","chargingProfile":'
+                 + PROFILE.format(limit=limit) + '}]')
+        await csms.send_raw(STATION, frame)
+        reply = await csms.wait_raw_reply("lim-1", timeout_s=5)
+        if reply.message_type == 4:
+            assert reply.error_code == "PropertyConstraintViolation", reply.raw
+        assert not cp.task.done()
+        assert cp.agent.link.status.connects == 1

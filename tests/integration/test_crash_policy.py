@@ -77,7 +77,7 @@ async def test_a_bug_answering_a_csms_call_stops_the_agent_without_an_internal_e
             with pytest.raises((StationNotConnected, TimeoutError)):
                 await csms.call(STATION, ("GetConfiguration", {}), timeout_s=10)
             await assert_crashed(cp, csms, "GetConfigurationRequested", caplog)
-            assert not [f for f in csms.messages(STATION, message_type=4)]
+            assert not [f for f in csms.messages(station=STATION, message_type=4)]
 
 
 async def test_a_bug_handling_a_link_event_stops_the_agent_instead_of_redialling(
