@@ -185,8 +185,8 @@ def parse(text: str | bytes) -> Frame:
     if not isinstance(unique_id, str) or not 0 < len(unique_id) <= MAX_UNIQUE_ID_LENGTH:
         return BadFrame(None, CallErrorReply("FormationViolation", "bad or missing UniqueId"))
     if type(kind) is not int:  # 2.0 or true is not a MessageTypeId
-        return BadFrame(unique_id if kind not in (3, 4) else None, CallErrorReply("FormationViolation",
-                                                  "MessageTypeId must be an integer"))
+        return BadFrame(unique_id if kind not in (3, 4) else None,  # 3.0: not answered
+                        CallErrorReply("FormationViolation", "MessageTypeId must be an integer"))
     if kind == 2:
         if len(message) != 4:
             return BadFrame(unique_id, CallErrorReply(

@@ -45,7 +45,7 @@ CODES_1_6 = {"NotImplemented", "NotSupported", "InternalError", "ProtocolError",
              "SecurityError", "FormationViolation", "PropertyConstraintViolation",
              "OccurenceConstraintViolation", "TypeConstraintViolation", "GenericError"}
 REFUSED = {"Rejected", "NotSupported", "NotImplemented", "Failed", "VersionMismatch",
-           "UnknownVendorId", "UnknownMessageId", "UnlockFailed", "NotSupported"}
+           "UnknownVendorId", "UnknownMessageId", "UnlockFailed"}
 
 
 @dataclass(frozen=True)
