@@ -32,13 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from devcsms.errors import DevCsmsError
+
 CSMS_PREFIX = "csms | "
 READY_MARKER = "listening on "
 DEFAULT_GRACE_S = 5.0
 CSMS_START_TIMEOUT_S = 15.0
 
 
-class LaunchError(Exception):
+class LaunchError(DevCsmsError):
     """Something the technician must fix before `make run` can work; the message says what."""
 
     def __init__(self, message: str, exit_status: int = 1) -> None:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from devcsms.conformance import BootSequenceRule
+from devcsms.errors import DevCsmsError
 from devcsms.validation import (
     CALL,
     CALLERROR,
@@ -75,7 +76,7 @@ class Frame:
         return MESSAGE_TYPE_NAMES.get(self.message_type, "malformed")
 
 
-class WaitTimeout(TimeoutError):
+class WaitTimeout(DevCsmsError, TimeoutError):
     """A `wait_*` helper gave up; the message says what was awaited and what was recorded meanwhile."""
 
 

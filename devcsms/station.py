@@ -29,6 +29,7 @@ from ocpp.v16.enums import Action
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from devcsms.errors import DevCsmsError
 from devcsms.policy import AuthorizationPolicy, BootPolicy, rfc3339_utc
 from devcsms.recording import FROM_CP, TO_CP, Frame, Recorder
 from devcsms.scripting import CallError, Delay, Disconnect, NoAnswer, Reply, Responder, ScriptBook
@@ -37,7 +38,7 @@ from devcsms.validation import CALL, CALLERROR, CALLRESULT, payload_problems
 LIBRARY_LOGGER = logging.getLogger("devcsms.library")
 
 
-class CallErrorReceived(Exception):
+class CallErrorReceived(DevCsmsError):
     """The charge point answered a CSMS call with a CALLERROR; `code` is its ErrorCode."""
 
     def __init__(self, action: str, code: str | None, description: str | None, details: Any) -> None:
@@ -48,7 +49,7 @@ class CallErrorReceived(Exception):
         self.details = details
 
 
-class StationNotConnected(Exception):
+class StationNotConnected(DevCsmsError):
     """No open websocket for that station (never connected, or it disconnected while a call was pending)."""
 
 

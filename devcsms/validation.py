@@ -174,7 +174,7 @@ def parse_frame(text: str) -> ParsedFrame:
     try:
         decoded = json.loads(text)
         decoded_for_schema = json.loads(text, parse_float=decimal.Decimal)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         return ParsedFrame(None, None, None, None, None, None, None, (f"not JSON: {error}",))
     if not isinstance(decoded, list) or not decoded:
         return ParsedFrame(None, None, None, None, None, None, None, ("not a non-empty JSON array",))

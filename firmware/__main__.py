@@ -4,9 +4,11 @@
     borne check-config --config SITE.toml   validate; exit 0, or list problems and exit 2
 
 Exit codes: 0 stopped cleanly; 1 could not start (a device or the database, the
-message says which and how to fix it); 2 bad configuration; 75 a CSMS Reset asked for
-a restart under systemd (the unit restarts us, ``RestartForceExitStatus=75``). Outside
-systemd a Reset re-executes the process itself.
+message says which and how to fix it); 2 bad configuration; 70 a bug stopped the agent
+(logged with the event it was handling; systemd's ``Restart=on-failure`` starts it
+again and it recovers from its database); 75 a CSMS Reset asked for a restart under
+systemd (the unit restarts us, ``RestartForceExitStatus=75``). Outside systemd a Reset
+re-executes the process itself.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import sys
 
 from firmware import logs
-from firmware.errors import ConfigError, StartupError
+from firmware.errors import EXIT_BUG, AgentBug, ConfigError, StartupError, StoreError
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
@@ -91,7 +93,6 @@ def reset_ocpp_config(path: str) -> int:
 
 def run(path: str, log_level: str | None) -> int:
     from firmware.app import build_agent, run as run_agent
-    from firmware.store.db import StoreError
 
     site = _load(path)
     if site is None:
@@ -103,8 +104,17 @@ def run(path: str, log_level: str | None) -> int:
     except (StartupError, StoreError) as e:
         log.critical("cannot start: %s", e)
         return EXIT_STARTUP
+    except ConfigError as e:
+        for problem in e.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    except AgentBug:
+        return EXIT_BUG  # logged by the runtime, with the event
     except KeyboardInterrupt:
         return 0
+    except Exception:  # a bug before the agent ran (building it): the same policy
+        log.critical("bug while starting the agent; exit %d", EXIT_BUG, exc_info=True)
+        return EXIT_BUG
     if restart is None:
         log.info("stopped")
         return 0

@@ -79,6 +79,14 @@ def _configuration(site: SiteConfig, conn: Any) -> Configuration:
     persisted = repo.load_configuration(conn)
     fixed = {"NumberOfConnectors": str(len(site.board.connectors))}
     configuration = Configuration.initial(site.ocpp_defaults, persisted, fixed)
+    for bad in configuration.rejected:
+        # Stored by a release without ranges (or a damaged database): never start with it.
+        log.warning("configuration: ignoring the %s value of %s (%s)", bad.source, bad.key,
+                    bad.problem)
+    with atomic(conn):
+        for bad in configuration.rejected:
+            if bad.source == "persisted":
+                repo.save_configuration(conn, bad.key, configuration.get(bad.key))
     if not persisted:
         # First boot: the site's defaults become the station's values; from now on the
         # CSMS owns them (DESIGN §3).
@@ -167,7 +175,11 @@ def _version() -> str:
 
 
 async def run(agent: Agent) -> str | None:
-    """Run until stopped; returns the reset kind when a restart was requested."""
+    """Run until stopped; returns the reset kind when a restart was requested.
+
+    Raises ``AgentBug`` when a bug stopped the agent (``firmware.runtime``): nothing is
+    dispatched after it; devices are closed and the database left as the last event's
+    commit left it, for the next start to recover from."""
     loop = asyncio.get_running_loop()
     stop = agent.stop_event
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -180,6 +192,7 @@ async def run(agent: Agent) -> str | None:
     transport = open_console(agent.site.console["device"], agent.site.console["baudrate"])
     try:
         async with asyncio.TaskGroup() as tasks:
+            supervisor = tasks.create_task(agent.runtime.supervise())
             resetter = tasks.create_task(_until_stopped(agent, stop))
             agent.runtime.dispatch(ev.AgentStarted())
             for record in repo.open_transactions(agent.conn):
@@ -203,6 +216,12 @@ async def run(agent: Agent) -> str | None:
             systemd.notify("STOPPING=1")
             resetter.cancel()
             await _shutdown(agent, workers)
+            supervisor.cancel()
+    except ExceptionGroup as group:
+        # A bug in any task (or one the runtime recorded): one policy, one exception.
+        # The finally below opens what it can (devices released = contactor coils off).
+        bug = agent.runtime.bug_of(group)
+        raise bug from bug.__cause__
     finally:
         agent.runtime.cancel_timers()
         await close_devices(agent.board)

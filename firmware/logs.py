@@ -36,6 +36,10 @@ class _LineFormatter(logging.Formatter):
         message = record.getMessage().replace("\n", "\\n")
         if record.exc_info:
             message += " | " + self.formatException(record.exc_info).replace("\n", "\\n")
+        if not message.isascii():
+            # A lone surrogate from the CSMS (a \u escape in its JSON) cannot be written
+            # as UTF-8; the stream would print a traceback instead of the line.
+            message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         if self._journald:
             return f"<{_SYSLOG_LEVELS.get(record.levelno, 6)}>{record.name}: {message}"
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))

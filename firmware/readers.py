@@ -21,6 +21,7 @@ from typing import Any
 
 from firmware.core import events as ev
 from firmware.core.idtag import canonical_id_tag
+from firmware.errors import AgentError
 from firmware.logs import mask_id_tag
 from hal.errors import HalError
 from hal.interfaces import CardRead
@@ -66,7 +67,7 @@ class DivertedCard:
     problem: str = ""
 
 
-class DiversionBusy(RuntimeError):
+class DiversionBusy(AgentError, RuntimeError):
     """Another ``next_card`` is already waiting."""
 
 

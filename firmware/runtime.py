@@ -8,11 +8,20 @@ message leaves. Hardware commands go to one worker task per connector, so they r
 order and never block dispatch; their outcomes come back as events.
 
 Every task here belongs to the TaskGroup of ``run()``; nothing is fire-and-forget.
+
+Crash policy (``firmware.errors``): an exception that escapes the handling of an event
+is a bug. ``dispatch`` logs it once with the event (idTags masked, secrets left out),
+raises ``AgentBug`` to its caller and refuses every later event; ``supervise()``, a task
+in the agent's TaskGroup, then raises it so the whole agent stops: ``borne run`` exits
+70 and systemd restarts it; the database (one transaction per event) is what the next
+start recovers from. A bug elsewhere in a task of the agent (link, session, hardware,
+readers) ends the TaskGroup the same way; ``bug_of`` logs it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sqlite3
 import time
@@ -23,6 +32,7 @@ from typing import Any, Callable, Hashable, Protocol
 from firmware.core import effects as fx
 from firmware.core import events as ev
 from firmware.core.station import Station
+from firmware.errors import EXIT_BUG, AgentBug
 from firmware.logs import mask_id_tag
 from firmware.ocpp import mapping
 from firmware.store import repositories as repo
@@ -105,18 +115,70 @@ class Runtime:
         self._replies: dict[Hashable, asyncio.Future] = {}
         self._tasks: asyncio.TaskGroup | None = None
         self._after_dispatch: list[Callable[[list[fx.Effect]], None]] = []
+        self.bug: AgentBug | None = None
+        self._bug_seen = asyncio.Event()
 
     # ------------------------------------------------------------------ events in
     def dispatch(self, event: ev.Event, *, hold_messages: bool = False) -> _Held:
         """Handle one event now. With ``hold_messages`` the messages it produces wait in
-        the returned holder until ``release`` (a CSMS request's reply goes first)."""
-        now = self.clock.now()
-        effects = self.station.handle(event, now)
-        held = _Held(triggered=isinstance(event, ev.TriggerMessageRequested))
-        self._execute(effects, now, held, hold_messages)
-        for observer in self._after_dispatch:
-            observer(effects)
+        the returned holder until ``release`` (a CSMS request's reply goes first).
+
+        Raises ``AgentBug`` when handling the event fails, and for every event after
+        that: a core whose memory may disagree with the database handles nothing more.
+        """
+        if self.bug is not None:
+            raise self.bug
+        try:
+            now = self.clock.now()
+            effects = self.station.handle(event, now)
+            held = _Held(triggered=isinstance(event, ev.TriggerMessageRequested))
+            self._execute(effects, now, held, hold_messages)
+            for observer in self._after_dispatch:
+                observer(effects)
+        except AgentBug:
+            raise
+        except Exception as error:
+            raise self.crash(error, f"handling {describe_event(event)}") from error
         return held
+
+    def _dispatch_callback(self, event: ev.Event) -> None:
+        """``dispatch`` from a loop callback (a timer, call_soon): a bug is recorded by
+        ``dispatch`` and raised by ``supervise``, not lost in the loop's handler."""
+        try:
+            self.dispatch(event)
+        except AgentBug:
+            pass
+
+    # ------------------------------------------------------------------ bugs
+    def crash(self, error: BaseException, context: str) -> AgentBug:
+        """Record a bug (the first one counts) and log it with ``context`` and its
+        traceback; ``supervise`` stops the agent. Returns the ``AgentBug`` to raise."""
+        if self.bug is None:
+            bug = AgentBug(f"bug while {context}: {type(error).__name__}: {error}"[:2000])
+            bug.__cause__ = error
+            self.bug = bug
+            log.critical("%s; stopping (exit %d) so that systemd restarts the agent, which "
+                         "recovers from its database", bug, EXIT_BUG, exc_info=error)
+            self._bug_seen.set()
+        return self.bug
+
+    async def supervise(self) -> None:
+        """Run in the agent's TaskGroup: raises the first bug, which stops every task."""
+        await self._bug_seen.wait()
+        assert self.bug is not None
+        raise self.bug
+
+    def bug_of(self, group: BaseExceptionGroup) -> AgentBug:
+        """The ``AgentBug`` that ended the agent's TaskGroup with ``group``: the one
+        ``dispatch`` recorded, else the first exception found (logged now)."""
+        if self.bug is not None:
+            return self.bug
+        first: BaseException = group
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        # A note says what the task was doing ("while answering CALL ...").
+        notes = getattr(first, "__notes__", None) or ["running the agent"]
+        return self.crash(first, "; ".join(notes).removeprefix("while "))
 
     def release(self, held: _Held) -> None:
         if self.link is None:
@@ -226,7 +288,7 @@ class Runtime:
         for conflict in conflicts:
             log.warning("local list conflict for %s: list says %s, CSMS says %s",
                         mask_id_tag(conflict.id_tag), conflict.list_status, conflict.csms_status)
-            asyncio.get_running_loop().call_soon(self.dispatch, conflict)
+            asyncio.get_running_loop().call_soon(self._dispatch_callback, conflict)
         return queued
 
     def _start_timer(self, key: Hashable, delay_s: float) -> None:
@@ -238,10 +300,7 @@ class Runtime:
 
     def _fire_timer(self, key: Hashable) -> None:
         self._timers.pop(key, None)
-        try:
-            self.dispatch(ev.TimerFired(key))
-        except Exception:
-            log.exception("timer %r failed", key)
+        self._dispatch_callback(ev.TimerFired(key))
 
     def _record_decision(self, effect: fx.RecordDecision, now: float) -> None:
         self.decisions.append(Decision(now, effect.id_tag, effect.accepted, effect.why,
@@ -254,3 +313,24 @@ class Runtime:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+
+
+def describe_event(event: ev.Event) -> str:
+    """An event as a log shows it: its fields, idTags masked, no secret, nested records
+    by type only (a list entry or a transaction record holds idTags too)."""
+    if not dataclasses.is_dataclass(event):
+        return type(event).__name__
+    parts = []
+    secret = str(getattr(event, "key", "")).lower() == "authorizationkey"
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if "id_tag" in f.name and isinstance(value, str):
+            text = mask_id_tag(value)
+        elif f.name == "value" and secret:
+            text = "***"
+        elif value is None or isinstance(value, (str, int, float, tuple)):
+            text = repr(value)[:80]
+        else:
+            text = type(value).__name__
+        parts.append(f"{f.name}={text}")
+    return f"{type(event).__name__}({', '.join(parts)})"

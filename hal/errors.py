@@ -8,7 +8,15 @@ raise their own ``DriverError`` subclasses (see ``drivers.errors``), which are a
 from __future__ import annotations
 
 
-class HalError(Exception):
+class BorneError(Exception):
+    """Root of every error Borne raises, in every layer (the tree: ``firmware.errors``).
+
+    Defined here, in the lowest layer, because hal and drivers must not import firmware;
+    ``firmware.errors`` re-exports it.
+    """
+
+
+class HalError(BorneError):
     """Root of every hardware-layer failure."""
 
 

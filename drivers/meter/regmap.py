@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from drivers.errors import DriverError
+
 TYPES: dict[str, tuple[int, str]] = {   # registers, struct format (big-endian bytes)
     "int16": (1, ">h"), "uint16": (1, ">H"),
     "int32": (2, ">i"), "uint32": (2, ">I"), "float32": (2, ">f"),
@@ -58,11 +60,11 @@ LIMITS: dict[str, tuple[float, float]] = {
 }
 
 
-class MapError(ValueError):
+class MapError(DriverError, ValueError):
     """The register map itself is wrong (a configuration problem)."""
 
 
-class ImplausibleValue(ValueError):
+class ImplausibleValue(DriverError, ValueError):
     """A decoded value is outside what a working meter can report."""
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from drivers.errors import DriverError
+
 TFI_HOST = 0xD4     # host → PN532
 TFI_PN532 = 0xD5    # PN532 → host
 
@@ -212,7 +214,7 @@ class TypeATarget:
     ats: bytes = b""
 
 
-class TargetParseError(ValueError):
+class TargetParseError(DriverError, ValueError):
     pass
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from firmware.core.authorization import STATUSES, LocalEntry
+from firmware.errors import StoreError
 
 if TYPE_CHECKING:
     from .schema import ListState
@@ -55,7 +56,7 @@ _STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
 _new_entry = tuple.__new__
 
 
-class IndexFileError(Exception):
+class IndexFileError(StoreError):
     """The index file is missing, torn or does not match the database (rebuild it)."""
 
 

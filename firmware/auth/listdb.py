@@ -24,6 +24,8 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from firmware.errors import AuthError
+
 from .index import expiry_to_u32, index_file_name, write_index
 from .schema import LIST_COLUMNS, ListState, garbage_tables, read_state, table_exists
 
@@ -40,7 +42,7 @@ DELETE_CHUNK_ROWS = 5_000
 Row = tuple[str, int, "int | None", "str | None"]  # tag, status code, expiry u32|None, parent
 
 
-class ListTooLong(Exception):
+class ListTooLong(AuthError):
     """The update would make the list longer than LocalAuthListMaxLength."""
 
     def __init__(self, count: int):

@@ -25,6 +25,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from firmware.errors import StoreError
+
 SCHEMA_VERSION = 1
 
 _V1 = [
@@ -54,7 +56,7 @@ class ListState:
     generation: int
 
 
-class AuthSchemaError(Exception):
+class AuthSchemaError(StoreError):
     """The auth tables cannot be created or were written by a newer release."""
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from firmware.core.idtag import normalise_id_tag
+from firmware.errors import AuthError
 
 FORMATION_VIOLATION = "FormationViolation"
 OCCURENCE_CONSTRAINT_VIOLATION = "OccurenceConstraintViolation"  # 1.6 spelling
@@ -46,7 +47,7 @@ _UPDATE_TYPES = ("Differential", "Full")
 CI_STRING20 = 20
 
 
-class SendLocalListFormatError(Exception):
+class SendLocalListFormatError(AuthError):
     """The payload breaks the SendLocalList schema; answer with a CALLERROR.
 
     ``code``: the OCPP-J 1.6 error code; ``description``: where and what, for the

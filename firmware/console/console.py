@@ -14,13 +14,11 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
+from firmware.errors import ConsoleError
+
 from .transport import ConsoleTransport
 
 log = logging.getLogger(__name__)
-
-
-class ConsoleError(Exception):
-    """Raise in a command to answer ``ERROR: <message>``."""
 
 
 @dataclass(frozen=True)

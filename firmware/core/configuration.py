@@ -11,6 +11,7 @@ Values are kept as OCPP strings (the wire form) and parsed on access. Write-only
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -32,8 +33,17 @@ SUPPORTED_MEASURANDS = (
 FEATURE_PROFILES = "Core,LocalAuthListManagement,RemoteTrigger"
 
 
+# An OCPP integer value: ASCII digits with an optional sign, nothing else. ``int()``
+# alone also takes "1_000", other scripts' digits and 5,000-digit strings; the length
+# cap keeps a huge value from costing a quadratic conversion before it is refused.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+
+
 @dataclass(frozen=True)
 class KeyDefinition:
+    """One configuration key. Integer keys always carry their inclusive range
+    (``integer()`` requires it): every path that sets a value checks it here."""
+
     name: str
     kind: str  # "bool" | "int" | "csl" | "str"
     default: str
@@ -46,22 +56,16 @@ class KeyDefinition:
     validate_items: Callable[[str], str | None] | None = None
     doc: str = ""
 
-    def problem(self, value: str) -> str | None:
+    def problem(self, value: object) -> str | None:
         """Why ``value`` is not acceptable for this key, or None."""
         if not isinstance(value, str):
             return "value must be a string"
-        if self.kind == "bool":
-            return None if value.lower() in BOOL_VALUES else "must be true or false"
         if self.kind == "int":
-            try:
-                number = int(value.strip())
-            except ValueError:
-                return "must be an integer"
-            if self.minimum is not None and number < self.minimum:
-                return f"must be >= {self.minimum}"
-            if self.maximum is not None and number > self.maximum:
-                return f"must be <= {self.maximum}"
-            return None
+            return self._integer_problem(value.strip())
+        if not _is_text(value):
+            return "not valid text (lone surrogate)"
+        if self.kind == "bool":
+            return None if value.strip().lower() in BOOL_VALUES else "must be true or false"
         if self.kind == "csl":
             items = split_csl(value)
             if self.max_items is not None and len(items) > self.max_items:
@@ -77,6 +81,42 @@ class KeyDefinition:
             return None if len(value) <= limit else f"longer than {limit} characters"
         return "unknown kind"
 
+    def _integer_problem(self, text: str) -> str | None:
+        wanted = f"must be an integer from {self.minimum} to {self.maximum}"
+        if self.doc:
+            wanted += f" ({self.doc})"
+        if not _INTEGER.fullmatch(text):
+            return wanted
+        number = int(text)
+        if self.minimum is not None and number < self.minimum:
+            return wanted
+        if self.maximum is not None and number > self.maximum:
+            return wanted
+        return None
+
+    def canonical(self, value: str) -> str:
+        """The stored form of a value ``problem`` accepted."""
+        if self.kind == "bool":
+            return value.strip().lower()
+        if self.kind == "int":
+            return str(int(value.strip()))
+        return value
+
+
+def integer(name: str, default: int, minimum: int, maximum: int, *, readonly: bool = False,
+            doc: str = "") -> KeyDefinition:
+    """An integer key; its inclusive range is part of its declaration."""
+    return KeyDefinition(name, "int", str(default), readonly=readonly, minimum=minimum,
+                         maximum=maximum, doc=doc)
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
 
 def split_csl(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
@@ -86,63 +126,74 @@ def _measurand(item: str) -> str | None:
     return None if item in SUPPORTED_MEASURANDS else f"unsupported measurand {item!r}"
 
 
+_PHASE_ROTATION = re.compile(r"[0-9]{1,3}\.([A-Za-z]+)")
+
+
 def _phase_rotation(item: str) -> str | None:
-    connector, _, rotation = item.partition(".")
-    if not connector.isdigit() or rotation not in PHASE_ROTATIONS:
+    match = _PHASE_ROTATION.fullmatch(item)
+    if match is None or match.group(1) not in PHASE_ROTATIONS:
         return f"bad phase rotation {item!r} (want N.RST etc.)"
     return None
 
 
 MEASURAND_LIST_MAX = 8
+PHASE_ROTATION_MAX = 8
+DAY_S = 86_400
 
 DEFINITIONS: tuple[KeyDefinition, ...] = (
     # 9.1 Core profile
     KeyDefinition("AllowOfflineTxForUnknownId", "bool", "false"),
     KeyDefinition("AuthorizationCacheEnabled", "bool", "true"),
     KeyDefinition("AuthorizeRemoteTxRequests", "bool", "false"),
-    KeyDefinition("BlinkRepeat", "int", "3", minimum=0),
-    KeyDefinition("ClockAlignedDataInterval", "int", "0", minimum=0, doc="seconds, 0 = off"),
-    KeyDefinition("ConnectionTimeOut", "int", "60", minimum=1, doc="seconds"),
-    KeyDefinition("ConnectorPhaseRotation", "csl", "0.Unknown", validate_items=_phase_rotation),
-    KeyDefinition("ConnectorPhaseRotationMaxLength", "int", "8", readonly=True),
-    KeyDefinition("GetConfigurationMaxKeys", "int", "64", readonly=True),
-    KeyDefinition("HeartbeatInterval", "int", "300", minimum=0, doc="seconds"),
-    KeyDefinition("LightIntensity", "int", "100", minimum=0, maximum=100, doc="percent"),
+    integer("BlinkRepeat", 3, 0, 100),
+    integer("ClockAlignedDataInterval", 0, 0, DAY_S, doc="seconds, 0 = off"),
+    integer("ConnectionTimeOut", 60, 1, 3600, doc="seconds"),
+    KeyDefinition("ConnectorPhaseRotation", "csl", "0.Unknown", max_items=PHASE_ROTATION_MAX,
+                  validate_items=_phase_rotation),
+    integer("ConnectorPhaseRotationMaxLength", PHASE_ROTATION_MAX, PHASE_ROTATION_MAX,
+            PHASE_ROTATION_MAX, readonly=True),
+    integer("GetConfigurationMaxKeys", 64, 1, 1000, readonly=True),
+    integer("HeartbeatInterval", 300, 0, DAY_S, doc="seconds"),
+    integer("LightIntensity", 100, 0, 100, doc="percent"),
     KeyDefinition("LocalAuthorizeOffline", "bool", "true"),
     KeyDefinition("LocalPreAuthorize", "bool", "false"),
-    KeyDefinition("MaxEnergyOnInvalidId", "int", "0", minimum=0, doc="Wh"),
+    integer("MaxEnergyOnInvalidId", 0, 0, 1_000_000, doc="Wh"),
     KeyDefinition("MeterValuesAlignedData", "csl", "Energy.Active.Import.Register",
                   max_items=MEASURAND_LIST_MAX, validate_items=_measurand),
-    KeyDefinition("MeterValuesAlignedDataMaxLength", "int", str(MEASURAND_LIST_MAX), readonly=True),
+    integer("MeterValuesAlignedDataMaxLength", MEASURAND_LIST_MAX, 1, MEASURAND_LIST_MAX,
+            readonly=True),
     KeyDefinition("MeterValuesSampledData", "csl",
                   "Energy.Active.Import.Register,Power.Active.Import",
                   max_items=MEASURAND_LIST_MAX, validate_items=_measurand),
-    KeyDefinition("MeterValuesSampledDataMaxLength", "int", str(MEASURAND_LIST_MAX), readonly=True),
-    KeyDefinition("MeterValueSampleInterval", "int", "60", minimum=0, doc="seconds, 0 = off"),
-    KeyDefinition("MinimumStatusDuration", "int", "0", minimum=0, doc="seconds"),
-    KeyDefinition("NumberOfConnectors", "int", "1", readonly=True),
-    KeyDefinition("ResetRetries", "int", "1", minimum=0),
+    integer("MeterValuesSampledDataMaxLength", MEASURAND_LIST_MAX, 1, MEASURAND_LIST_MAX,
+            readonly=True),
+    integer("MeterValueSampleInterval", 60, 0, DAY_S, doc="seconds, 0 = off"),
+    integer("MinimumStatusDuration", 0, 0, 3600, doc="seconds"),
+    integer("NumberOfConnectors", 1, 1, 128, readonly=True),
+    integer("ResetRetries", 1, 0, 10),
     KeyDefinition("StopTransactionOnEVSideDisconnect", "bool", "true"),
     KeyDefinition("StopTransactionOnInvalidId", "bool", "true"),
     KeyDefinition("StopTxnAlignedData", "csl", "", max_items=MEASURAND_LIST_MAX,
                   validate_items=_measurand),
-    KeyDefinition("StopTxnAlignedDataMaxLength", "int", str(MEASURAND_LIST_MAX), readonly=True),
+    integer("StopTxnAlignedDataMaxLength", MEASURAND_LIST_MAX, 1, MEASURAND_LIST_MAX,
+            readonly=True),
     KeyDefinition("StopTxnSampledData", "csl", "Energy.Active.Import.Register",
                   max_items=MEASURAND_LIST_MAX, validate_items=_measurand),
-    KeyDefinition("StopTxnSampledDataMaxLength", "int", str(MEASURAND_LIST_MAX), readonly=True),
+    integer("StopTxnSampledDataMaxLength", MEASURAND_LIST_MAX, 1, MEASURAND_LIST_MAX,
+            readonly=True),
     KeyDefinition("SupportedFeatureProfiles", "csl", FEATURE_PROFILES, readonly=True),
-    KeyDefinition("SupportedFeatureProfilesMaxLength", "int", "8", readonly=True),
-    KeyDefinition("TransactionMessageAttempts", "int", "3", minimum=1, maximum=100),
-    KeyDefinition("TransactionMessageRetryInterval", "int", "60", minimum=0, doc="seconds"),
+    integer("SupportedFeatureProfilesMaxLength", 8, 1, 8, readonly=True),
+    integer("TransactionMessageAttempts", 3, 1, 100),
+    integer("TransactionMessageRetryInterval", 60, 0, DAY_S, doc="seconds"),
     KeyDefinition("UnlockConnectorOnEVSideDisconnect", "bool", "true"),
-    KeyDefinition("WebSocketPingInterval", "int", "30", minimum=0, doc="seconds, 0 = off"),
+    integer("WebSocketPingInterval", 30, 0, 3600, doc="seconds, 0 = off"),
     # 9.2 Local Auth List Management profile
     KeyDefinition("LocalAuthListEnabled", "bool", "true"),
-    KeyDefinition("LocalAuthListMaxLength", "int", "1000000", readonly=True),
-    KeyDefinition("SendLocalListMaxLength", "int", "10000", readonly=True),
+    integer("LocalAuthListMaxLength", 1_000_000, 1, 1_000_000, readonly=True),
+    integer("SendLocalListMaxLength", 10_000, 1, 10_000, readonly=True),
     # Security whitepaper: profile 1 Basic auth password; never readable.
     KeyDefinition("AuthorizationKey", "str", "", write_only=True, max_items=40),
-    KeyDefinition("SecurityProfile", "int", "0", minimum=0, maximum=3),
+    integer("SecurityProfile", 0, 0, 3),
 )
 
 BY_NAME: dict[str, KeyDefinition] = {d.name: d for d in DEFINITIONS}
@@ -161,30 +212,50 @@ class ChangeResult:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class RejectedValue:
+    """A stored or site value ``Configuration.initial`` could not use (and replaced)."""
+
+    key: str
+    source: str  # "persisted" | "site"
+    problem: str
+
+
 class Configuration:
     """The station's configuration values (strings, as on the wire).
 
     Build with ``Configuration.initial(site_defaults, persisted)``: read-only keys take
     the site's value (the charger maker's), read-write keys the persisted value when
-    there is one, else the site default, else the built-in default.
+    there is one, else the site default, else the built-in default. A value that is not
+    valid for its key (stored by an older release, say) is skipped for the next one in
+    that order and listed in ``rejected``: a bad value never reaches a timer or the link.
     """
 
-    def __init__(self, values: dict[str, str]):
+    def __init__(self, values: dict[str, str], rejected: tuple[RejectedValue, ...] = ()):
         self._values = dict(values)
+        self.rejected = rejected
 
     @classmethod
     def initial(cls, site_defaults: dict[str, str], persisted: dict[str, str],
                 fixed: dict[str, str] | None = None) -> "Configuration":
         values: dict[str, str] = {}
+        rejected: list[RejectedValue] = []
         for d in DEFINITIONS:
             value = d.default
-            if d.name in site_defaults:
-                value = site_defaults[d.name]
-            if not d.readonly and d.name in persisted:
-                value = persisted[d.name]
+            candidates = [("site", site_defaults)]
+            if not d.readonly:
+                candidates.append(("persisted", persisted))
+            for source, table in candidates:
+                if d.name not in table:
+                    continue
+                problem = d.problem(table[d.name])
+                if problem:
+                    rejected.append(RejectedValue(d.name, source, problem))
+                else:
+                    value = d.canonical(table[d.name])
             values[d.name] = value
         values.update(fixed or {})
-        return cls(values)
+        return cls(values, tuple(rejected))
 
     def get(self, name: str) -> str:
         d = definition(name)
@@ -211,11 +282,7 @@ class Configuration:
         problem = d.problem(value)
         if problem:
             return ChangeResult("Rejected", d.name, problem)
-        if d.kind == "bool":
-            value = value.strip().lower()
-        elif d.kind == "int":
-            value = str(int(value.strip()))
-        self._values[d.name] = value
+        self._values[d.name] = d.canonical(value)
         return ChangeResult("RebootRequired" if d.reboot_required else "Accepted", d.name)
 
     def report(self, names: Iterable[str] | None) -> tuple[list[dict[str, object]], list[str]]:

@@ -21,12 +21,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from firmware.errors import CoreError
+
 ID_TAG_MAX_CHARS = 20  # CiString20
 
 _ASCII_UPPER = {c: c - 32 for c in range(ord("a"), ord("z") + 1)}
 
 
-class IdTagError(ValueError):
+class IdTagError(CoreError, ValueError):
     """A reader's output or a UID cannot be turned into an idTag (the message says why)."""
 
 

@@ -82,6 +82,10 @@ class InboundDispatcher:
             raise frames.CallErrorReply("NotImplemented", f"{action!r} is not an OCPP 1.6 action")
         if action in UNSUPPORTED or (action not in self._handlers and action not in self._direct):
             raise frames.CallErrorReply("NotSupported", f"{action} is not supported")
+        if frame.suspect:
+            problem = frames.value_problem(frame.payload)
+            if problem is not None:
+                raise problem
         skip = action == "SendLocalList" and self._auth.skip_schema_for_send_local_list
         if not skip:
             problem = frames.schema_problem(2, action, frame.payload)
@@ -92,7 +96,12 @@ class InboundDispatcher:
             fields = await self._direct[action](frame)
         else:
             event = self._handlers[action](frame)
-            fields, continuation = await self._runtime.request(event, self._reply_timeout_s)
+            try:
+                fields, continuation = await self._runtime.request(event, self._reply_timeout_s)
+            except TimeoutError:  # slow hardware (an unlock), not an exception in our code
+                log.error("no reply to %s within %.0f s", action, self._reply_timeout_s)
+                raise frames.CallErrorReply(
+                    "InternalError", f"{action} not answered in time") from None
         payload = _result_payload(action, fields)
         problem = frames.schema_problem(3, action, payload)
         if problem is not None:

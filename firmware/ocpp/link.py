@@ -41,7 +41,8 @@ from firmware.core import events as ev
 
 from . import mapping
 from .outbox import Outbox, ReadyMessage
-from .session import CallErrorReceived, CallTimedOut, InboundHandler, LinkClosed, Session
+from .session import (CallErrorReceived, CallTimedOut, InboundHandler, LinkClosed, Session,
+                      ensure_closed)
 
 log = logging.getLogger(__name__)
 
@@ -220,10 +221,11 @@ class OcppLink:
                 sender.cancel()
         except* LinkClosed:
             pass
-        except* Exception as group:  # a bug in a session must not end the link for good
-            log.error("OCPP session failed", exc_info=group)
+        # Anything else is a bug: it propagates and stops the agent (crash policy,
+        # firmware.errors) rather than a redial on top of memory it may have corrupted.
         finally:
             self._session = None
+            await ensure_closed(connection)
             self._set_state("offline")
             reason = getattr(connection, "close_reason", "") or ""
             log.warning("disconnected from CSMS (code %s %s)",

@@ -6,7 +6,9 @@ here and their outcome returned to the link's sender. Frames are logged at DEBUG
 ``> [2,"id","Heartbeat",{}]`` / ``< ...`` with secrets redacted.
 
 Failure modes: a frame that cannot be parsed gets a CALLERROR when a UniqueId can be
-recovered, otherwise it is logged and dropped — the connection stays up. A CALLRESULT
+recovered, otherwise it is logged and dropped — the connection stays up. An exception
+from the handler other than ``CallErrorReply`` is a bug: it is not answered, it ends the
+session's TaskGroup (and the agent: the crash policy of ``firmware.errors``). A CALLRESULT
 for an unknown UniqueId is logged and dropped. ``CallTimedOut`` / ``CallErrorReceived``
 / ``LinkClosed`` are the outcomes of our own CALLs besides a result payload.
 """
@@ -21,6 +23,9 @@ import uuid
 from typing import Any, Awaitable, Callable, Protocol
 
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from firmware.errors import OcppError
 
 from . import frames
 
@@ -38,19 +43,19 @@ def redact(text: str) -> str:
     return _SECRET_PATTERN.sub(r'\1"***"', text)
 
 
-class CallTimedOut(Exception):
-    pass
+class CallTimedOut(OcppError):
+    """No answer to our CALL in time."""
 
 
-class CallErrorReceived(Exception):
+class CallErrorReceived(OcppError):
     def __init__(self, code: str, description: str):
         super().__init__(f"{code}: {description}")
         self.code = code
         self.description = description
 
 
-class LinkClosed(Exception):
-    pass
+class LinkClosed(OcppError):
+    """The connection is gone (or was never there) for this CALL."""
 
 
 class InboundHandler(Protocol):
@@ -137,7 +142,12 @@ class Session:
         if future is None or future.done():
             log.warning("response for unknown or expired call %s dropped", frame.unique_id)
             return
-        if isinstance(frame, frames.ResultFrame):
+        problem = frames.value_problem(frame.payload) if isinstance(
+            frame, frames.ResultFrame) and frame.suspect else None
+        if problem is not None:  # a number or a string that does not fit: not an answer
+            future.set_result(("error", frames.ErrorFrame(
+                frame.unique_id, problem.code, f"invalid response: {problem.description}", {})))
+        elif isinstance(frame, frames.ResultFrame):
             future.set_result(("result", frame.payload))
         else:
             future.set_result(("error", frame))
@@ -155,10 +165,11 @@ class Session:
         except frames.CallErrorReply as error:
             log.info("answering %s with CALLERROR %s", frame.action, error)
             text = frames.error_frame(frame.unique_id, error)
-        except Exception:  # a handler bug must not kill the link
-            log.exception("handler for %s failed", frame.action)
-            text = frames.error_frame(frame.unique_id, frames.CallErrorReply(
-                "InternalError", f"{frame.action} could not be processed"))
+        except Exception as error:
+            # A bug, not an invalid CALL: no InternalError to carry on with; it ends the
+            # agent (firmware.errors, crash policy) and this says what it was answering.
+            error.add_note(f"while answering CALL {frame.action} {frame.unique_id!r}")
+            raise
         await self._send_quietly(text)
         if continuation is not None:
             await continuation()
@@ -182,3 +193,21 @@ class Session:
             await self._connection.close(code, reason)
         finally:
             self._mark_closed()
+
+
+CLOSE_TIMEOUT_S = 2.0
+
+
+async def ensure_closed(connection: Any, code: int = 1011, reason: str = "session ended") -> None:
+    """Close a session's socket unless it is closed already; abort it when the close
+    handshake does not finish in ``CLOSE_TIMEOUT_S`` (or is interrupted). A socket never
+    outlives its session, however the session ended."""
+    try:
+        if connection.state is not State.CLOSED:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await connection.close(code, reason)
+    except (TimeoutError, OSError, ConnectionClosed):
+        pass
+    finally:
+        if connection.state is not State.CLOSED and connection.transport is not None:
+            connection.transport.abort()

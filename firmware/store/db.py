@@ -20,13 +20,11 @@ import sqlite3
 from pathlib import Path
 from typing import Callable, Iterator
 
+from firmware.errors import StoreError
+
 log = logging.getLogger(__name__)
 
 DB_FILENAME = "borne.db"
-
-
-class StoreError(Exception):
-    """The database cannot be opened, migrated or written."""
 
 
 MIGRATIONS: list[str] = [
