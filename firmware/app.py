@@ -107,9 +107,12 @@ def build_agent(site: SiteConfig) -> Agent:
     board = build_board(site.board)
     connectors = [Connector(c.config.connector_id, c.config.max_current_a,
                             operative=availability.get(c.config.connector_id, True),
-                            has_lock="lock" in c.devices)
+                            has_lock="lock" in c.devices,
+                            nominal_voltage_v=c.config.values["nominal_voltage_v"],
+                            phases=c.config.values["phases"])
                   for c in board.connectors]
-    station = Station(connectors, configuration, next_local_tx_id=repo.next_local_tx_id(conn))
+    station = Station(connectors, configuration, next_local_tx_id=repo.next_local_tx_id(conn),
+                      profiles=repo.charging_profiles(conn))
     clock = AgentClock()
     hardware = {
         c.config.connector_id: ConnectorHardware(

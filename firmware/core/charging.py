@@ -21,6 +21,7 @@ from .connector import (Authorization, Connector, Fault, PendingStop, Transactio
 from .effects import MeterSample
 from .metering import sample
 from .sampling import SamplingMixin
+from .smart_charging_flow import SMART_CHARGING_TIMER
 
 
 STOP_METER_TIMEOUT_S = 5.0
@@ -45,6 +46,8 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
             return self._on_heartbeat_timer(now)
         if key == ALIGNED_TIMER:
             return self._on_aligned_timer(now)
+        if key == SMART_CHARGING_TIMER:
+            return self._arm_smart_charging_timer(now)  # _sync applies the new limits
         if isinstance(key, tuple) and len(key) == 2:
             kind, connector_id = key
             c = self.connectors.get(connector_id)

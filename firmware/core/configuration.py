@@ -30,7 +30,7 @@ SUPPORTED_MEASURANDS = (
     "Power.Factor",
 )
 
-FEATURE_PROFILES = "Core,LocalAuthListManagement,RemoteTrigger"
+FEATURE_PROFILES = "Core,LocalAuthListManagement,RemoteTrigger,SmartCharging"
 
 
 # An OCPP integer value: ASCII digits with an optional sign, nothing else. ``int()``
@@ -191,6 +191,12 @@ DEFINITIONS: tuple[KeyDefinition, ...] = (
     KeyDefinition("LocalAuthListEnabled", "bool", "true"),
     integer("LocalAuthListMaxLength", 1_000_000, 1, 1_000_000, readonly=True),
     integer("SendLocalListMaxLength", 10_000, 1, 10_000, readonly=True),
+    # 9.4 Smart Charging profile ([16] §3.13.5; all read-only)
+    integer("ChargeProfileMaxStackLevel", 8, 0, 100, readonly=True),
+    KeyDefinition("ChargingScheduleAllowedChargingRateUnit", "csl", "Current,Power",
+                  readonly=True),
+    integer("ChargingScheduleMaxPeriods", 24, 1, 1000, readonly=True),
+    integer("MaxChargingProfilesInstalled", 16, 1, 1000, readonly=True),
     # Security whitepaper: profile 1 Basic auth password; never readable.
     KeyDefinition("AuthorizationKey", "str", "", write_only=True, max_items=40),
     integer("SecurityProfile", 0, 0, 3),

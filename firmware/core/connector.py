@@ -119,9 +119,15 @@ TRANSIENT_FAULTS = frozenset({"meter", "pilot-link"})
 
 class Connector:
     def __init__(self, connector_id: int, max_current_a: float, *, operative: bool = True,
-                 has_lock: bool = False):
+                 has_lock: bool = False, nominal_voltage_v: float = 230.0, phases: int = 3):
         self.connector_id = connector_id
         self.max_current_a = max_current_a
+        self.nominal_voltage_v = nominal_voltage_v
+        self.phases = phases
+        # The smart-charging limit now, A (None: no profile limits this connector; 0: a
+        # pause, below the 6 A IEC 61851 minimum) and the profiles that set it.
+        self.limit_a: float | None = None
+        self.limit_source = ""
         self.has_lock = has_lock
         self.pilot = PilotState.A
         self.ev_plugged = False  # the last non-error pilot state was B, C or D
@@ -165,14 +171,16 @@ class Connector:
 
     def desired_offer_a(self) -> float:
         if self.energy_allowed() and self.hardware_ready() and self.pilot.ev_connected:
-            return self.max_current_a
+            offer = self.max_current_a if self.limit_a is None else min(self.max_current_a,
+                                                                         self.limit_a)
+            return offer if offer >= 6.0 else 0.0  # IEC 61851: no PWM offer below 6 A
         return 0.0
 
     def contactor_should_close(self) -> bool:
         """The safety rule: authorized (running tx, not withheld), EV asks, no fault,
         the cable locked and confirmed, no contactor awaiting its check."""
         return (self.energy_allowed() and self.hardware_ready()
-                and self.pilot.ev_requests_energy)
+                and self.pilot.ev_requests_energy and self.desired_offer_a() > 0)
 
     def session_ending_fault(self) -> Fault | None:
         """The first active fault that ends a running session (everything except a
@@ -197,7 +205,8 @@ class Connector:
         if self.faults:
             return "Faulted"
         if self.tx is not None:
-            if not self.energy_allowed():
+            if not self.energy_allowed() or self.limit_a == 0:
+                # [E16] 3.64: "not offering energy ... e.g. due to a smart charging restriction"
                 return "SuspendedEVSE"
             if self.pilot.ev_requests_energy:
                 return "Charging"

@@ -126,6 +126,13 @@ class PersistStopData(Effect):
 
 
 @dataclass(frozen=True)
+class PersistChargingProfiles(Effect):
+    """Write every installed charging profile (they survive restarts, [E16] 3.37)."""
+
+    profiles: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class ReadMeter(Effect):
     """Read the connector's meter once every command queued before it has run (the
     contactor opening): the answer is ``MeterRead``. A stop's meterStop is taken after

@@ -287,3 +287,29 @@ class RecoveredTransaction(Event):
 
     record: Any = field(default=None)
     stop_data: tuple[Any, ...] = ()  # the StopTxn*Data samples saved before the crash
+
+
+# ----------------------------------------------------------------- smart charging
+@dataclass(frozen=True)
+class SetChargingProfileRequested(Request):
+    """Install a profile (``firmware.core.smart_charging.ChargingProfile``) on a connector
+    (0 = the station; TxDefault on 0 applies to every connector)."""
+
+    profile: Any = None
+
+
+@dataclass(frozen=True)
+class ClearChargingProfileRequested(Request):
+    """Clear the profiles matching every given field ([E16] 3.25); an id wins over the rest."""
+
+    profile_id: int | None = None
+    connector_id: int | None = None
+    purpose: str | None = None
+    stack_level: int | None = None
+
+
+@dataclass(frozen=True)
+class CompositeScheduleRequested(Request):
+    connector_id: int = 0
+    duration_s: int = 0
+    unit: str | None = None  # "A" | "W"; None: the connector's own unit (A)

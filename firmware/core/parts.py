@@ -94,6 +94,9 @@ class StationParts(Protocol):
     def _check_csms_verdict(self, c: Connector, info: ev.IdTagInfo,
                             now: float) -> list[fx.Effect]: ...
 
+    # ------------------------------------------------------------------ smart charging
+    def _arm_smart_charging_timer(self, now: float) -> list[fx.Effect]: ...
+
     # ------------------------------------------------------------------ CSMS requests
     def configuration_changed(self, key: str, now: float) -> list[fx.Effect]: ...
 

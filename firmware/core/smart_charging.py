@@ -295,3 +295,33 @@ def problem_with(profile: ChargingProfile, limits: ProfileLimits) -> str | None:
     if profile.duration_s is not None and profile.duration_s < 0:
         return "duration must be >= 0"
     return None
+
+
+def next_change_s(profiles: list[ChargingProfile], now_s: float, *,
+                  tx_start_s: float | None, horizon_s: int = DAILY_S) -> float | None:
+    """The next instant after ``now_s`` (within ``horizon_s``) where a limit may change."""
+    later: set[float] = set()
+    for profile in profiles:
+        later |= _boundaries(profile, now_s, now_s + horizon_s, tx_start_s, now_s)
+    upcoming = sorted(t for t in later if t > now_s + 1e-6)
+    return upcoming[0] if upcoming else None
+
+
+def for_connector(profiles: list[ChargingProfile], connector_id: int,
+                  transaction_id: int | None, has_tx: bool) -> list[ChargingProfile]:
+    """The profiles that limit one connector: the station maximum (applied as its cap),
+    its own TxDefault (else connector 0's, [16] §3.13.1), and its transaction's
+    TxProfile."""
+    own_default = any(p.purpose == TX_DEFAULT and p.connector_id == connector_id
+                      for p in profiles)
+    out: list[ChargingProfile] = []
+    for p in profiles:
+        if p.purpose in (STATION_MAX, EXTERNAL):
+            out.append(p)
+        elif p.purpose == TX_DEFAULT:
+            if p.connector_id == connector_id or (p.connector_id == 0 and not own_default):
+                out.append(p)
+        elif p.purpose == TX and p.connector_id == connector_id and has_tx and (
+                p.transaction_id is None or p.transaction_id == transaction_id):
+            out.append(p)
+    return out

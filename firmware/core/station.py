@@ -20,11 +20,13 @@ from .charging import ChargingMixin
 from .configuration import Configuration
 from .connector import Connector
 from .csms_requests import RequestsMixin
+from .smart_charging import ChargingProfile
+from .smart_charging_flow import SmartChargingMixin
 
 
-class Station(BootMixin, ChargingMixin, RequestsMixin):
+class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
     def __init__(self, connectors: list[Connector], configuration: Configuration, *,
-                 next_local_tx_id: int = 1):
+                 next_local_tx_id: int = 1, profiles: list[ChargingProfile] | None = None):
         if not connectors:
             raise ValueError("a station needs at least one connector")
         self.connectors: dict[int, Connector] = {c.connector_id: c for c in connectors}
@@ -34,6 +36,9 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
         self.boot_state = "None"  # None | Pending | Accepted | Rejected
         self.boot_retry_pending = False
         self.reported_station_status: str | None = None
+        # Installed charging profiles; TxProfiles do not outlive their transaction.
+        self.profiles = [p for p in profiles or [] if p.purpose != "Tx"]
+        self._tx_running: tuple[int | None, ...] = ()
         self.reset_accepted = False  # a Reset was accepted: no new session until restart
         self._authorize_seq = 0
         self._pending_authorize: dict[Hashable, PendingAuthorize] = {}
@@ -73,6 +78,9 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
             ev.GetConfigurationRequested: self._on_get_configuration,
             ev.ChangeConfigurationRequested: self._on_change_configuration,
             ev.TriggerMessageRequested: self._on_trigger,
+            ev.SetChargingProfileRequested: self._on_set_charging_profile,
+            ev.ClearChargingProfileRequested: self._on_clear_charging_profile,
+            ev.CompositeScheduleRequested: self._on_composite_schedule,
         }
 
     # ------------------------------------------------------------------ entry point
@@ -103,6 +111,9 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
                 # [16] §7.6 Reason "Other": a fault ended it; never EVDisconnected.
                 later.extend(self._stop_transaction(c, "Other", None, now))
             later.extend(self._maybe_start_transaction(c, now))
+            if c.tx is None:
+                later.extend(self._end_tx_profiles(c))
+            self._apply_limit(c, now)
             if c.scheduled_operative is not None and c.tx is None:
                 later.extend(self._apply_availability(c, c.scheduled_operative))
             close = c.contactor_should_close()
@@ -128,6 +139,13 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
                 later.append(fx.ShowStatus(c.connector_id, status))
             later.extend(self._report_status(c, now))
         later.extend(self._report_station_status(now))
+        running = tuple(c.tx.local_tx_id if c.tx is not None else None
+                        for c in self.connectors.values())
+        if running != self._tx_running:
+            # Relative profiles start with a transaction; TxProfiles end with it.
+            self._tx_running = running
+            if self.profiles:
+                later.extend(self._arm_smart_charging_timer(now))
         return safety, later
 
     def _report_status(self, c: Connector, now: float, force: bool = False) -> list[fx.Effect]:

@@ -16,15 +16,14 @@ from typing import Any, Awaitable, Callable, Protocol
 from firmware.auth.validate import SendLocalListFormatError
 from firmware.core import events as ev
 
-from . import frames
+from . import charging_profiles, frames
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[frames.CallFrame], Awaitable[tuple[dict[str, Any], Any]]]
 
 # Recognised 1.6 actions this charge point does not implement (profiles not offered).
-UNSUPPORTED = {"CancelReservation", "ReserveNow", "SetChargingProfile", "ClearChargingProfile",
-               "GetCompositeSchedule", "GetDiagnostics", "UpdateFirmware"}
+UNSUPPORTED = {"CancelReservation", "ReserveNow", "GetDiagnostics", "UpdateFirmware"}
 
 
 class AuthorizationService(Protocol):
@@ -68,6 +67,12 @@ class InboundDispatcher:
                 _ref(f), f.payload["key"], f.payload["value"]),
             "TriggerMessage": lambda f: ev.TriggerMessageRequested(
                 _ref(f), f.payload["requestedMessage"], f.payload.get("connectorId")),
+            "SetChargingProfile": self._set_charging_profile,
+            "ClearChargingProfile": lambda f: ev.ClearChargingProfileRequested(
+                _ref(f), **charging_profiles.clear_filters(f.payload)),
+            "GetCompositeSchedule": lambda f: ev.CompositeScheduleRequested(
+                _ref(f), f.payload["connectorId"], f.payload["duration"],
+                f.payload.get("chargingRateUnit")),
         }
         self._direct: dict[str, Callable[[frames.CallFrame], Awaitable[dict[str, Any]]]] = {
             "ClearCache": self._clear_cache,
@@ -116,6 +121,14 @@ class InboundDispatcher:
         return ev.RemoteStartRequested(_ref(frame), id_tag, frame.payload.get("connectorId"),
                                        list_entry, cache_entry)
 
+    def _set_charging_profile(self, frame: frames.CallFrame) -> ev.SetChargingProfileRequested:
+        try:
+            profile = charging_profiles.profile_from_json(
+                frame.payload["connectorId"], frame.payload["csChargingProfiles"])
+        except charging_profiles.ProfileFormatError as e:
+            raise frames.CallErrorReply("PropertyConstraintViolation", str(e)) from None
+        return ev.SetChargingProfileRequested(_ref(frame), profile=profile)
+
     # ------------------------------------------------------------------ direct
     async def _clear_cache(self, frame: frames.CallFrame) -> dict[str, Any]:
         return {"status": "Accepted" if self._auth.clear_cache() else "Rejected"}
@@ -147,4 +160,10 @@ def _result_payload(action: str, fields: dict[str, Any]) -> dict[str, Any]:
 
     The payload is then validated against the official schema, which catches a field
     name or value the 1.6 CALLRESULT does not have."""
+    if action == "GetCompositeSchedule":
+        return charging_profiles.composite_result(fields)
+    if action in ("SetChargingProfile", "ClearChargingProfile"):
+        if fields.get("why"):
+            log.info("%s %s: %s", action, fields["status"], fields["why"])
+        return {"status": fields["status"]}  # the reason ("why") is for the log
     return {_camel(key): value for key, value in fields.items() if value is not None}

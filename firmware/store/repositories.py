@@ -223,3 +223,26 @@ def get_counter(conn: sqlite3.Connection, name: str) -> int:
 def add_counter(conn: sqlite3.Connection, name: str, amount: int = 1) -> None:
     conn.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET "
                  "value=CAST(CAST(value AS INTEGER) + ? AS TEXT)", (name, str(amount), amount))
+
+
+# ---------------------------------------------------------------------- charging profiles
+def save_charging_profiles(conn: sqlite3.Connection, profiles: tuple[Any, ...]) -> None:
+    """Replace the installed charging profiles (``ChargingProfile``s), [E16] 3.37."""
+    from dataclasses import asdict
+
+    set_meta(conn, "charging_profiles", json.dumps([asdict(p) for p in profiles],
+                                                   separators=(",", ":")))
+
+
+def charging_profiles(conn: sqlite3.Connection) -> list[Any]:
+    """The profiles saved by ``save_charging_profiles``; [] when none or unreadable."""
+    from firmware.core.smart_charging import ChargingProfile, SchedulePeriod
+
+    try:
+        rows = json.loads(get_meta(conn, "charging_profiles", "[]") or "[]")
+        return [ChargingProfile(**{**row, "periods": tuple(SchedulePeriod(**p)
+                                                           for p in row["periods"])})
+                for row in rows]
+    except (ValueError, TypeError, KeyError):
+        log.warning("saved charging profiles unreadable; starting without them")
+        return []
