@@ -38,6 +38,7 @@ class PendingAuthorize:
     list_entry: Any = None
     cache_entry: Any = None
     scope: int = 0  # the tapped reader's connector (0: any connector may take the start)
+    charging_profile: Any = None  # RemoteStart's TxProfile ([16] §5.11, [E16] 3.41)
 
 
 class AuthorizationFlowMixin(StationParts):
@@ -131,7 +132,8 @@ class AuthorizationFlowMixin(StationParts):
         if decision.action == ASK:
             return self._send_authorize(pending, c)
         parent = getattr(decision.entry, "parent_id_tag", None)
-        auth = Authorization(pending.id_tag, parent, decision.why, now)
+        auth = Authorization(pending.id_tag, parent, decision.why, now,
+                             pending.charging_profile)
         return self._authorize_connector(c, auth, now)
 
     def _send_authorize(self, pending: PendingAuthorize, c: Connector | None) -> list[fx.Effect]:
@@ -150,7 +152,7 @@ class AuthorizationFlowMixin(StationParts):
                                        keys=self.authorization_keys(), now=now,
                                        tag_in_active_tx=self._tag_in_active_tx(event.id_tag))
         pending = PendingAuthorize(event.id_tag, c.connector_id, "remote", event.list_entry,
-                                   event.cache_entry)
+                                   event.cache_entry, charging_profile=event.charging_profile)
         return self._act_on_start_decision(pending, decision, now)
 
     # ------------------------------------------------------------------ CSMS answers
@@ -179,7 +181,8 @@ class AuthorizationFlowMixin(StationParts):
             return out + [fx.RecordDecision(pending.id_tag, False, "no-free-connector")]
         why = "csms:Accepted" if pending.purpose == "tap" else "remote:csms:Accepted"
         return out + self._authorize_connector(
-            c, Authorization(pending.id_tag, info.parent_id_tag, why, now), now)
+            c, Authorization(pending.id_tag, info.parent_id_tag, why, now,
+                             pending.charging_profile), now)
 
     def _on_call_failed(self, event: ev.CallFailed, now: float) -> list[fx.Effect]:
         if event.action == "BootNotification":
@@ -199,7 +202,8 @@ class AuthorizationFlowMixin(StationParts):
                                 tag_in_active_tx=self._tag_in_active_tx(pending.id_tag))
         return self._act_on_start_decision(
             PendingAuthorize(pending.id_tag, target.connector_id, pending.purpose,
-                             pending.list_entry, pending.cache_entry, pending.scope),
+                             pending.list_entry, pending.cache_entry, pending.scope,
+                             pending.charging_profile),
             decision, now)
 
     def _learn_id_tag_info(self, id_tag: str, info: ev.IdTagInfo,

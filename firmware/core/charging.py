@@ -135,6 +135,8 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
             out.extend(self._keep_stop_sample(c, sample(measurands, c.reading, c.max_current_a,
                                                         "Transaction.Begin", now)))
         out.extend(self._arm_sample_timer(c))
+        if auth.charging_profile is not None:
+            out.extend(self._start_with_profile(c, auth.charging_profile))
         return out
 
     def _keep_stop_sample(self, c: Connector, kept: MeterSample | None) -> list[fx.Effect]:

@@ -32,6 +32,7 @@ IEC 61851 → OCPP 1.6 status (checked in this order):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from hal.interfaces import MeterReading, PilotState
 
@@ -54,6 +55,7 @@ class Authorization:
     parent_id_tag: str | None
     why: str
     authorized_at_s: float
+    charging_profile: Any = None  # a RemoteStart's TxProfile for the transaction to come
 
 
 @dataclass(frozen=True)

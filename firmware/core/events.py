@@ -241,6 +241,7 @@ class RemoteStartRequested(Request):
     connector_id: int | None = None
     list_entry: Any = None
     cache_entry: Any = None
+    charging_profile: Any = None  # a TxProfile for the transaction it starts
 
 
 @dataclass(frozen=True)

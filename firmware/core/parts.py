@@ -15,6 +15,7 @@ from . import effects as fx
 from . import events as ev
 from .configuration import Configuration
 from .connector import Authorization, Connector
+from .smart_charging import ChargingProfile
 
 if TYPE_CHECKING:
     from .authorization import AuthKeys
@@ -96,6 +97,11 @@ class StationParts(Protocol):
 
     # ------------------------------------------------------------------ smart charging
     def _arm_smart_charging_timer(self, now: float) -> list[fx.Effect]: ...
+
+    def _remote_profile_problem(self, profile: ChargingProfile) -> str | None: ...
+
+    def _start_with_profile(self, c: Connector, profile: ChargingProfile
+                            ) -> list[fx.Effect]: ...
 
     # ------------------------------------------------------------------ CSMS requests
     def configuration_changed(self, key: str, now: float) -> list[fx.Effect]: ...

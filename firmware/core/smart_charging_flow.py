@@ -16,6 +16,8 @@ connector's pilot offers (the rules are in ``smart_charging``).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from . import effects as fx
 from . import events as ev
 from .connector import Connector
@@ -47,7 +49,6 @@ class SmartChargingMixin(StationParts):
         if profile.purpose == TX and profile.transaction_id is None:
             c = self.connectors[profile.connector_id]
             if c.tx is not None and c.tx.transaction_id is not None:
-                from dataclasses import replace
                 profile = replace(profile, transaction_id=c.tx.transaction_id)
         self.profiles = kept + [profile]
         return [fx.Reply(event.ref, {"status": "Accepted"}), self._persist_profiles()] \
@@ -66,6 +67,20 @@ class SmartChargingMixin(StationParts):
             if profile.transaction_id not in (None, c.tx.transaction_id):
                 return "transactionId is not the connector's transaction"
         return None
+
+    def _remote_profile_problem(self, profile: ChargingProfile) -> str | None:
+        """A RemoteStart's profile: a TxProfile without transactionId ([E16] 3.41)."""
+        if profile.purpose != TX or profile.transaction_id is not None:
+            return "RemoteStartTransaction takes a TxProfile without transactionId"
+        return problem_with(replace(profile, connector_id=max(1, profile.connector_id)),
+                            self._profile_limits())
+
+    def _start_with_profile(self, c: Connector, profile: ChargingProfile) -> list[fx.Effect]:
+        """[16] §5.11: apply the RemoteStart's profile to the newly started transaction."""
+        self.profiles = [p for p in self.profiles
+                         if not (p.purpose == TX and p.connector_id == c.connector_id)]
+        self.profiles.append(replace(profile, connector_id=c.connector_id))
+        return [self._persist_profiles()]
 
     def _profile_limits(self) -> ProfileLimits:
         names = {"Current": "A", "Power": "W"}

@@ -118,8 +118,15 @@ class InboundDispatcher:
     def _remote_start(self, frame: frames.CallFrame) -> ev.RemoteStartRequested:
         id_tag = frame.payload["idTag"]
         list_entry, cache_entry, _ = self._auth.lookup(id_tag, self._runtime.clock.now())
+        profile = None
+        if "chargingProfile" in frame.payload:
+            try:
+                profile = charging_profiles.profile_from_json(
+                    frame.payload.get("connectorId") or 0, frame.payload["chargingProfile"])
+            except charging_profiles.ProfileFormatError as e:
+                raise frames.CallErrorReply("PropertyConstraintViolation", str(e)) from None
         return ev.RemoteStartRequested(_ref(frame), id_tag, frame.payload.get("connectorId"),
-                                       list_entry, cache_entry)
+                                       list_entry, cache_entry, profile)
 
     def _set_charging_profile(self, frame: frames.CallFrame) -> ev.SetChargingProfileRequested:
         try:

@@ -117,3 +117,23 @@ def test_invalid_profiles_are_rejected_and_change_nothing():
     assert install(h, bad)["status"] == "Rejected"
     assert install(h, prof(periods=((0, float("nan")),)))["status"] == "Rejected"
     assert h.station.profiles == before
+
+
+def test_5_11_a_remote_start_profile_applies_to_the_transaction_it_starts_e16_3_41():
+    h = Harness()
+    h.boot()
+    h.pilot("B")
+    out = h.handle(ev.RemoteStartRequested(h.ref(), "AABBCCDD", 1,
+                                           charging_profile=prof(TX, ((0, 11.0),), pid=9,
+                                                                 connector=0)))
+    assert h.reply(out)["status"] == "Accepted"
+    assert h.station.connectors[1].tx is not None
+    assert [(p.purpose, p.connector_id) for p in h.station.profiles] == [(TX, 1)]
+    h.pilot("C")
+    assert h.station.connectors[1].offer_a == 11.0
+    # Not a TxProfile, or one with a transactionId: Rejected, nothing starts.
+    for bad in (prof(TX_DEFAULT, pid=10), prof(TX, pid=11, tx=5)):
+        h2 = Harness()
+        h2.boot()
+        out = h2.handle(ev.RemoteStartRequested(h2.ref(), "AABBCCDD", 1, charging_profile=bad))
+        assert h2.reply(out)["status"] == "Rejected"
