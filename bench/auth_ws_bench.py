@@ -164,7 +164,11 @@ async def agent_figures(directory: Path, chunked: list[dict]) -> dict:
         stall_log = StallLog(child.stdout)
         reader = asyncio.ensure_future(stall_log.run())
         try:
-            await asyncio.wait_for(stall_log.ticking.wait(), 30)
+            try:
+                await asyncio.wait_for(stall_log.ticking.wait(), 30)
+            except TimeoutError:
+                raise RuntimeError("the agent did not start: "
+                                   + log_path.read_text("utf-8", "replace")[-2000:]) from None
             await csms.wait_for("StatusNotification", timeout_s=30)
             # Warm-up (first use of the worker, the tables, the code paths); then a quiet
             # second to see the loop's noise floor with nothing to do.

@@ -150,6 +150,7 @@ def write_configs(directory: Path, reader_port: str, csms_url: str, state: Path)
     board.write_text(f"""
 [board]
 name = "Bench: simulated connector, PN532 on a pty"
+mixed_sim = true
 
 [[connector]]
 id = 1

@@ -190,7 +190,7 @@ DEFINITIONS: tuple[KeyDefinition, ...] = (
     # 9.2 Local Auth List Management profile
     KeyDefinition("LocalAuthListEnabled", "bool", "true"),
     integer("LocalAuthListMaxLength", 1_000_000, 1, 1_000_000, readonly=True),
-    integer("SendLocalListMaxLength", 10_000, 1, 10_000, readonly=True),
+    integer("SendLocalListMaxLength", 10_000, 1, 1_000_000, readonly=True),
     # 9.4 Smart Charging profile ([16] §3.13.5; all read-only)
     integer("ChargeProfileMaxStackLevel", 8, 0, 100, readonly=True),
     KeyDefinition("ChargingScheduleAllowedChargingRateUnit", "csl", "Current,Power",
