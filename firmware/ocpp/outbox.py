@@ -123,11 +123,21 @@ class Outbox:
         self._last_alarm_s = 0.0
         self._relaxed_removals = 0
         self._durable_at_s = monotonic()
+        # Retry deadlines on the monotonic clock, by queue seq: a CSMS clock sync that
+        # moves the agent's wall clock back an hour must not turn a 10 s wait into 3,610 s
+        # (issue 8 item 2). The database keeps a wall-clock time for display and restarts.
+        self._retry_due_mono_s: dict[int, float] = {}
         self._check_budget()
 
     # ------------------------------------------------------------------ reading
     def head(self, now: float) -> tuple[ReadyMessage | None, float | None]:
-        """(the head if due now, else None; seconds until it is due, or None if empty)."""
+        """(the head if due now, else None; seconds until it is due, or None if empty).
+
+        ``now`` is the agent's wall clock (epoch s). It is only read to resume, after a
+        restart, a retry wait recorded before it, and then never beyond the nominal wait
+        (interval x transmissions): a clock jump cannot stretch a wait. Waits started
+        in this process run on the monotonic clock alone.
+        """
         while True:
             message = repo.outbox_head(self._conn)
             if message is None:
@@ -135,7 +145,8 @@ class Outbox:
                 return None, None
             if message.seq > self._seen_seq:
                 self.account_appended()
-            wait_s = message.next_attempt_at_s - now
+            wait_s = self._retry_wait_s(message.seq, message.attempts,
+                                        message.next_attempt_at_s, now)
             if wait_s > 0:
                 self._settle()
                 return None, wait_s
@@ -151,6 +162,20 @@ class Outbox:
             return ReadyMessage(message.seq, message.action, message.local_tx_id, payload,
                                 message.attempts, message.created_at_s,
                                 message.stored_bytes), 0.0
+
+    def _retry_wait_s(self, seq: int, attempts: int, next_attempt_at_s: float,
+                      now: float) -> float:
+        if attempts == 0:
+            return 0.0
+        due_s = self._retry_due_mono_s.get(seq)
+        if due_s is None:
+            # First sight since a restart: the wall-clock time on disk may be off by any
+            # clock step since; trust it only within [0, nominal wait].
+            nominal_s = self._policy().interval_s * attempts
+            remaining_s = min(nominal_s, max(0.0, next_attempt_at_s - now))
+            due_s = self._monotonic() + remaining_s
+            self._retry_due_mono_s[seq] = due_s
+        return due_s - self._monotonic()
 
     def stats(self) -> tuple[int, float | None, int]:
         """(depth, created_at_s of the oldest, attempts of the queued messages)."""
@@ -185,6 +210,7 @@ class Outbox:
         try:
             with atomic(self._conn):
                 repo.outbox_remove(self._conn, message.seq)
+                self._retry_due_mono_s.pop(message.seq, None)
                 if message.action == "StartTransaction" and message.local_tx_id is not None:
                     transaction_id = response.get("transactionId")
                     if isinstance(transaction_id, int):
@@ -233,10 +259,12 @@ class Outbox:
         with atomic(self._conn):
             repo.add_counter(self._conn, FAILED_COUNTER)
             repo.outbox_record_attempt(self._conn, message.seq, now + wait_s)
+        self._retry_due_mono_s[message.seq] = self._monotonic() + wait_s
         return False
 
     def _drop(self, seq: int, action: str, local_tx_id: int | None, stored_bytes: int,
               why: str) -> None:
+        self._retry_due_mono_s.pop(seq, None)
         with atomic(self._conn):
             repo.outbox_remove(self._conn, seq)
             repo.add_counter(self._conn, DROPPED_COUNTER)
@@ -255,6 +283,7 @@ class Outbox:
             if rows:
                 repo.add_counter(self._conn, DROPPED_COUNTER, len(rows))
         for seq, action, stored_bytes in rows:
+            self._retry_due_mono_s.pop(seq, None)
             self._removed(stored_bytes)
             log.error("DROPPED transaction message %s (queue seq %d, local tx %s): %s",
                       action, seq, local_tx_id, why)

@@ -49,18 +49,20 @@ def test_retry_state_counters_and_queue_size_come_back_after_a_restart(tmp_path)
     ready, _ = outbox.head(T0)
     assert outbox.failed(ready, T0, "InternalError") is False
     ready, wait_s = outbox.head(T0)
-    assert ready is None and wait_s == 60.0
+    assert ready is None and 59.0 < wait_s <= 60.0  # a monotonic wait: real time passes
     stored = outbox.snapshot()
     conn.close()
 
     conn = db.open_database(tmp_path)
-    again = Outbox(conn, lambda: policy, budget_bytes=10)
+    monotonic = [0.0]  # retry waits run on the monotonic clock: drive it here
+    again = Outbox(conn, lambda: policy, budget_bytes=10, monotonic=lambda: monotonic[0])
     snap = again.snapshot()
     assert (snap.depth, snap.head_attempts, snap.head_next_attempt_at_s) == (2, 1, T0 + 60.0)
     assert snap.failed_transmissions_total == 1 and snap.dropped_total == 0
     assert snap.stored_bytes == stored.stored_bytes > 10 and snap.over_budget
     ready, _ = again.head(T0 + 60.0)
     assert again.failed(ready, T0 + 60.0, "InternalError") is False  # transmission 2 of 3
+    monotonic[0] += 120.0
     ready, _ = again.head(T0 + 180.0)
     assert again.failed(ready, T0 + 180.0, "InternalError") is True  # 3 of 3: dropped
     snap = again.snapshot()
