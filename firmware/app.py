@@ -155,7 +155,8 @@ def build_agent(site: SiteConfig) -> Agent:
             unanswered_calls_max=site.ocpp["unanswered_calls_max"])
 
     dispatcher = InboundDispatcher(runtime, auth)
-    link = OcppLink(settings, dispatcher, runtime.dispatch, outbox, info, clock.now)
+    link = OcppLink(settings, dispatcher, runtime.dispatch, outbox, info, clock.now,
+                    sync_clock=clock.sync)
     runtime.link = link
     readers = [ReaderTask(reader, values, runtime, id_tag_rule(values))
                for values, reader in board.readers]

@@ -38,23 +38,10 @@ from firmware.ocpp import mapping
 from firmware.store import repositories as repo
 from firmware.store.db import atomic
 
+from .agent_clock import AgentClock
 from .hardware import ConnectorHardware
 
 log = logging.getLogger(__name__)
-
-
-class AgentClock:
-    """Wall clock as the CSMS sees it: system time plus the offset from clock sync."""
-
-    def __init__(self, source: Callable[[], float] = time.time):
-        self._source = source
-        self.offset_s = 0.0
-
-    def now(self) -> float:
-        return self._source() + self.offset_s
-
-    def adjust(self, csms_time_s: float) -> None:
-        self.offset_s = csms_time_s - self._source()
 
 
 @dataclass
@@ -241,8 +228,6 @@ class Runtime:
                 future = self._replies.get(effect.ref)
                 if future is not None and not future.done():
                     future.set_result(effect.fields)
-            elif isinstance(effect, fx.AdjustClock):
-                self.clock.adjust(effect.csms_time_s)
             elif isinstance(effect, fx.RecordDecision):
                 self._record_decision(effect, now)
             elif isinstance(effect, fx.RememberRejectedTag):

@@ -5,7 +5,7 @@
   when it gave 0) — no earlier retry, no flooding.
 - Nothing but BootNotification is sent before Accepted (the runtime's link enforces the
   same gate for queued transaction messages).
-- On Accepted: clock sync, HeartbeatInterval from the response, StatusNotification for
+- On Accepted: HeartbeatInterval from the response, StatusNotification for
   connector 0 and every connector.
 - After a reconnect (already Accepted in this process's life) no new BootNotification:
   only the statuses that changed while offline are reported.
@@ -56,9 +56,6 @@ class BootMixin(StationParts):
     def _on_boot_responded(self, event: ev.BootResponded, now: float) -> list[fx.Effect]:
         out: list[fx.Effect] = []
         self.boot_state = event.status
-        if event.csms_time_s is not None and event.status == "Accepted":
-            out.append(fx.AdjustClock(event.csms_time_s))
-            now = event.csms_time_s
         if event.status == "Accepted":
             self.boot_retry_pending = False
             out.append(fx.CancelTimer(BOOT_TIMER))
@@ -77,9 +74,9 @@ class BootMixin(StationParts):
 
     def _on_heartbeat_responded(self, event: ev.HeartbeatResponded,
                                 now: float) -> list[fx.Effect]:
-        if event.csms_time_s is None:
-            return []
-        return [fx.AdjustClock(event.csms_time_s)]
+        # The link applied event.csms_time_s to the agent clock at receipt (half the
+        # round trip corrected, slewed or stepped: firmware/agent_clock.py).
+        return []
 
     def _on_boot_failed(self, event: ev.CallFailed, now: float) -> list[fx.Effect]:
         if event.reason == "offline":

@@ -30,13 +30,6 @@ class CancelTimer(Effect):
     key: Hashable
 
 
-@dataclass(frozen=True)
-class AdjustClock(Effect):
-    """Set the agent's wall clock to the CSMS's time (OCPP clock sync)."""
-
-    csms_time_s: float
-
-
 # ----------------------------------------------------------------- hardware
 @dataclass(frozen=True)
 class CloseContactor(Effect):

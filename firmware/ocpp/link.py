@@ -103,8 +103,13 @@ def backoff_delay_s(attempt: int, initial_s: float, max_s: float,
 class OcppLink:
     def __init__(self, settings: Callable[[], LinkSettings], handler: InboundHandler,
                  sink: Callable[[ev.Event], None], outbox: Outbox, info: mapping.StationInfo,
-                 clock: Callable[[], float]):
+                 clock: Callable[[], float],
+                 sync_clock: Callable[[float, float, float, float], object] | None = None):
+        # ``clock``: the agent's wall clock (message creation times). ``sync_clock(
+        # csms_time_s, sent_mono_s, received_mono_s, resolution_s)``: applies a CSMS
+        # currentTime at receipt (AgentClock.sync), before the answer becomes an event.
         self._settings = settings
+        self._sync_clock = sync_clock
         self._handler = handler
         self._sink = sink
         self._outbox = outbox
@@ -327,8 +332,10 @@ class OcppLink:
         raise LinkClosed(self.status.last_error)
 
     async def _deliver(self, session: Session, item: _Item, settings: LinkSettings) -> None:
+        sent_mono_s = time.monotonic()
         try:
             response = await self._call(session, item.action, item.payload, settings)
+            received_mono_s = time.monotonic()
         except CallErrorReceived as e:
             log.warning("%s answered with CALLERROR %s", item.action, e)
             self._fail(item.effect, item.action, "error", e.code)
@@ -343,7 +350,22 @@ class OcppLink:
             # answer will ever come, so say so; a waiting tap must not hold its connector.
             self._fail(item.effect, item.action, "offline")
             raise
+        if isinstance(item.effect, (fx.SendBootNotification, fx.SendHeartbeat)):
+            self._apply_csms_time(response, sent_mono_s, received_mono_s)
         self._succeed(item, response)
+
+    def _apply_csms_time(self, response: dict[str, Any], sent_mono_s: float,
+                         received_mono_s: float) -> None:
+        """Clock sync at receipt, before the answer is an event: the events it causes
+        (StatusNotifications after an Accepted boot) are stamped with the new time."""
+        text = response.get("currentTime")
+        csms_time_s = mapping.parse_time(text)
+        if self._sync_clock is None or csms_time_s is None:
+            return
+        if response.get("status", "Accepted") != "Accepted":
+            return  # as before: only an Accepted boot (or a Heartbeat) sets the clock
+        resolution_s = 0.001 if "." in str(text) else 1.0  # whole seconds: [t, t+1)
+        self._sync_clock(csms_time_s, sent_mono_s, received_mono_s, resolution_s)
 
     def _succeed(self, item: _Item, response: dict[str, Any]) -> None:
         effect = item.effect

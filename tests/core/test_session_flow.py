@@ -6,13 +6,13 @@ from firmware.core import events as ev
 from tests.core.harness import Entry, Harness
 
 
-def test_boot_accepted_syncs_clock_sets_heartbeat_and_reports_every_connector():
+def test_boot_accepted_sets_heartbeat_and_reports_every_connector():
+    """The clock is synced by the link at receipt (tests/clocks), not by the core."""
     h = Harness(connectors=2)
     assert h.of(fx.SendStatusNotification) == []  # nothing before registration
     out = h.handle(ev.LinkConnected())
     assert out == [fx.SendBootNotification()]
     out = h.handle(ev.BootResponded("Accepted", 120, h.now + 5))
-    assert fx.AdjustClock(h.now + 5) in out
     assert fx.PersistConfiguration("HeartbeatInterval", "120") in out
     assert fx.StartTimer(("heartbeat",), 120) in out
     sent = [(e.connector_id, e.status) for e in h.of(fx.SendStatusNotification, out)]
