@@ -24,7 +24,6 @@ import asyncio
 import dataclasses
 import logging
 import sqlite3
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Protocol
