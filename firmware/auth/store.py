@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from firmware.core import authorization as rules
-from firmware.core.authorization import STATUSES, AuthKeys, Decision, LocalEntry
+from firmware.core.authorization import STATUSES, AuthKeys, LocalEntry
 from firmware.core.idtag import normalise_id_tag
 
 from . import report
