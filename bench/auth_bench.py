@@ -6,8 +6,8 @@ baseline is the simple alternative measured in the same run (ratios hold on nois
 machines, absolute times don't). ``python -m bench.auth_bench`` prints them.
 
 Figures:
-- decision latency p99 through the public API (``AuthorizationStore.decide_start``:
-  normalise, list, cache, negative cache, rules) with a 1,000,000-entry list and
+- decision latency p99 through the path a tap takes (``StoreAuthorization.lookup``:
+  normalise, list, cache, negative cache; then the core's ``decide_start`` rules) with a 1,000,000-entry list and
   100,000 cache entries, half of the tags unknown; baseline: ``SELECT ... WHERE
   id_tag = ?`` on the same indexed SQLite table (cached statement), interleaved.
 - RSS growth with the 1M list open, and after 200,000 lookups have touched every page
@@ -42,8 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from firmware.auth import AuthorizationStore  # noqa: E402
-from firmware.core.authorization import AuthKeys  # noqa: E402
+from firmware.auth import AuthorizationStore, StoreAuthorization  # noqa: E402
+from firmware.core.authorization import AuthKeys, decide_start  # noqa: E402
 
 LIST_SIZE = 1_000_000
 CACHE_SIZE = 100_000
@@ -165,7 +165,13 @@ def bench_decision(db: Path, results: list) -> None:
     conn = store._conn  # the same database file, same process
     sql = "SELECT status, expiry_s, parent_id_tag FROM auth_list WHERE id_tag = ?"
     execute = conn.execute
-    decide = store.decide_start
+    port = StoreAuthorization(store, lambda: store.keys)
+    keys = store.keys
+
+    def decide(tag: str, *, online: bool, now: float) -> object:
+        list_entry, cache_entry, negative = port.lookup(tag, now)
+        return decide_start(tag, list_entry, cache_entry, online=online, keys=keys, now=now,
+                            negative_cached=negative)
     clock = time.perf_counter_ns
     ours: list[int] = []
     plain: list[int] = []

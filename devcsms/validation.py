@@ -123,11 +123,6 @@ def _validator(schema_name: str) -> jsonschema.Draft4Validator | None:
     return jsonschema.Draft4Validator(schema, format_checker=FORMAT_CHECKER)
 
 
-def has_schema(action: str) -> bool:
-    """True when OCPP 1.6 (with the security extension) defines `action`."""
-    return _validator(action) is not None
-
-
 def payload_problems(message_type: int, action: str, payload_for_schema: Any) -> list[str]:
     """Check a CALL payload (schema `<Action>`) or a CALLRESULT payload (schema `<Action>Response`).
 

@@ -88,10 +88,6 @@ class ConnectorHardware:
         self._self_testing = False
 
     @property
-    def contactor_fault_reported(self) -> bool:
-        return self.contactor_fault is not None
-
-    @property
     def contactor_fault_latched(self) -> bool:
         """The reported fault does not clear on a passing ``check()`` (see module doc)."""
         return isinstance(self.contactor_fault, ContactorDidNotClose)

@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from firmware.core import events as ev
-from firmware.core.idtag import canonical_id_tag
+from firmware.core.idtag import ReaderFormat, id_tag_from_uid
 from firmware.errors import AgentError
 from firmware.logs import mask_id_tag
 from hal.errors import HalError
@@ -31,28 +31,14 @@ log = logging.getLogger(__name__)
 READER_RETRY_S = 2.0
 
 
-def id_tag_rule(options: dict[str, Any]):
-    """The reader's UID → canonical idTag (uppercase hex, anticollision order).
-
-    ``uid_reversed`` undoes readers that deliver the UID last byte first;
-    ``uid_zero_pad_to`` strips the trailing 00 padding some readers add. Raises
-    ``ValueError`` for a UID that cannot be an idTag (empty, or over 10 bytes).
-    """
-    reverse = bool(options.get("uid_reversed", False))
-    pad_to = int(options.get("uid_zero_pad_to", 0) or 0)
-
-    def to_id_tag(card: CardRead) -> str:
-        uid = bytes(card.uid)
-        if reverse:
-            uid = uid[::-1]
-        if pad_to and len(uid) == pad_to:
-            # A 4-byte card read as 6 bytes: drop the padding, but never below 4 bytes
-            # (a UID may itself end in 00).
-            stripped = uid.rstrip(b"\x00")
-            uid = stripped if len(stripped) >= 4 else stripped.ljust(4, b"\x00")
-        return canonical_id_tag(uid)
-
-    return to_id_tag
+def id_tag_rule(options: dict[str, Any]) -> Callable[[CardRead], str]:
+    """The reader's ``to_id_tag``: its board options (``uid_reversed``,
+    ``uid_zero_pad_to``) as a ``ReaderFormat`` for ``firmware.core.idtag``, which owns
+    the canonical form. Raises ``IdTagError`` (a ``ValueError``) for a UID that cannot
+    be an idTag (empty, or over 10 bytes)."""
+    fmt = ReaderFormat(reversed_bytes=bool(options.get("uid_reversed", False)),
+                       zero_pad_to=int(options.get("uid_zero_pad_to", 0) or 0) or None)
+    return lambda card: id_tag_from_uid(bytes(card.uid), fmt)
 
 
 default_id_tag = id_tag_rule({})

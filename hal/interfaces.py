@@ -72,7 +72,6 @@ class CardRead:
     raw: str
     reader: str
     technology: str = "ISO14443A"
-    text: str | None = None  # set by "line" readers whose cards are not hex UIDs
 
 
 @dataclass

@@ -11,7 +11,7 @@ This module sits in ``hal`` because drivers declare their options with it and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 _MISSING = object()
@@ -127,18 +127,3 @@ def validate_table(table: Any, options: Iterable[Option], prefix: str,
         if not found:
             values[option.name] = table[option.name]
     return values, problems
-
-
-@dataclass
-class OptionsDoc:
-    """Rendered documentation of a table's options (for READMEs and ``help``)."""
-
-    title: str
-    options: list[Option] = field(default_factory=list)
-
-    def markdown(self) -> str:
-        lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
-        for o in self.options:
-            default = "required" if o.required else repr(o.default)
-            lines.append(f"| `{o.name}` | {o.kind.__name__} | {default} | {o.doc} |")
-        return "\n".join(lines)

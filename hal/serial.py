@@ -243,14 +243,6 @@ class SerialPort:
                 self._waiters.discard(ready)
                 loop.remove_writer(fd)
 
-    def discard_input(self) -> None:
-        """Drop bytes already received (used before a resync, e.g. after garbage)."""
-        if self._serial is not None:
-            try:
-                self._serial.reset_input_buffer()
-            except Exception as exc:  # a vanished port will be reported by the next read
-                log.debug("discard_input on %s: %s", self.settings.port, exc)
-
     async def __aenter__(self) -> "SerialPort":
         await self.open()
         return self

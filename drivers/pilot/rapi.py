@@ -21,7 +21,6 @@ from hal.interfaces import ControllerFault, PilotState
 MAX_LINE = 64
 
 # EVSE states (hex codes from J1772EvseController.h)
-STATE_UNKNOWN = 0x00
 STATE_A, STATE_B, STATE_C, STATE_D = 0x01, 0x02, 0x03, 0x04
 STATE_DIODE_FAULT = 0x05
 STATE_STUCK_RELAY = 0x08

@@ -1,7 +1,7 @@
 """Readers that print the card UID as a text line on a serial port (USB CDC or UART).
 
 ``CardRead.uid`` is the parsed bytes in the order printed; ``raw`` the line as
-received; ``text`` the UID text after the prefix; ``technology`` is configurable
+received; ``technology`` is configurable
 (default "ISO14443A"). Unparseable lines are logged at INFO and dropped.
 """
 
@@ -64,7 +64,7 @@ class LineReader:
                     continue
                 if self._debouncer.seen(item.uid):
                     yield CardRead(uid=item.uid, raw=item.line, reader=self.name,
-                                   technology=self.technology, text=item.text)
+                                   technology=self.technology)
 
 
 def _separator_check(value: str) -> str | None:

@@ -42,7 +42,6 @@ class LineFormat:
 class CardLine:
     uid: bytes
     line: str     # the whole line as received (diagnostics)
-    text: str     # the UID text after the prefix
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def parse_line(line: str, fmt: LineFormat) -> CardLine | BadLine:
         value = int(text)
         if value.bit_length() > 8 * fmt.decimal_bytes:
             return BadLine(line, f"does not fit in {fmt.decimal_bytes} bytes")
-        return CardLine(value.to_bytes(fmt.decimal_bytes, "big"), line, text)
+        return CardLine(value.to_bytes(fmt.decimal_bytes, "big"), line)
     if fmt.separator:
         groups = text.split(fmt.separator)
         if any(len(g) != 2 or not _HEX_RE.fullmatch(g) for g in groups):
@@ -78,7 +77,7 @@ def parse_line(line: str, fmt: LineFormat) -> CardLine | BadLine:
     uid = bytes.fromhex(hex_text)
     if len(uid) > fmt.max_uid_bytes:
         return BadLine(line, f"UID longer than {fmt.max_uid_bytes} bytes")
-    return CardLine(uid, line, text)
+    return CardLine(uid, line)
 
 
 class LineDecoder:

@@ -4,11 +4,11 @@ authorization cache, the negative cache, SendLocalList validation and applicatio
 The decision rules themselves are pure and live in ``firmware.core.authorization``.
 """
 
-from .ports import StoreAuthorization, card_to_id_tag
+from .ports import StoreAuthorization
 from .schema import AuthSchemaError, migrate
 from .store import AuthorizationStore
-from .validate import SendLocalListFormatError, parse_ocpp_datetime, validate_send_local_list
+from .validate import SendLocalListFormatError, validate_send_local_list
 
 __all__ = ["AuthSchemaError", "AuthorizationStore", "SendLocalListFormatError",
-           "StoreAuthorization", "card_to_id_tag", "migrate", "parse_ocpp_datetime",
+           "StoreAuthorization", "migrate",
            "validate_send_local_list"]

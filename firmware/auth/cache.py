@@ -113,14 +113,6 @@ class AuthCache:
         self._entries.clear()
         self._pending = CacheWrite(clear=True)
 
-    def set_capacity(self, capacity: int) -> None:
-        """Change the bound (site configuration); evicts LRU entries if it shrank."""
-        if capacity < 0:
-            raise ValueError("cache capacity must be >= 0")
-        self.capacity = capacity
-        while len(self._entries) > capacity:
-            self._drop_lru()
-
     def take_pending(self) -> CacheWrite:
         """The changes since the last call (for the writer thread)."""
         pending, self._pending = self._pending, CacheWrite()

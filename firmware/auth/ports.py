@@ -1,6 +1,6 @@
-"""Adapters from the store to what the runtime, the OCPP handlers and the readers ask
-for (``runtime.AuthorizationPort``, ``ocpp.handlers.AuthorizationService``,
-``readers.ReaderTask(to_id_tag=...)``), so wiring is one constructor call.
+"""Adapters from the store to what the runtime and the OCPP handlers ask for
+(``runtime.AuthorizationPort``, ``ocpp.handlers.AuthorizationService``), so wiring is
+one constructor call. (A card becomes an idTag in ``firmware.core.idtag``.)
 
 The keys are read through ``keys()`` on every management call (SendLocalList, version,
 ClearCache, a CSMS IdTagInfo) so a ChangeConfiguration takes effect at once; lookups
@@ -13,14 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from firmware.core.authorization import AuthKeys, LocalEntry
-from firmware.core.idtag import (
-    ID_TAG_MAX_CHARS,
-    IdTagError,
-    ReaderFormat,
-    canonical_id_tag,
-    normalise_id_tag,
-    uid_from_reader,
-)
 
 from .store import AuthorizationStore
 
@@ -87,28 +79,3 @@ class StoreAuthorization:
         store = self._refresh()
         return store.lookup_report(id_tag, store.keys, now)
 
-
-def card_to_id_tag(fmt: ReaderFormat = ReaderFormat()) -> Callable[[Any], str]:
-    """``to_id_tag`` for a reader: a card with ``.text`` (a line/decimal reader) is
-    parsed as a UID with ``fmt``, else taken as a printed token (1-20 printable ASCII
-    characters, no spaces, upper-cased); one with ``.uid`` bytes is rendered
-    canonically. Raises ``ValueError`` (``IdTagError``) for anything else, so serial
-    noise never becomes a token."""
-
-    def to_id_tag(card: Any) -> str:
-        text = getattr(card, "text", None)
-        if text:
-            try:
-                return canonical_id_tag(uid_from_reader(text, fmt))
-            except IdTagError:
-                token = text.strip()
-                if token.isascii() and token.isprintable() and " " not in token \
-                        and 0 < len(token) <= ID_TAG_MAX_CHARS:
-                    return normalise_id_tag(token)
-                raise
-        uid = bytes(card.uid)
-        if fmt.reversed_bytes:
-            uid = uid[::-1]
-        return canonical_id_tag(uid)
-
-    return to_id_tag

@@ -2,7 +2,7 @@
 
 ``migrate(conn)`` creates or upgrades them idempotently and records the version in
 ``auth_schema`` (the store's own ``PRAGMA user_version`` belongs to firmware.store);
-it can be appended to ``firmware.store.db.EXTRA_MIGRATIONS``. A database whose
+``AuthorizationStore`` runs it when it opens the database. A database whose
 auth schema is newer than this release is refused (``AuthSchemaError``), never guessed.
 
 Tables:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from firmware.core import authorization as rules
-from firmware.core.authorization import STATUSES, AuthKeys, Decision, LocalEntry
+from firmware.core.authorization import STATUSES, AuthKeys, LocalEntry
 from firmware.core.idtag import normalise_id_tag
 
 from . import report
@@ -143,20 +143,6 @@ class AuthorizationStore:
                 self.cache.remove(tag)
             return entry, None
         return None, self.cache.get(tag)
-
-    def decide_start(self, id_tag: str, *, online: bool, now: float,
-                     keys: AuthKeys | None = None, tag_in_active_tx: bool = False) -> Decision:
-        """lookup + negative cache + ``rules.decide_start`` in one call."""
-        tag = id_tag.upper() if id_tag.isascii() else normalise_id_tag(id_tag)
-        list_entry, cache_entry = self._lookup(tag)
-        negative = self.negative.contains(tag, now)
-        decision = rules.decide_start(tag, list_entry, cache_entry, online=online,
-                                      keys=keys or self.keys, now=now,
-                                      negative_cached=negative,
-                                      tag_in_active_tx=tag_in_active_tx)
-        if negative:
-            self.negative.refusals += 1
-        return decision
 
     def list_entry(self, id_tag: str) -> LocalEntry | None:
         """The list entry alone (no statistics, no cache access)."""
@@ -388,7 +374,12 @@ class AuthorizationStore:
         self.negative.remember(normalise_id_tag(id_tag), now)
 
     def negative_cached(self, id_tag: str, now: float) -> bool:
-        return self.negative.contains(normalise_id_tag(id_tag), now)
+        """Whether the negative cache holds the tag (counted as a refusal: the
+        decision rules refuse or ask for it without the list or cache)."""
+        negative = self.negative.contains(normalise_id_tag(id_tag), now)
+        if negative:
+            self.negative.refusals += 1
+        return negative
 
     # ---------------------------------------------------------- accountability
     def stats_lines(self) -> list[str]:

@@ -29,7 +29,7 @@ times are UTC; several CSMSs omit the "Z"). Parsed to epoch seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from firmware.core.rfc3339 import parse_rfc3339
 
 from firmware.core.idtag import normalise_id_tag
 from firmware.errors import AuthError
@@ -78,20 +78,6 @@ class ParsedLocalList:
     @property
     def full(self) -> bool:
         return self.update_type == "Full"
-
-
-def parse_ocpp_datetime(text: str) -> float:
-    """RFC 3339 date-time → epoch seconds (no offset → UTC). ValueError otherwise."""
-    if (len(text) < 19 or text[4] != "-" or text[7] != "-" or text[10] not in "Tt "
-            or text[13] != ":" or text[16] != ":"):
-        raise ValueError(f"not a date-time: {text!r}")
-    body = text
-    if body[-1] in "zZ":
-        body = body[:-1] + "+00:00"
-    moment = datetime.fromisoformat(body.replace("t", "T", 1) if body[10] == "t" else body)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
 
 
 def _fail(code: str, description: str) -> SendLocalListFormatError:
@@ -208,7 +194,7 @@ def _parse_info(info: object, tag: str, n: int,
             expiry_s = dates.get(text)
             if expiry_s is None:
                 try:
-                    expiry_s = dates[text] = parse_ocpp_datetime(text)
+                    expiry_s = dates[text] = parse_rfc3339(text)
                 except (ValueError, OverflowError):
                     raise _fail(TYPE_CONSTRAINT_VIOLATION,
                                 f"{where}.expiryDate: {text[:40]!r} is not a date-time"

@@ -34,6 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
+from firmware.core.idtag import normalise_id_tag
+
 ACCEPTED, BLOCKED, EXPIRED, INVALID, CONCURRENT_TX = (
     "Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
 STATUSES = (ACCEPTED, BLOCKED, EXPIRED, INVALID, CONCURRENT_TX)
@@ -204,21 +206,7 @@ def same_id_tag(a: str | None, b: str | None) -> bool:
     """CiString20 equality (ASCII case-insensitive); None never matches."""
     if a is None or b is None:
         return False
-    return _fold(a) == _fold(b)
-
-
-def _fold(text: str) -> str:
-    return text.upper() if text.isascii() else "".join(
-        c.upper() if "a" <= c <= "z" else c for c in text)
-
-
-def may_stop(presented: str, tx_id_tag: str, tx_parent_id_tag: str | None,
-             presented_parent: str | None) -> bool:
-    """Whether ``presented`` may end a transaction started by ``tx_id_tag``: the same
-    tag (no Authorize needed, [16] §4.1), or a tag of the same parentIdTag group."""
-    if same_id_tag(presented, tx_id_tag):
-        return True
-    return same_id_tag(presented_parent, tx_parent_id_tag)
+    return normalise_id_tag(a) == normalise_id_tag(b)
 
 
 def decide_stop(presented: str, *, tx_id_tag: str, tx_parent_id_tag: str | None,
@@ -298,8 +286,8 @@ def on_csms_id_tag_info(id_tag: str, info: Any, *, list_entry: Any, keys: Any,
     conflict = in_list and entry_valid(list_entry, now) != csms_valid
     cache_entry = None
     if not in_list and keys.authorization_cache_enabled:
-        cache_entry = LocalEntry(_fold(id_tag), info.status, info.expiry_s,
-                                 _fold(info.parent_id_tag) if info.parent_id_tag else None,
+        cache_entry = LocalEntry(normalise_id_tag(id_tag), info.status, info.expiry_s,
+                                 normalise_id_tag(info.parent_id_tag) if info.parent_id_tag else None,
                                  "cache")
     return CsmsVerdict(start_allowed=status == ACCEPTED, why=f"csms:{status}",
                        cache_entry=cache_entry, local_list_conflict=conflict,

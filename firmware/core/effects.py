@@ -103,13 +103,6 @@ class PersistTransaction(Effect):
 
 
 @dataclass(frozen=True)
-class ForgetTransaction(Effect):
-    """The transaction is over and its StopTransaction is safely queued or delivered."""
-
-    local_tx_id: int
-
-
-@dataclass(frozen=True)
 class PersistStopData(Effect):
     """Write a running transaction's StopTxn*Data samples (sent with a PowerLoss stop
     after a crash)."""

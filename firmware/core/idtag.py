@@ -8,10 +8,10 @@ Pure functions, no I/O. The rules they implement (hardware.md §1e, §5):
   ``str.upper`` would turn "ß" into "SS" and change the length.
 - The canonical form of an RFID UID is uppercase hex, bytes in the order anticollision
   delivers them (UID0 first, no separators), like OCPP 2.0.1 ISO14443 tokens and OCMF.
-  Readers disagree (lowercase, byte-reversed, decimal of the reversed 4-byte UID, zero
-  padding); ``ReaderFormat`` describes what one reader emits so ``uid_from_reader``
-  can recover the UID bytes, and ``canonical_id_tag`` renders the site's idTag
-  convention (default: the canonical form).
+  Readers disagree (byte-reversed, zero padding; their text forms are decoded by
+  their drivers); ``ReaderFormat`` describes what one reader does to the UID so
+  ``id_tag_from_uid`` recovers the one idTag — the only place that does this
+  (``canonical_id_tag`` renders it).
 - eMAIDs (ISO 15118 / eMI3 contract ids) are recognised by ``parse_emaid`` and their
   check digit verified with the eMI3 matrix algorithm (``emaid_check_digit``).
 """
@@ -43,103 +43,67 @@ def normalise_id_tag(text: str) -> str:
     return text.translate(_ASCII_UPPER)
 
 
-def id_tag_fits(text: str) -> bool:
-    """True when ``text`` is a valid CiString20 length (1..20 characters)."""
-    return 0 < len(text) <= ID_TAG_MAX_CHARS
-
-
 # --------------------------------------------------------------------------- UIDs
+# The UID sizes ISO/IEC 14443-3 defines (single, double, triple size).
+UID_SIZES = (4, 7, 10)
+
+
 @dataclass(frozen=True)
 class ReaderFormat:
-    """How one reader renders a card UID (a per-reader board-config option).
+    """How one reader delivers a card UID (the per-reader board options
+    ``uid_reversed`` / ``uid_zero_pad_to``). Decoding a reader's bytes or text into UID
+    bytes is its driver's job (e.g. ``drivers.rfid.line_codec``); this only undoes what
+    the reader did to the UID's order and length.
 
-    ``form``: "hex" (any case, optional ':', '-' or ' ' separators) or "dec".
     ``reversed_bytes``: the reader emits the UID last byte first (KEBA-style,
     "little endian" desktop readers).
-    ``byte_count``: for "dec", how many UID bytes the number encodes (4 for the usual
-    10-digit DEZ10 form); required for "dec", optional check for "hex".
     ``zero_pad_to``: the reader always sends this many bytes and pads shorter UIDs with
     trailing 0x00 (a SmartEVSE one-wire reader sends 6 bytes for a 4-byte card); the
-    padding is removed so the card keeps its 4-byte identity.
+    padding is removed so the card keeps its identity. 0 / None = no padding.
     """
 
-    form: str = "hex"
     reversed_bytes: bool = False
-    byte_count: int | None = None
     zero_pad_to: int | None = None
 
     def __post_init__(self) -> None:
-        if self.form not in ("hex", "dec"):
-            raise IdTagError(f"reader form must be 'hex' or 'dec', not {self.form!r}")
-        if self.form == "dec" and not self.byte_count:
-            raise IdTagError("a decimal reader needs byte_count (4 for DEZ10)")
+        if self.zero_pad_to is not None and not 0 <= self.zero_pad_to <= max(UID_SIZES):
+            raise IdTagError(f"zero_pad_to must be 0..{max(UID_SIZES)}, "
+                             f"not {self.zero_pad_to}")
 
 
-_HEX_SEPARATORS = str.maketrans("", "", ":- ")
+def uid_in_anticollision_order(uid: bytes, fmt: ReaderFormat = ReaderFormat()) -> bytes:
+    """The card's UID as anticollision delivers it, from what ``fmt``'s reader gave.
 
-
-def uid_from_reader(raw: str, fmt: ReaderFormat = ReaderFormat()) -> bytes:
-    """The card UID bytes, in anticollision order, from one reader's text output.
-
-    Raises ``IdTagError`` for text that is not a UID in that format (serial noise must
-    never become a phantom token).
-    """
-    text = raw.strip()
-    if not text:
-        raise IdTagError("empty UID")
-    if fmt.form == "hex":
-        digits = text.translate(_HEX_SEPARATORS)
-        if len(digits) % 2 or not re.fullmatch(r"[0-9A-Fa-f]+", digits):
-            raise IdTagError(f"not a hex UID: {raw!r}")
-        uid = bytes.fromhex(digits)
-        if fmt.byte_count is not None and len(uid) != fmt.byte_count:
-            raise IdTagError(f"expected {fmt.byte_count} UID bytes, got {len(uid)}")
-    else:
-        if not text.isdigit() or not text.isascii():
-            raise IdTagError(f"not a decimal UID: {raw!r}")
-        value = int(text)
-        assert fmt.byte_count is not None  # enforced by ReaderFormat
-        if value >= 1 << (8 * fmt.byte_count):
-            raise IdTagError(f"{raw!r} does not fit in {fmt.byte_count} bytes")
-        uid = value.to_bytes(fmt.byte_count, "big")
+    Padding: a UID delivered at exactly ``zero_pad_to`` bytes loses its trailing 00
+    bytes down to the smallest real UID size that holds the rest (a 4-byte UID may
+    itself end in 00: ``DEADBE00`` padded to 6 stays ``DEADBE00``)."""
     if fmt.reversed_bytes:
         uid = uid[::-1]
-    if fmt.zero_pad_to is not None and len(uid) == fmt.zero_pad_to:
+    if fmt.zero_pad_to and len(uid) == fmt.zero_pad_to:
         stripped = uid.rstrip(b"\x00")
-        if len(stripped) in (4, 7):  # the real UID sizes that fit under the pad
-            uid = stripped
+        size = next((n for n in UID_SIZES if n >= len(stripped)), len(uid))
+        if size < len(uid):
+            uid = stripped.ljust(size, b"\x00")
     return uid
 
 
-def canonical_id_tag(uid: bytes, *, reverse: bool = False, form: str = "hex",
-                     dec_width: int | None = None) -> str:
-    """The idTag for a card UID (given in anticollision order).
+def id_tag_from_uid(uid: bytes, fmt: ReaderFormat = ReaderFormat()) -> str:
+    """Reader's UID bytes → the canonical idTag (uppercase hex, anticollision order).
+    Raises ``IdTagError`` for an empty UID or one too long for CiString20."""
+    return canonical_id_tag(uid_in_anticollision_order(uid, fmt))
 
-    Default: uppercase hex, anticollision order — the one canonical form. ``reverse``
-    and ``form="dec"`` (optionally zero-padded to ``dec_width`` digits) exist for sites
-    whose CSMS issued its lists in a reader's legacy convention. Raises ``IdTagError``
-    for an empty UID or a result longer than 20 characters (it could never match).
-    """
+
+def canonical_id_tag(uid: bytes) -> str:
+    """The idTag for a card UID given in anticollision order: uppercase hex, no
+    separators. Raises ``IdTagError`` for an empty UID or a result longer than 20
+    characters (it could never match)."""
     if not uid:
         raise IdTagError("empty UID")
-    data = uid[::-1] if reverse else uid
-    if form == "hex":
-        tag = data.hex().upper()
-    elif form == "dec":
-        tag = str(int.from_bytes(data, "big"))
-        if dec_width is not None:
-            tag = tag.zfill(dec_width)
-    else:
-        raise IdTagError(f"idTag form must be 'hex' or 'dec', not {form!r}")
+    tag = uid.hex().upper()
     if len(tag) > ID_TAG_MAX_CHARS:
         raise IdTagError(f"a {len(uid)}-byte UID gives a {len(tag)}-character idTag "
                          f"(CiString20 allows {ID_TAG_MAX_CHARS})")
     return tag
-
-
-def id_tag_from_reader(raw: str, fmt: ReaderFormat = ReaderFormat()) -> str:
-    """Reader output → canonical idTag (uppercase hex, anticollision order)."""
-    return canonical_id_tag(uid_from_reader(raw, fmt))
 
 
 # -------------------------------------------------------------------------- eMAIDs

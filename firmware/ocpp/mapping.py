@@ -17,6 +17,7 @@ from typing import Any
 
 from firmware.core import effects as fx
 from firmware.core.events import IdTagInfo
+from firmware.core.rfc3339 import parse_rfc3339
 
 
 @dataclass(frozen=True)
@@ -35,19 +36,14 @@ def format_time(epoch_s: float) -> str:
 
 
 def parse_time(text: Any) -> float | None:
-    """Epoch seconds of an RFC 3339 time; None if absent or unparseable."""
+    """Epoch seconds of an RFC 3339 time (``firmware.core.rfc3339``); None if absent or
+    unparseable."""
     if not isinstance(text, str) or not text:
         return None
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
     try:
-        moment = datetime.fromisoformat(value)
+        return parse_rfc3339(text.strip())
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
 
 
 def id_tag_info(payload: Any) -> IdTagInfo:

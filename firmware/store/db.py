@@ -18,7 +18,7 @@ import contextlib
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from firmware.errors import StoreError
 
@@ -70,11 +70,6 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-# Other components (the authorization store) add their own tables with their own
-# idempotent migrate(conn) functions; they are run after ours, in this order.
-EXTRA_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
-
-
 def open_database(state_dir: str | Path) -> sqlite3.Connection:
     """Open (creating if needed) and migrate ``state_dir/borne.db``.
 
@@ -93,8 +88,6 @@ def open_database(state_dir: str | Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         migrate(conn)
-        for extra in EXTRA_MIGRATIONS:
-            extra(conn)
     except sqlite3.DatabaseError as e:
         raise StoreError(f"{path}: {e}") from e
     return conn

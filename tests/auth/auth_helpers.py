@@ -24,3 +24,13 @@ def diff(version: int, *entries: dict) -> dict:
 
 def keys(**changes) -> AuthKeys:
     return replace(AuthKeys(), **changes)
+
+
+def decide(store, id_tag: str, *, online: bool, now: float, keys: AuthKeys | None = None):
+    """What the agent does for a tap: the store's lookup and negative cache (the
+    ``StoreAuthorization.lookup`` port), then the core's ``decide_start`` rules."""
+    from firmware.core import authorization as rules
+    list_entry, cache_entry = store.lookup(id_tag)
+    return rules.decide_start(id_tag, list_entry, cache_entry, online=online,
+                              keys=keys or store.keys, now=now,
+                              negative_cached=store.negative_cached(id_tag, now))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from firmware.core.authorization import LocalEntry
-from tests.auth.auth_helpers import NOW, entry, full, keys
+from tests.auth.auth_helpers import NOW, decide, entry, full, keys
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,8 @@ def test_a_smaller_capacity_at_restart_keeps_the_most_recent(open_store):
 def test_sec3_5_1_expiry_is_honoured_at_decision_time(store):
     store.cache_update("A", "Accepted", NOW + 10, None, NOW)
     k = keys(allow_offline_tx_for_unknown_id=True)
-    assert store.decide_start("A", online=False, now=NOW, keys=k).action == "start"
-    late = store.decide_start("A", online=False, now=NOW + 10, keys=k)
+    assert decide(store, "A", online=False, now=NOW, keys=k).action == "start"
+    late = decide(store, "A", online=False, now=NOW + 10, keys=k)
     assert (late.action, late.why) == ("reject", "cache:Expired")
 
 
@@ -117,12 +117,12 @@ def test_record_id_tag_info_reports_list_conflicts_and_never_caches_list_ids(sto
 def test_a_refused_tag_tapped_again_within_the_window_is_answered_locally(open_store):
     store = open_store(negative_window_s=20)
     online = keys(local_pre_authorize=True)
-    assert store.decide_start("bad", online=True, now=NOW, keys=online).action == "ask"
+    assert decide(store, "bad", online=True, now=NOW, keys=online).action == "ask"
     store.record_id_tag_info("BAD", Info("Invalid"), NOW)
-    again = store.decide_start("bad", online=True, now=NOW + 19, keys=online)
+    again = decide(store, "bad", online=True, now=NOW + 19, keys=online)
     assert (again.action, again.why) == ("reject", "negative-cache")
     # After the window the CSMS is asked again (the cache's Invalid entry → §3.5.1).
-    later = store.decide_start("bad", online=True, now=NOW + 20, keys=online)
+    later = decide(store, "bad", online=True, now=NOW + 20, keys=online)
     assert (later.action, later.why) == ("ask", "cache:Invalid")
 
 

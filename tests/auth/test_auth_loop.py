@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from firmware.auth import SendLocalListFormatError
-from tests.auth.auth_helpers import NOW, full
+from tests.auth.auth_helpers import NOW, decide, full
 
 
 def big_full(version: int, n: int, status: str = "Accepted") -> dict:
@@ -29,7 +29,7 @@ async def test_loop_keeps_running_and_lookups_stay_consistent(store):
             ticks += 1
             list_entry, _ = store.lookup("0000270F")  # the last entry of both versions
             seen.add(list_entry.status)
-            store.decide_start("00000001", online=False, now=NOW)
+            decide(store, "00000001", online=False, now=NOW)
             await asyncio.sleep(0)
 
     async def update():

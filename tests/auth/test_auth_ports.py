@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from firmware.auth import SendLocalListFormatError
-from firmware.auth.ports import StoreAuthorization, card_to_id_tag
-from firmware.core.idtag import IdTagError, ReaderFormat
+from firmware.auth.ports import StoreAuthorization
 from tests.auth.auth_helpers import NOW, entry, full, keys
 
 
@@ -59,20 +58,3 @@ def test_console_lines_use_the_current_keys(port, current_keys):
 def test_remember_rejected(port):
     port.remember_rejected("T", NOW)
     assert port.lookup("t", NOW + 1) == (None, None, True)
-
-
-@pytest.mark.parametrize("card,fmt,tag", [
-    (Card(bytes.fromhex("04a1b2c3d4e5f6")), ReaderFormat(), "04A1B2C3D4E5F6"),
-    (Card(bytes.fromhex("efbeadde")), ReaderFormat(reversed_bytes=True), "DEADBEEF"),
-    (Card(b"", text="3735928559"), ReaderFormat(form="dec", byte_count=4), "DEADBEEF"),
-    (Card(b"", text="de:ad:be:ef"), ReaderFormat(), "DEADBEEF"),
-    (Card(b"", text="driver-42\r"), ReaderFormat(), "DRIVER-42"),
-])
-def test_card_to_id_tag(card, fmt, tag):
-    assert card_to_id_tag(fmt)(card) == tag
-
-
-@pytest.mark.parametrize("text", ["\x02\x01garbage", "zz yy", "X" * 21, "a\tb"])
-def test_card_noise_is_refused(text):
-    with pytest.raises(IdTagError):
-        card_to_id_tag()(Card(b"", text=text))

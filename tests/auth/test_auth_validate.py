@@ -17,7 +17,6 @@ from firmware.auth.validate import (
     PROPERTY_CONSTRAINT_VIOLATION as PROPERTY,
     TYPE_CONSTRAINT_VIOLATION as TYPE,
     SendLocalListFormatError,
-    parse_ocpp_datetime,
     validate_send_local_list,
 )
 
@@ -146,17 +145,6 @@ def test_max_length_counts_characters_not_bytes():
     parsed = validate_send_local_list({"listVersion": 1, "updateType": "Full", LIST: [
         {"idTag": "é" * 20, "idTagInfo": {"status": "Accepted"}}]})
     assert parsed.entries[0][0] == "é" * 20  # only ASCII letters are case-folded
-
-
-@pytest.mark.parametrize("text,epoch_s", [
-    ("2030-01-01T00:00:00Z", 1893456000.0),
-    ("2030-01-01T00:00:00.500Z", 1893456000.5),
-    ("2030-01-01T01:00:00+01:00", 1893456000.0),
-    ("2030-01-01t00:00:00z", 1893456000.0),
-    ("2030-01-01T00:00:00", 1893456000.0),  # no offset: UTC, as OCPP 1.6 times are
-])
-def test_date_times(text, epoch_s):
-    assert parse_ocpp_datetime(text) == epoch_s
 
 
 def test_random_mutations_agree_with_the_official_schema():

@@ -15,7 +15,6 @@ from firmware.core.authorization import (
     LocalEntry,
     decide_stop,
     decide_stop_after_authorize,
-    may_stop,
     on_csms_id_tag_info,
     on_transaction_id_tag_info,
 )
@@ -125,14 +124,6 @@ def test_e16_3_17_invalidated_running_transaction(info, keys, delivered_wh, acti
 
 
 # --------------------------------------------------------------------------- stops
-def test_sec4_1_may_stop_same_tag_or_same_group():
-    assert may_stop("abc", "ABC", None, None)
-    assert may_stop("OTHER", "ABC", "fleet", "FLEET")
-    assert not may_stop("OTHER", "ABC", None, None)
-    assert not may_stop("OTHER", "ABC", "fleet", None)
-    assert not may_stop("OTHER", "ABC", "fleet", "other-fleet")
-
-
 PRE = replace(K, local_pre_authorize=True)
 
 

@@ -10,38 +10,25 @@ from firmware.core.idtag import (
     ReaderFormat,
     canonical_id_tag,
     emaid_check_digit,
-    id_tag_from_reader,
+    id_tag_from_uid,
     normalise_id_tag,
     parse_emaid,
-    uid_from_reader,
 )
+
+H = bytes.fromhex
 
 UID7 = bytes.fromhex("04A1B2C3D4E5F6")  # NXP 7-byte UID, UID0 = manufacturer 0x04
 UID4 = bytes.fromhex("DEADBEEF")
 
 
 # ------------------------------------------------------------------- bad input first
-@pytest.mark.parametrize("raw,fmt", [
-    pytest.param("", ReaderFormat(), id="empty line"),
-    pytest.param("   ", ReaderFormat(), id="blank line"),
-    pytest.param("04A1B2C", ReaderFormat(), id="odd number of hex digits"),
-    pytest.param("04A1B2CX", ReaderFormat(), id="not hex"),
-    pytest.param("\x0204A1\x03", ReaderFormat(), id="framing bytes are noise"),
-    pytest.param("DEADBEEF", ReaderFormat(byte_count=7), id="wrong UID length"),
-    pytest.param("12ab", ReaderFormat(form="dec", byte_count=4), id="decimal with letters"),
-    pytest.param("4294967296", ReaderFormat(form="dec", byte_count=4), id="decimal over 4 bytes"),
-    pytest.param("١٢٣", ReaderFormat(form="dec", byte_count=4), id="non-ASCII digits"),
-])
-def test_reader_noise_never_becomes_a_token(raw, fmt):
-    with pytest.raises(IdTagError):
-        uid_from_reader(raw, fmt)
-
-
+# (reader text that is not a UID is refused by the reader's driver codec, e.g.
+# tests/drivers/test_line_reader.py: the core only ever sees UID bytes)
 def test_reader_format_options_are_checked():
     with pytest.raises(IdTagError):
-        ReaderFormat(form="bin")
+        ReaderFormat(zero_pad_to=11)
     with pytest.raises(IdTagError):
-        ReaderFormat(form="dec")  # needs byte_count
+        ReaderFormat(zero_pad_to=-1)
 
 
 def test_uid_longer_than_ci_string20_is_refused():
@@ -49,6 +36,8 @@ def test_uid_longer_than_ci_string20_is_refused():
         canonical_id_tag(bytes(11))
     with pytest.raises(IdTagError):
         canonical_id_tag(b"")
+    with pytest.raises(IdTagError):
+        id_tag_from_uid(b"", ReaderFormat(zero_pad_to=6))
 
 
 # ------------------------------------------------------------------ canonical form
@@ -57,40 +46,28 @@ def test_canonical_form_is_uppercase_hex_in_anticollision_order():
     assert canonical_id_tag(bytes(10)) == "0" * 20  # a 10-byte UID fits exactly
 
 
-@pytest.mark.parametrize("raw,fmt", [
-    pytest.param("04A1B2C3D4E5F6", ReaderFormat(), id="uppercase hex (PN7160 style)"),
-    pytest.param("04a1b2c3d4e5f6", ReaderFormat(), id="lowercase hex (EVerest PN532 style)"),
-    pytest.param("04:A1:B2:C3:D4:E5:F6", ReaderFormat(), id="colon separated"),
-    pytest.param("04 a1 b2 c3 d4 e5 f6\r", ReaderFormat(), id="spaces and CR"),
-    pytest.param("F6E5D4C3B2A104", ReaderFormat(reversed_bytes=True), id="byte-reversed (KEBA)"),
+@pytest.mark.parametrize("uid,fmt", [
+    pytest.param(UID7, ReaderFormat(), id="anticollision order (PN532, PN7160)"),
+    pytest.param(UID7[::-1], ReaderFormat(reversed_bytes=True), id="byte-reversed (KEBA)"),
+    pytest.param(UID7 + bytes(3), ReaderFormat(zero_pad_to=10), id="padded to 10"),
 ])
-def test_one_card_one_id_tag_whatever_the_hex_reader(raw, fmt):
-    assert id_tag_from_reader(raw, fmt) == "04A1B2C3D4E5F6"
-
-
-def test_decimal_readers_of_a_4_byte_card():
-    # Desktop readers: 10-digit decimal of the reversed 4-byte UID.
-    reversed_dec = str(int.from_bytes(UID4[::-1], "big")).zfill(10)
-    fmt = ReaderFormat(form="dec", byte_count=4, reversed_bytes=True)
-    assert id_tag_from_reader(reversed_dec, fmt) == "DEADBEEF"
-    assert id_tag_from_reader("3735928559", ReaderFormat(form="dec", byte_count=4)) == "DEADBEEF"
+def test_one_card_one_id_tag_whatever_the_reader(uid, fmt):
+    assert id_tag_from_uid(uid, fmt) == "04A1B2C3D4E5F6"
 
 
 def test_zero_padded_six_byte_delivery_keeps_the_4_byte_identity():
     fmt = ReaderFormat(zero_pad_to=6)
-    assert id_tag_from_reader("DEADBEEF0000", fmt) == "DEADBEEF"
-    assert id_tag_from_reader("DEADBEEF", fmt) == "DEADBEEF"
-
-
-def test_site_conventions_for_legacy_csms_lists():
-    assert canonical_id_tag(UID4, reverse=True) == "EFBEADDE"
-    assert canonical_id_tag(UID4, form="dec") == "3735928559"
-    assert canonical_id_tag(bytes.fromhex("00000001"), form="dec", dec_width=10) == "0000000001"
-
-
-def test_rdm6300_tag_value_from_hardware_md():
-    # hardware.md §1b: tag 0x00A1B2C3 = 10597059 decimal.
-    assert id_tag_from_reader("10597059", ReaderFormat(form="dec", byte_count=4)) == "00A1B2C3"
+    assert id_tag_from_uid(H("DEADBEEF0000"), fmt) == "DEADBEEF"
+    assert id_tag_from_uid(UID4, fmt) == "DEADBEEF"             # not padded: unchanged
+    # a 4-byte UID may itself end in 00: padding is removed, the UID's own 00 kept
+    assert id_tag_from_uid(H("DEADBE000000"), fmt) == "DEADBE00"
+    assert id_tag_from_uid(H("000000000000"), fmt) == "00000000"
+    # a 7-byte UID ending in 00 padded to 10 keeps its 7 bytes
+    assert id_tag_from_uid(H("04A1B2C3D4E50000" "0000"), ReaderFormat(zero_pad_to=10)) == (
+        "04A1B2C3D4E500")
+    # reversal first, then the padding (the reader pads what it printed)
+    assert id_tag_from_uid(H("0000EFBEADDE"), ReaderFormat(reversed_bytes=True,
+                                                           zero_pad_to=6)) == "DEADBEEF"
 
 
 @pytest.mark.parametrize("text,expected", [

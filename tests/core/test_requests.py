@@ -51,8 +51,9 @@ def test_5_14_reset_stops_transactions_with_reset_reason_then_restarts():
     assert h.reply(out) == {"status": "Accepted"}
     stop = h.of(fx.SendStopTransaction, out)[0]
     assert stop.reason == "HardReset"
-    assert out[-1] != fx.RestartAgent("Hard") or True
-    assert fx.RestartAgent("Hard") in out
+    # one restart for the station (not one per connector); the runtime only flags it
+    # and exits once the stop is safely queued, so it must come after the stop
+    assert out.count(fx.RestartAgent("Hard")) == 1
     assert out.index(stop) < out.index(fx.RestartAgent("Hard"))
 
 

@@ -42,6 +42,8 @@ def test_parse_good_lines(line, fmt, uid):
     ("12.5", LineFormat(format="decimal")),
     ("00" * 11, LineFormat()),                       # longer than 10 bytes
     ("Reader v1.2 ready", LineFormat()),             # a banner
+    ("١٢٣", LineFormat(format="decimal")),           # non-ASCII digits
+    ("\x0204A1\x03", LineFormat()),                  # framing bytes are noise
 ])
 def test_parse_bad_lines(line, fmt):
     assert isinstance(parse_line(line, fmt), BadLine)
@@ -81,7 +83,7 @@ async def test_device_yields_cards_ignores_junk_and_debounces(peer, clock, caplo
         second = await anext(cards)
     await cards.aclose()
     await reader.close()
-    assert (first.uid, first.raw, first.text) == (H("04A2B3C4"), "UID:04:A2:B3:C4", "04:A2:B3:C4")
+    assert (first.uid, first.raw) == (H("04A2B3C4"), "UID:04:A2:B3:C4")
     assert second.uid == H("0A0B0C0D")
     assert reader.bad_lines == 1 + 1
     assert "04:A2:B" not in " ".join(r.getMessage() for r in caplog.records
@@ -99,7 +101,7 @@ async def test_device_decimal_and_port_gone(peer, clock):
         with pytest.raises(DeviceUnavailable):
             await anext(cards)
     await reader.close()
-    assert (card.uid, card.text, card.technology) == (H("00A1B2C3"), "0010597059", "EM4100")
+    assert (card.uid, card.raw, card.technology) == (H("00A1B2C3"), "0010597059", "EM4100")
 
 
 def test_option_problems():
