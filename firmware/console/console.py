@@ -77,7 +77,7 @@ class Console:
             if list(c.words[:len(done)]) == done and len(c.words) > len(done) \
                     and c.words[len(done)].startswith(partial):
                 options.append(c.words[len(done)])
-        return options
+        return sorted(set(options))
 
     async def execute(self, line: str, role: str = "admin") -> list[str]:
         """Run one line as ``role``; the reply always ends with OK or ERROR: reason."""

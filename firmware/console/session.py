@@ -93,8 +93,7 @@ class ConsoleSession:
             if isinstance(action, ed.LoggedOut):
                 if self.user is not None:
                     self._logout("logged out (Ctrl-D)")
-                else:
-                    self.transport.write_bytes(self.editor.show_prompt())
+                self.transport.write_bytes(self.editor.show_prompt())
                 continue
             if isinstance(action, ed.Cancelled):
                 awaiting_password = None
