@@ -74,6 +74,7 @@ class ConsoleTransport:
                 return
             raise
         if not data:
+            assert self._loop is not None
             self._loop.remove_reader(self.read_fd)
             self._input.put_nowait(None)
             return
@@ -113,6 +114,7 @@ class ConsoleTransport:
                     break
                 raise
             del self._out[:written]
+        assert self._loop is not None, "start() first"
         if self._out and not self._writing:
             self._writing = True
             self._loop.add_writer(self.write_fd, self._writable)

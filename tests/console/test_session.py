@@ -229,3 +229,28 @@ def test_borne_passwd_writes_a_hash_that_the_config_accepts(tmp_path):
     assert "changed it" not in site.read_text()
     with pytest.raises(ValueError):
         set_account(site, "bad name!", "admin", "long enough")
+
+
+def site_with_console(tmp_path, console_lines: str):
+    site = tmp_path / "site.toml"
+    site.write_text('[station]\nid = "CP-1"\n[ocpp]\ncsms_url = "ws://127.0.0.1:1/x"\n'
+                    '[board]\nconfig = "b.toml"\n[storage]\nstate_dir = "s"\n[console]\n'
+                    + console_lines)
+    return site
+
+
+def test_a_serial_console_without_accounts_is_refused_unless_login_none(tmp_path):
+    from firmware.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="needs accounts"):
+        load_site_config(site_with_console(tmp_path, 'device = "/dev/ttyUSB0"\n'),
+                         with_board=False)
+    site = load_site_config(site_with_console(
+        tmp_path, 'device = "/dev/ttyUSB0"\nlogin = "none"\n'), with_board=False)
+    assert site.console["group"] == "dialout" and site.console["mode"] == "0660"
+    with pytest.raises(ConfigError, match="password_hash"):
+        load_site_config(site_with_console(
+            tmp_path, 'device = "/dev/ttyUSB0"\n[console.accounts.ann]\nrole = "admin"\n'
+            'password_hash = "plain"\n'), with_board=False)
+    with pytest.raises(ConfigError, match="octal"):
+        load_site_config(site_with_console(tmp_path, 'mode = "rw"\n'), with_board=False)

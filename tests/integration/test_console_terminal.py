@@ -113,3 +113,12 @@ class _FdPort:
 
     def write(self, data: bytes) -> None:
         os.write(self._fd, data)
+
+
+async def test_the_pty_console_gets_the_configured_mode(csms, tmp_path):
+    """#8 item 13: the technician opens the pty as themselves (group dialout, 0660)."""
+    link = tmp_path / "console"
+    site = write_site(tmp_path, csms.url, console=f"pty:{link}", extra='mode = "0640"\n')
+    async with running_agent(site):
+        await csms.wait_for("StatusNotification", timeout_s=10)
+        assert os.stat(link).st_mode & 0o777 == 0o640
