@@ -136,7 +136,10 @@ def log_ring() -> LogRing:
 
 def install_console(agent: Any) -> None:
     """At build: the audit, log and session commands on ``agent.console``."""
+    from .tech_commands import install_tech_commands
+
     install_session_commands(agent.console, AuditLog(agent.conn), log_ring())
+    install_tech_commands(agent.console, agent, log_ring())
 
 
 async def serve_console(agent: Any, transport: ConsoleTransport) -> None:
