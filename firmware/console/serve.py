@@ -22,7 +22,10 @@ from .accounts import load_accounts
 from .audit import AuditLog
 from .console import Console, ConsoleError, need_args, parse_int, stamp
 from .session import ConsoleSession
-from .transport import ConsoleTransport
+from .transport import ConsoleTransport, open_console
+
+log = logging.getLogger(__name__)
+REOPEN_EVERY_S = 2.0
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -31,13 +34,23 @@ class LogRing(logging.Handler):
     def __init__(self, capacity: int = 1000) -> None:
         super().__init__(logging.DEBUG)
         self.records: deque[tuple[int, str]] = deque(maxlen=capacity)
+        self.total = 0  # records ever appended: ``since`` counts from it
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.records.append((record.levelno, self.format(record)))
+            self.total += 1
         except Exception:
             self.handleError(record)
+
+    def since(self, seen: int, level: str = "DEBUG") -> tuple[int, list[str]]:
+        """Lines appended after the ``seen``-th record (those still kept), and the new
+        count to pass next time."""
+        floor = logging.getLevelName(level)
+        fresh = min(self.total - seen, len(self.records))
+        chosen = list(self.records)[len(self.records) - fresh:] if fresh > 0 else []
+        return self.total, [text for levelno, text in chosen if levelno >= floor]
 
     def tail(self, count: int, level: str = "DEBUG") -> list[str]:
         floor = logging.getLevelName(level)
@@ -118,6 +131,11 @@ def install_session_commands(console: Console, audit: AuditLog, ring: LogRing) -
 
     console.register("audit [N]", "the last N logins, failed logins and commands (default 20)",
                      audit_, role="technician")
+    async def log_follow(args: list[str]) -> list[str]:
+        raise ConsoleError("log follow streams on a terminal session only")
+
+    console.register("log follow [LEVEL]", "print new log lines as they come until Ctrl-C",
+                     log_follow)
     console.register("log tail [N] [LEVEL]", "the last N log lines (default 20) at LEVEL or "
                      "above", log_tail)
 
@@ -142,16 +160,33 @@ def install_console(agent: Any) -> None:
     install_tech_commands(agent.console, agent, log_ring())
 
 
-async def serve_console(agent: Any, transport: ConsoleTransport) -> None:
-    """Run the console and its event lines until the port's input ends."""
-    session = console_session(agent, transport, AuditLog(agent.conn))
-    feed = EventFeed(agent, session)
-    async with asyncio.TaskGroup() as tasks:
-        events = tasks.create_task(feed.run())
-        try:
-            await session.run()
-        finally:
-            events.cancel()
+async def serve_console(agent: Any, transport: ConsoleTransport,
+                        reopen_every_s: float = REOPEN_EVERY_S) -> None:
+    """Run the console and its event lines until the port's input ends; a serial device
+    that vanishes (USB adapter pulled) is reopened once it is back."""
+    settings = agent.site.console
+    while True:
+        session = console_session(agent, transport, AuditLog(agent.conn))
+        feed = EventFeed(agent, session)
+        async with asyncio.TaskGroup() as tasks:
+            events = tasks.create_task(feed.run())
+            try:
+                await session.run()
+            finally:
+                events.cancel()
+        if not transport.is_device:
+            return
+        log.warning("console %s gone; reopening it when it comes back", transport.description)
+        while True:
+            await asyncio.sleep(reopen_every_s)
+            try:
+                reopened = open_console(settings["device"], settings["baudrate"])
+            except OSError:
+                continue
+            if reopened is not None:
+                transport = reopened
+                log.info("console %s is back", transport.description)
+                break
 
 
 def console_session(agent: Any, transport: ConsoleTransport, audit: AuditLog) -> ConsoleSession:
@@ -159,4 +194,4 @@ def console_session(agent: Any, transport: ConsoleTransport, audit: AuditLog) ->
     return ConsoleSession(agent.console, transport, station_id=agent.site.station["id"],
                           accounts=load_accounts(settings["accounts"]), audit=audit,
                           login=settings["login"], idle_logout_s=settings["idle_logout_s"],
-                          page_lines=settings["page_lines"])
+                          page_lines=settings["page_lines"], log_ring=log_ring())

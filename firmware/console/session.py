@@ -22,7 +22,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import Callable
+from typing import Callable, Protocol
 
 from . import editor as ed
 from .accounts import Account, Lockout, hash_password, verify_password
@@ -31,6 +31,11 @@ from .console import Console
 from .transport import ConsoleTransport
 
 log = logging.getLogger(__name__)
+
+
+class LogSource(Protocol):
+    def since(self, seen: int, level: str = "DEBUG") -> tuple[int, list[str]]: ...
+
 
 WATCH_INTERVAL_S = 2.0
 _DUMMY_HASH = hash_password("borne-no-such-user", iterations=200_000, salt=b"\0" * 16)
@@ -41,7 +46,8 @@ class ConsoleSession:
     def __init__(self, console: Console, transport: ConsoleTransport, *, station_id: str,
                  accounts: dict[str, Account], audit: AuditLog | None, login: str = "accounts",
                  idle_logout_s: float = 900.0, page_lines: int = 24,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 log_ring: LogSource | None = None) -> None:
         self.console = console
         self.transport = transport
         self.station_id = station_id
@@ -52,6 +58,7 @@ class ConsoleSession:
         self.page_lines = page_lines if transport.echo else 0
         self.monotonic = monotonic
         self.port = transport.description
+        self.log_ring = log_ring
         self.lockout = Lockout()
         self.user: str | None = None
         self.role = "viewer"
@@ -205,6 +212,9 @@ class ConsoleSession:
             self.transport.write_lines([f"{self.user} ({self.role}) on {self.port}", "OK"])
             return
         self._audit(self.user or "-", "command", redact(line))
+        if [w.lower() for w in words[:2]] == ["log", "follow"] and self.log_ring is not None:
+            await self._follow(words[2:])
+            return
         if verb == "watch":
             await self._watch(" ".join(words[1:]))
             return
@@ -231,6 +241,26 @@ class ConsoleSession:
 
         if await self._cancellable(loop()) is None:
             self.transport.write_lines(["OK"])
+
+    async def _follow(self, args: list[str]) -> None:
+        level = args[0].upper() if args else "INFO"
+        if len(args) > 1 or level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            self.transport.write_lines(["ERROR: usage: log follow [LEVEL]"])
+            return
+        ring = self.log_ring
+        assert ring is not None
+
+        async def loop() -> None:
+            seen, _ = ring.since(0, level)
+            self.transport.write_lines([f"--- following the log at {level} (Ctrl-C stops)"])
+            while True:
+                await asyncio.sleep(0.25)
+                seen, lines = ring.since(seen, level)
+                if lines:
+                    self.transport.write_lines(lines)
+
+        await self._cancellable(loop())
+        self.transport.write_lines(["OK"])
 
     async def _cancellable(self, work):  # type: ignore[no-untyped-def]
         """Run ``work``; None if Ctrl-C cancelled it. Other keys wait in ``_pending``."""

@@ -43,6 +43,8 @@ class ConsoleTransport:
         self._out = bytearray()
         self._writing = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._ended = False
+        self.is_device = description.startswith("serial ")  # reopened when it comes back
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -70,13 +72,12 @@ class ConsoleTransport:
         except BlockingIOError:
             return
         except OSError as e:
-            if e.errno == 5:  # EIO: nobody has the pty's other end open right now
+            if e.errno == 5 and not self.is_device:  # EIO: no client on the pty right now
                 return
-            raise
+            self._gone(e)
+            return
         if not data:
-            assert self._loop is not None
-            self._loop.remove_reader(self.read_fd)
-            self._input.put_nowait(None)
+            self._gone(None)
             return
         if self._input.qsize() < 1024:  # a flood while a command runs is dropped
             self._input.put_nowait(data)
@@ -87,7 +88,8 @@ class ConsoleTransport:
 
     def resume_reading(self) -> None:
         """After an end of input on a terminal that can give more (a tty's Ctrl-D)."""
-        if self._loop is not None and os.isatty(self.read_fd):
+        if self._loop is not None and os.isatty(self.read_fd) and not self.is_device:
+            self._ended = False
             self._loop.add_reader(self.read_fd, self._readable)
 
     def write_lines(self, lines: list[str]) -> None:
@@ -97,6 +99,8 @@ class ConsoleTransport:
     # ------------------------------------------------------------------ output
 
     def write_bytes(self, data: bytes) -> None:
+        if self._ended and self.is_device:
+            return
         if len(self._out) + len(data) > MAX_PENDING_OUTPUT:
             log.warning("console output dropped: the terminal is not reading")
             return
@@ -110,9 +114,11 @@ class ConsoleTransport:
             except BlockingIOError:
                 break
             except OSError as e:
-                if e.errno == 5:  # pty without a reader: keep it for when one attaches
+                if e.errno == 5 and not self.is_device:  # pty without a reader: keep it
                     break
-                raise
+                self._out.clear()
+                self._gone(e)
+                return
             del self._out[:written]
         assert self._loop is not None, "start() first"
         if self._out and not self._writing:
@@ -121,6 +127,21 @@ class ConsoleTransport:
         elif not self._out and self._writing:
             self._writing = False
             self._loop.remove_writer(self.write_fd)
+
+    def _gone(self, error: OSError | None) -> None:
+        """The input ended (EOF) or the device vanished (a USB adapter pulled): stop
+        watching the fd and tell the reader, once."""
+        if self._ended:
+            return
+        self._ended = True
+        if error is not None:
+            log.warning("console %s: %s", self.description, error.strerror or error)
+        assert self._loop is not None
+        self._loop.remove_reader(self.read_fd)
+        if self._writing:
+            self._writing = False
+            self._loop.remove_writer(self.write_fd)
+        self._input.put_nowait(None)
 
     def _writable(self) -> None:
         self._flush()
