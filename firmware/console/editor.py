@@ -112,7 +112,8 @@ class Editor:
                 continue
             self._after_cr = byte == 0x0D
             if byte in (0x0D, 0x0A):
-                out += b"\r\n"
+                if self.echo:  # a cooked terminal (stdio) has echoed the newline itself
+                    out += b"\r\n"
                 actions.append(Output(bytes(out)))
                 out.clear()
                 actions.append(self._finish())
@@ -121,7 +122,8 @@ class Editor:
             elif byte in (0x08, 0x7F):
                 self._backspace(out)
             elif byte == 0x03:  # Ctrl-C
-                out += b"^C\r\n"
+                if self.echo:
+                    out += b"^C\r\n"
                 actions.append(Output(bytes(out)))
                 out.clear()
                 self._reset()

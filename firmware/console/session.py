@@ -55,6 +55,7 @@ class ConsoleSession:
         self.audit = audit
         self.login_required = login == "accounts" and bool(accounts)
         self.idle_logout_s = idle_logout_s
+        self.interactive = transport.echo or _is_tty(transport)
         self.page_lines = page_lines if transport.echo else 0
         self.monotonic = monotonic
         self.port = transport.description
@@ -78,8 +79,9 @@ class ConsoleSession:
             self.transport.stop()
 
     def notify(self, lines: list[str]) -> None:
-        """Unsolicited event lines, above the prompt, keeping what is being typed."""
-        if self.user is not None:
+        """Unsolicited event lines, above the prompt, keeping what is being typed (on a
+        terminal only: a script on a pipe reads replies, never unsolicited lines)."""
+        if self.user is not None and self.interactive:
             self.transport.write_bytes(self.editor.print_above(lines))
 
     # ------------------------------------------------------------------ the loop
@@ -89,7 +91,7 @@ class ConsoleSession:
         if not self.login_required:
             self._logged_in("admin", "admin", "no-login")
         self._set_prompt()
-        self.transport.write_bytes(self.editor.show_prompt())
+        self._prompt()
 
     async def _session(self) -> None:
         awaiting_password: str | None = None
@@ -100,7 +102,7 @@ class ConsoleSession:
             if isinstance(action, ed.LoggedOut):
                 if self.user is not None:
                     self._logout("logged out (Ctrl-D)")
-                self.transport.write_bytes(self.editor.show_prompt())
+                self._prompt()
                 continue
             if isinstance(action, ed.Cancelled):
                 awaiting_password = None
@@ -121,7 +123,7 @@ class ConsoleSession:
                     self._set_prompt()
                 else:
                     await self._command(action.text.strip())
-            self.transport.write_bytes(self.editor.show_prompt())
+            self._prompt()
 
     async def _next_action(self) -> ed.Action | None:
         """The next non-output action from the editor, reading bytes as needed."""
@@ -142,7 +144,7 @@ class ConsoleSession:
                     chunk = await asyncio.wait_for(self.transport.read_bytes(), timeout)
                 except TimeoutError:
                     self._logout(f"idle for {self.idle_logout_s:.0f} s: logged out")
-                    self.transport.write_bytes(self.editor.show_prompt())
+                    self._prompt()
                     continue
                 if chunk is None:
                     if self.transport.echo or not _is_tty(self.transport):
@@ -190,6 +192,11 @@ class ConsoleSession:
             self.role = "viewer"
             self.editor.history.clear()
         self._set_prompt()
+
+    def _prompt(self) -> None:
+        # A script on a pipe (stdio, not a terminal) reads reply lines only: no prompt.
+        if self.interactive:
+            self.transport.write_bytes(self.editor.show_prompt())
 
     def _set_prompt(self) -> None:
         if self.user is None:

@@ -154,3 +154,10 @@ def test_fuzz_random_bytes_never_raise_and_the_screen_matches(seed=14):
         assert len(editor.text) <= editor.max_chars
         if editor._escape is None:
             assert screen(out[-4000:]).endswith(editor.text.rstrip()) or "\ufffd" in editor.text
+
+
+def test_without_echo_nothing_is_written_back():
+    """stdio: the cooked terminal (or a script on a pipe) shows what was typed itself."""
+    editor = Editor(echo=False)
+    actions, out = feed(editor, b"status\rx\x03\r")
+    assert out == b"" and actions == [Line("status"), Cancelled(), Line("")]
