@@ -220,7 +220,7 @@ async def test_help_cmd_and_a_bare_group_give_usage():
 
 def test_borne_passwd_writes_a_hash_that_the_config_accepts(tmp_path):
     site = tmp_path / "site.toml"
-    site.write_text('[console]\ndevice = "/dev/ttyUSB0"\n')
+    site.write_text('[console]\ndevice = "/dev/null"\n')
     set_account(site, "ann", "admin", "long enough")
     set_account(site, "ann", "viewer", "changed it")  # replaces, never duplicates
     data = tomllib.loads(site.read_text())
@@ -243,14 +243,14 @@ def test_a_serial_console_without_accounts_is_refused_unless_login_none(tmp_path
     from firmware.errors import ConfigError
 
     with pytest.raises(ConfigError, match="needs accounts"):
-        load_site_config(site_with_console(tmp_path, 'device = "/dev/ttyUSB0"\n'),
+        load_site_config(site_with_console(tmp_path, 'device = "/dev/null"\n'),
                          with_board=False)
     site = load_site_config(site_with_console(
-        tmp_path, 'device = "/dev/ttyUSB0"\nlogin = "none"\n'), with_board=False)
+        tmp_path, 'device = "/dev/null"\nlogin = "none"\n'), with_board=False)
     assert site.console["group"] == "dialout" and site.console["mode"] == "0660"
     with pytest.raises(ConfigError, match="password_hash"):
         load_site_config(site_with_console(
-            tmp_path, 'device = "/dev/ttyUSB0"\n[console.accounts.ann]\nrole = "admin"\n'
+            tmp_path, 'device = "/dev/null"\n[console.accounts.ann]\nrole = "admin"\n'
             'password_hash = "plain"\n'), with_board=False)
     with pytest.raises(ConfigError, match="octal"):
         load_site_config(site_with_console(tmp_path, 'mode = "rw"\n'), with_board=False)
