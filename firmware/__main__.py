@@ -2,6 +2,7 @@
 
     borne run --config SITE.toml            run the agent in the foreground
     borne check-config --config SITE.toml   validate; exit 0, or list problems and exit 2
+    borne passwd --config SITE.toml USER --role ROLE   add or change a console account
 
 Exit codes: 0 stopped cleanly; 1 could not start (a device or the database, the
 message says which and how to fix it); 2 bad configuration; 70 a bug stopped the agent
@@ -46,7 +47,31 @@ def _parser() -> argparse.ArgumentParser:
         help="forget the OCPP keys the CSMS or console set, so the next start applies "
              "[ocpp.defaults] again (stop the agent first; transactions and the queue stay)")
     reset.add_argument("--config", required=True, help="site configuration TOML")
+    passwd = sub.add_parser("passwd", help="add or change a console account (asks the "
+                            "password twice; writes a salted hash into the site config)")
+    passwd.add_argument("--config", required=True, help="site configuration TOML")
+    passwd.add_argument("user")
+    passwd.add_argument("--role", required=True, choices=("viewer", "technician", "admin"))
     return parser
+
+
+def passwd(path: str, user: str, role: str) -> int:
+    import getpass
+    from pathlib import Path
+
+    from firmware.console.passwd import set_account
+
+    try:
+        first = getpass.getpass(f"password for {user}: ")
+        if getpass.getpass("again: ") != first:
+            print("the passwords differ; nothing changed", file=sys.stderr)
+            return EXIT_CONFIG
+        set_account(Path(path), user, role, first)
+    except (ValueError, OSError, EOFError) as e:
+        print(f"{path}: {e}; nothing changed", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{path}: account {user} ({role}) written")
+    return 0
 
 
 def _load(path: str):
@@ -135,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-config":
         return check_config(args.config)
+    if args.command == "passwd":
+        return passwd(args.config, args.user, args.role)
     if args.command == "reset-ocpp-config":
         return reset_ocpp_config(args.config)
     return run(args.config, args.log_level)

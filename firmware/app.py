@@ -169,6 +169,8 @@ def build_agent(site: SiteConfig) -> Agent:
     install_queue_commands(console, agent)
     from firmware.console.hw_commands import install_hw_commands
     install_hw_commands(console, agent)
+    from firmware.console.serve import install_console
+    install_console(agent)
     return agent
 
 
@@ -193,7 +195,9 @@ async def run(agent: Agent) -> str | None:
     # cyclic collector, whose full passes over it would stall the loop for 15-40 ms.
     gc.collect()
     gc.freeze()
-    transport = open_console(agent.site.console["device"], agent.site.console["baudrate"])
+    settings = agent.site.console
+    transport = open_console(settings["device"], settings["baudrate"], settings["group"],
+                             int(settings["mode"], 8))
     try:
         async with asyncio.TaskGroup() as tasks:
             supervisor = tasks.create_task(agent.runtime.supervise())
@@ -210,8 +214,8 @@ async def run(agent: Agent) -> str | None:
             workers.append(tasks.create_task(agent.link.run()))
             workers.append(tasks.create_task(systemd.watchdog_loop()))
             if transport is not None:
-                workers.append(tasks.create_task(agent.console.serve(
-                    transport, [f"Borne console on {agent.site.station['id']}. Type help."])))
+                from firmware.console.serve import serve_console
+                workers.append(tasks.create_task(serve_console(agent, transport)))
             systemd.notify("READY=1")
             log.info("agent running: station %s, board %s, csms %s",
                      agent.site.station["id"], agent.board.config.name, agent.link_url)

@@ -44,6 +44,20 @@ def _console_device(value: str) -> str | None:
     return "must be 'stdio', 'none', a serial device such as /dev/ttyS0, or pty:PATH"
 
 
+def _console_accounts(value: dict[str, Any]) -> str | None:
+    from firmware.console.accounts import accounts_problems
+
+    return "; ".join(accounts_problems(value)) or None
+
+
+def _octal_mode(value: str) -> str | None:
+    try:
+        mode = int(value, 8)
+    except ValueError:
+        return "must be an octal mode such as 0660"
+    return None if 0 <= mode <= 0o777 else "must be between 0000 and 0777"
+
+
 STATION_OPTIONS = (
     required("id", str, "OCPP identity, appended to csms_url as the last path segment",
              check=_identity),
@@ -83,6 +97,18 @@ CONSOLE_OPTIONS = (
     optional("device", str, "stdio", "stdio, none, a serial device, or pty:PATH",
              check=_console_device),
     optional("baudrate", int, 115200, "serial console speed", minimum=300, maximum=4000000),
+    optional("login", str, "accounts", "accounts: log in with [console.accounts]; none: "
+             "anyone on the port is admin (refused on a serial device without accounts "
+             "unless said explicitly)", choices=("accounts", "none")),
+    optional("accounts", dict, {}, "NAME = {role, password_hash}, written by `borne passwd`",
+             check=_console_accounts),
+    optional("idle_logout_s", float, 900.0, "log out after this long without a keystroke, s",
+             minimum=10, maximum=86400),
+    optional("page_lines", int, 24, "page replies longer than this on a terminal (0 = never)",
+             minimum=0, maximum=1000),
+    optional("group", str, "dialout", "group of the pty:PATH device (empty = keep)"),
+    optional("mode", str, "0660", "permissions of the pty:PATH device, octal",
+             check=_octal_mode),
 )
 LOG_OPTIONS = (
     optional("level", str, "INFO", "log level", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
@@ -209,6 +235,11 @@ def load_site_config(path: str | Path, *, with_board: bool = True) -> SiteConfig
         if values["board"].get("config") else Path()
     state_dir = resolve_relative(values["storage"].get("state_dir", ""), base) \
         if values["storage"].get("state_dir") else Path()
+    console = values["console"]
+    if (str(console.get("device", "")).startswith("/dev/") and not console.get("accounts")
+            and console.get("login") != "none"):
+        problems.append(ConfigProblem(name, "console.accounts", "a console on a serial device "
+                                      "needs accounts (`borne passwd`) or login = \"none\""))
     site = SiteConfig(path, values["station"], values["ocpp"], ocpp_defaults, board_path,
                       state_dir, values["console"], values["log"], values["auth"])
     if with_board and values["board"].get("config"):

@@ -21,8 +21,7 @@ _console_refs = itertools.count(1)
 
 def install_core_commands(console: Console, agent: Any) -> None:
     async def help_(args: list[str]) -> list[str]:
-        width = max(len(c.usage) for c in console.commands())
-        return [f"{c.usage.ljust(width)}  {c.help}" for c in console.commands()]
+        return console.help_lines(args)
 
     async def status(args: list[str]) -> list[str]:
         link = agent.link.status
@@ -101,11 +100,11 @@ def install_core_commands(console: Console, agent: Any) -> None:
                 f"ocpp {package_version('ocpp')}, websockets {package_version('websockets')}, "
                 f"python {platform.python_version()}"]
 
-    console.register("help", "list the commands", help_)
+    console.register("help [CMD]", "list the commands, or what CMD does", help_, words=1)
     console.register("status", "link state and one line per connector", status)
     console.register("config get [KEY]", "show OCPP configuration keys", config_get)
     console.register("config set KEY VALUE", "change an OCPP configuration key (persisted)",
-                     config_set)
+                     config_set, role="technician")
     console.register("version", "software, station and board", version)
 
 
@@ -175,13 +174,19 @@ def install_sim_commands(console: Console, agent: Any) -> None:
         world().fault(connector_id, kind, True)
         return []
 
-    console.register("sim plug N", "simulated EV plugged in on connector N (state B)", plug)
-    console.register("sim unplug N", "cable removed from connector N (state A)", unplug)
-    console.register("sim ev N pause|charge", "the EV stops (B) / resumes (C) drawing energy", ev_)
-    console.register("sim tap UID [READER]", "present a card with that UID (hex)", tap)
-    console.register("sim power N WATTS", "what the simulated EV draws while charging", power)
+    console.register("sim plug N", "simulated EV plugged in on connector N (state B)", plug,
+                     role="technician")
+    console.register("sim unplug N", "cable removed from connector N (state A)", unplug,
+                     role="technician")
+    console.register("sim ev N pause|charge", "the EV stops (B) / resumes (C) drawing energy", ev_,
+                     role="technician")
+    console.register("sim tap UID [READER]", "present a card with that UID (hex)", tap,
+                     role="technician")
+    console.register("sim power N WATTS", "what the simulated EV draws while charging", power,
+                     role="technician")
     console.register("sim fault N KIND|clear",
-                     f"inject a fault ({', '.join(FAULT_KINDS)}) or clear them all", fault)
+                     f"inject a fault ({', '.join(FAULT_KINDS)}) or clear them all", fault,
+                     role="technician")
 
 
 def install_auth_commands(console: Console, agent: Any) -> None:

@@ -16,9 +16,10 @@ from typing import Awaitable, Callable
 
 from firmware.errors import ConsoleError
 
-from .transport import ConsoleTransport
-
 log = logging.getLogger(__name__)
+
+
+ROLES = ("viewer", "technician", "admin")
 
 
 @dataclass(frozen=True)
@@ -27,28 +28,59 @@ class Command:
     usage: str
     help: str
     handler: Callable[[list[str]], Awaitable[list[str]]]
+    role: str = "viewer"  # the least role allowed to run it
 
 
 class Console:
+    """The command registry and parser; sessions (``firmware.console.session``) feed
+    it lines with the logged-in role."""
+
     def __init__(self) -> None:
         self._commands: dict[tuple[str, ...], Command] = {}
 
     def register(self, usage: str, help_text: str,
                  handler: Callable[[list[str]], Awaitable[list[str]]],
-                 words: int | None = None) -> None:
+                 words: int | None = None, role: str = "viewer") -> None:
         """Register ``usage`` (e.g. "config get [KEY]"); its leading literal words name it."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
         parts = usage.split()
         count = 0
         while count < len(parts) and parts[count].isalpha() and parts[count].islower():
             count += 1
         key = tuple(parts[:words if words is not None else count])
-        self._commands[key] = Command(key, usage, help_text, handler)
+        self._commands[key] = Command(key, usage, help_text, handler, role)
 
-    def commands(self) -> list[Command]:
-        return sorted(self._commands.values(), key=lambda c: c.words)
+    def commands(self, role: str = "admin") -> list[Command]:
+        rank = ROLES.index(role)
+        return sorted((c for c in self._commands.values() if ROLES.index(c.role) <= rank),
+                      key=lambda c: c.words)
 
-    async def execute(self, line: str) -> list[str]:
-        """Run one line; the reply always ends with OK or ERROR: reason."""
+    def help_lines(self, args: list[str], role: str = "admin") -> list[str]:
+        """``help`` lists what ``role`` may run; ``help CMD`` that command or group."""
+        wanted = tuple(a.lower() for a in args)
+        chosen = [c for c in self.commands(role) if c.words[:len(wanted)] == wanted]
+        if not chosen:
+            raise ConsoleError(f"no command {' '.join(args)!r}; type help")
+        width = max(len(c.usage) for c in chosen)
+        lines = [f"{c.usage.ljust(width)}  {c.help}" for c in chosen]
+        if wanted and len(chosen) == 1 and chosen[0].role != "viewer":
+            lines.append(f"(needs role {chosen[0].role})")
+        return lines
+
+    def complete(self, text: str, role: str = "admin") -> list[str]:
+        """Tab completion: the next word of the commands ``text`` starts."""
+        typed = text.lower().split(" ")
+        done, partial = typed[:-1], typed[-1]
+        options = []
+        for c in self.commands(role):
+            if list(c.words[:len(done)]) == done and len(c.words) > len(done) \
+                    and c.words[len(done)].startswith(partial):
+                options.append(c.words[len(done)])
+        return sorted(set(options))
+
+    async def execute(self, line: str, role: str = "admin") -> list[str]:
+        """Run one line as ``role``; the reply always ends with OK or ERROR: reason."""
         try:
             words = shlex.split(line)
         except ValueError as e:
@@ -61,7 +93,13 @@ class Console:
             if command is not None:
                 break
         else:
+            group = [c.usage for c in self.commands() if c.words[0] == lowered[0]]
+            if group:
+                return [f"ERROR: usage: {' | '.join(group)}"]
             return [f"ERROR: unknown command {words[0]!r}; type help"]
+        if ROLES.index(role) < ROLES.index(command.role):
+            return [f"ERROR: {' '.join(command.words)} needs role {command.role} "
+                    f"(you are {role})"]
         try:
             out = await command.handler(words[size:])
         except ConsoleError as e:
@@ -70,26 +108,6 @@ class Console:
             log.exception("console command %r failed", line)
             return [f"ERROR: internal error: {type(e).__name__}: {e}"]
         return list(out) + ["OK"]
-
-    async def serve(self, transport: ConsoleTransport, banner: list[str] | None = None) -> None:
-        """Read lines and answer until the input ends."""
-        transport.start()
-        try:
-            if banner:
-                transport.write_lines(banner)
-            while True:
-                event = await transport.read_line()
-                if event is None:
-                    log.info("console input closed (%s)", transport.description)
-                    return
-                if event.overflow:
-                    transport.write_lines(["ERROR: line too long"])
-                    continue
-                reply = await self.execute(event.line or "")
-                if reply:
-                    transport.write_lines(reply)
-        finally:
-            transport.stop()
 
 
 def age(seconds: float) -> str:

@@ -200,9 +200,10 @@ def install_hw_commands(console: Console, agent: Any) -> None:
 
     console.register("hw", "every device: role, backend, port, last error, details", hw)
     console.register("test rfid [SECONDS]", "wait for a card (default 30 s) and show its raw "
-                     "form, idTag and auth lookup; no session starts", test_rfid)
+                     "form, idTag and auth lookup; no session starts", test_rfid,
+                     role="technician")
     console.register("test meter [N]", "read connector N's meter once (default 1), every value "
-                     "with its unit", test_meter)
+                     "with its unit", test_meter, role="technician")
     console.register("test contactor N", "close then open connector N's contactor checking the "
                      "feedback (no vehicle, no session); clears a contactor fault when it passes",
-                     test_contactor)
+                     test_contactor, role="technician")

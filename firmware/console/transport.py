@@ -1,10 +1,13 @@
 """Where the console lives: stdio, a serial device, or a pseudo-terminal (``pty:PATH``).
 
+The transport only moves bytes; ``firmware.console.editor`` makes lines of them.
+
 - ``stdio``: the terminal keeps its own line editing and echo (so Ctrl-C still stops
   the agent under ``make run``); replies end in LF.
 - A serial device (``/dev/ttyS0``) or ``pty:PATH``: our end is put in raw mode, typed
-  characters are echoed by ``LineEditor``, replies end in CRLF. ``pty:PATH`` creates a
-  pseudo-terminal and symlinks its slave side to PATH for screen/picocom/pyserial.
+  characters are echoed by the editor, replies end in CRLF. ``pty:PATH`` creates a
+  pseudo-terminal, gives its slave side ``group`` and ``mode`` (default dialout, 0660,
+  so a technician in that group opens it as themselves) and symlinks it to PATH.
 - Output never blocks the agent: a terminal that does not read gets at most
   ``MAX_PENDING_OUTPUT`` bytes queued; beyond that output is dropped (and logged).
 """
@@ -12,13 +15,13 @@
 from __future__ import annotations
 
 import asyncio
+import grp
 import logging
 import os
 import termios
 import tty
 from pathlib import Path
 
-from .lines import LineEditor, LineEvent
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +39,12 @@ class ConsoleTransport:
         self.newline = newline
         self.description = description
         self._cleanup = cleanup or []
-        self._editor = LineEditor()
-        self._lines: asyncio.Queue[LineEvent | None] = asyncio.Queue()
+        self._input: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._out = bytearray()
         self._writing = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._ended = False
+        self.is_device = description.startswith("serial ")  # reopened when it comes back
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -68,29 +72,35 @@ class ConsoleTransport:
         except BlockingIOError:
             return
         except OSError as e:
-            if e.errno == 5:  # EIO: nobody has the pty's other end open right now
+            if e.errno == 5 and not self.is_device:  # EIO: no client on the pty right now
                 return
-            raise
-        if not data:
-            self._loop.remove_reader(self.read_fd)
-            self._lines.put_nowait(None)
+            self._gone(e)
             return
-        for event in self._editor.feed(data):
-            if event.echo and self.echo:
-                self.write_bytes(event.echo)
-            if event.line is not None or event.overflow:
-                self._lines.put_nowait(event)
+        if not data:
+            self._gone(None)
+            return
+        if self._input.qsize() < 1024:  # a flood while a command runs is dropped
+            self._input.put_nowait(data)
 
-    async def read_line(self) -> LineEvent | None:
-        """The next line (or overflow notice); None at end of input."""
-        return await self._lines.get()
+    async def read_bytes(self) -> bytes | None:
+        """The next chunk typed; None at end of input (stdin closed, device gone)."""
+        return await self._input.get()
 
-    # ------------------------------------------------------------------ output
+    def resume_reading(self) -> None:
+        """After an end of input on a terminal that can give more (a tty's Ctrl-D)."""
+        if self._loop is not None and os.isatty(self.read_fd) and not self.is_device:
+            self._ended = False
+            self._loop.add_reader(self.read_fd, self._readable)
+
     def write_lines(self, lines: list[str]) -> None:
         self.write_bytes(b"".join(line.encode("utf-8", "replace") + self.newline
                                   for line in lines))
 
+    # ------------------------------------------------------------------ output
+
     def write_bytes(self, data: bytes) -> None:
+        if self._ended and self.is_device:
+            return
         if len(self._out) + len(data) > MAX_PENDING_OUTPUT:
             log.warning("console output dropped: the terminal is not reading")
             return
@@ -104,10 +114,13 @@ class ConsoleTransport:
             except BlockingIOError:
                 break
             except OSError as e:
-                if e.errno == 5:  # pty without a reader: keep it for when one attaches
+                if e.errno == 5 and not self.is_device:  # pty without a reader: keep it
                     break
-                raise
+                self._out.clear()
+                self._gone(e)
+                return
             del self._out[:written]
+        assert self._loop is not None, "start() first"
         if self._out and not self._writing:
             self._writing = True
             self._loop.add_writer(self.write_fd, self._writable)
@@ -115,25 +128,43 @@ class ConsoleTransport:
             self._writing = False
             self._loop.remove_writer(self.write_fd)
 
+    def _gone(self, error: OSError | None) -> None:
+        """The input ended (EOF) or the device vanished (a USB adapter pulled): stop
+        watching the fd and tell the reader, once."""
+        if self._ended:
+            return
+        self._ended = True
+        if error is not None:
+            log.warning("console %s: %s", self.description, error.strerror or error)
+        assert self._loop is not None
+        self._loop.remove_reader(self.read_fd)
+        if self._writing:
+            self._writing = False
+            self._loop.remove_writer(self.write_fd)
+        self._input.put_nowait(None)
+
     def _writable(self) -> None:
         self._flush()
 
 
-def open_console(device: str, baudrate: int = 115200) -> ConsoleTransport | None:
-    """Open the console named by the site config's ``[console] device``."""
+def open_console(device: str, baudrate: int = 115200, group: str = "dialout",
+                 mode: int = 0o660) -> ConsoleTransport | None:
+    """Open the console named by the site config's ``[console] device``; ``group`` and
+    ``mode`` apply to a ``pty:`` device."""
     if device == "none":
         return None
     if device == "stdio":
         return ConsoleTransport(0, 1, echo=False, newline=b"\n", description="stdio")
     if device.startswith("pty:"):
-        return _open_pty(Path(device[4:]))
+        return _open_pty(Path(device[4:]), group, mode)
     return _open_serial(device, baudrate)
 
 
-def _open_pty(link: Path) -> ConsoleTransport:
+def _open_pty(link: Path, group: str, mode: int) -> ConsoleTransport:
     master, slave = os.openpty()
     tty.setraw(slave)  # the client's side: no cooking, no echo (we echo ourselves)
     slave_name = os.ttyname(slave)
+    set_owner(slave_name, group, mode)
     link.parent.mkdir(parents=True, exist_ok=True)
     if link.is_symlink() or link.exists():
         link.unlink()
@@ -148,6 +179,19 @@ def _open_pty(link: Path) -> ConsoleTransport:
     # Keeping the slave open ourselves means a client detaching does not hang up the pty.
     return ConsoleTransport(master, master, echo=True, newline=b"\r\n",
                             description=f"pty {link} -> {slave_name}", cleanup=[cleanup])
+
+
+def set_owner(path: str, group: str, mode: int) -> None:
+    """Give the pty device ``group`` and ``mode``; a group that does not exist or that
+    we may not give is logged (the console still works for the agent's own user)."""
+    if group:
+        try:
+            os.chown(path, -1, grp.getgrnam(group).gr_gid)
+        except KeyError:
+            log.warning("console pty %s: no group %r; keeping the agent's group", path, group)
+        except OSError as e:
+            log.warning("console pty %s: cannot give it group %r: %s", path, group, e.strerror)
+    os.chmod(path, mode)
 
 
 def _open_serial(path: str, baudrate: int) -> ConsoleTransport:

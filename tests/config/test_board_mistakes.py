@@ -82,9 +82,9 @@ def test_a_shared_controller_link_needs_the_same_serial_settings(tmp_path):
 
 def test_the_console_on_a_devices_port_or_on_no_device(tmp_path):
     board = PI5.replace('port = "/dev/ttyAMA0"', 'port = "/dev/null"')
-    code, out = check(tmp_path, board, console='device = "/dev/null"')
+    code, out = check(tmp_path, board, console='device = "/dev/null"\nlogin = "none"')
     assert code == 2 and "console.device: /dev/null is the serial port of reader front" in out
-    code, out = check(tmp_path, PI5, console='device = "/dev/ttyNOPE9"')
+    code, out = check(tmp_path, PI5, console='device = "/dev/ttyNOPE9"\nlogin = "none"')
     assert code == 2 and "console.device: /dev/ttyNOPE9 does not exist" in out
 
 

@@ -6,6 +6,8 @@ import tty
 
 import serial
 
+from firmware.console.accounts import hash_password
+
 from tests.integration.agent import running_agent, write_site
 
 
@@ -71,15 +73,23 @@ async def test_console_on_a_serial_device(csms, tmp_path):
     tty.setraw(technician)
     device = os.ttyname(agent_side)
     try:
-        async with running_agent(write_site(tmp_path, csms.url, console=device)):
+        account = hash_password("s3cret", iterations=1000)
+        extra = f'[console.accounts.alice]\nrole = "viewer"\npassword_hash = "{account}"\n'
+        async with running_agent(write_site(tmp_path, csms.url, console=device, extra=extra)):
             await csms.wait_for("StatusNotification", timeout_s=10)
             terminal = Terminal.__new__(Terminal)
             terminal.buffer = b""
             # The pty master is the technician's end of the cable.
             terminal.port = _FdPort(technician)
-            await terminal.read_until(b"Type help.\r\n")
+            await terminal.read_until(b"Log in.\r\nlogin: ")
+            terminal.port.write(b"alice\r")
+            await terminal.read_until(b"password: ")
+            terminal.port.write(b"s3cret\r")
+            await terminal.read_until(b"logged in as alice (viewer). Type help.\r\n")
             reply = await terminal.command("config get HeartbeatInterval")
             assert reply == ["HeartbeatInterval = 300", "OK"]
+            reply = await terminal.command("config set HeartbeatInterval 30")
+            assert reply == ["ERROR: config set needs role technician (you are viewer)"]
     finally:
         os.close(technician)
         os.close(agent_side)
@@ -103,3 +113,12 @@ class _FdPort:
 
     def write(self, data: bytes) -> None:
         os.write(self._fd, data)
+
+
+async def test_the_pty_console_gets_the_configured_mode(csms, tmp_path):
+    """#8 item 13: the technician opens the pty as themselves (group dialout, 0660)."""
+    link = tmp_path / "console"
+    site = write_site(tmp_path, csms.url, console=f"pty:{link}", extra='mode = "0640"\n')
+    async with running_agent(site):
+        await csms.wait_for("StatusNotification", timeout_s=10)
+        assert os.stat(link).st_mode & 0o777 == 0o640
