@@ -1,7 +1,6 @@
 """The console's audit trail in the agent's database: who did what, when, from where.
 
-Table ``console_audit`` (created idempotently by ``migrate``, registered in
-``firmware.store.db.EXTRA_MIGRATIONS``): one row per login, failed login, logout and
+Table ``console_audit`` (schema version 4 in ``firmware.store.db.MIGRATIONS``): one row per login, failed login, logout and
 command, with the wall-clock time (epoch s), the port, the user and the outcome. It is
 bounded: beyond ``max_rows`` the oldest rows are deleted. Rows are written with the
 agent's connection between events (never inside an open transaction of the core);
@@ -21,18 +20,6 @@ from firmware.store import db
 MAX_ROWS = 10_000
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    conn.execute("""CREATE TABLE IF NOT EXISTS console_audit (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        at_s REAL NOT NULL,
-        port TEXT NOT NULL,
-        user TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        detail TEXT NOT NULL)""")
-
-
-if migrate not in db.EXTRA_MIGRATIONS:
-    db.EXTRA_MIGRATIONS.append(migrate)
 
 
 @dataclass(frozen=True)
@@ -50,7 +37,7 @@ class AuditLog:
         self._conn = conn
         self._max_rows = max_rows
         self._clock = wall_clock
-        migrate(conn)
+        db.migrate(conn)
 
     def record(self, port: str, user: str, kind: str, detail: str = "") -> None:
         """Write one row (durable on return); oldest rows beyond the bound go."""

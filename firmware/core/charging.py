@@ -185,6 +185,7 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
             return []
         if event.reading is not None:
             c.reading = event.reading
+            c.reading_at_s = now
         return self._finish_stop(c)
 
     def _finish_stop(self, c: Connector) -> list[fx.Effect]:

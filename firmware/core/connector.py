@@ -144,6 +144,7 @@ class Connector:
         self.contactor_closed = False  # as last commanded
         self.offer_a = 0.0  # as last commanded
         self.reading: MeterReading | None = None
+        self.reading_at_s: float | None = None
         self.reported_status: str | None = None  # last StatusNotification sent
         self.reported_error: str = "NoError"
         self.shown_status: str | None = None  # last status given to the indicator

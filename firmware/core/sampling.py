@@ -40,6 +40,7 @@ class SamplingMixin(StationParts):
         if c is None:
             return []
         c.reading = event.reading
+        c.reading_at_s = now
         c.faults.pop("meter", None)
         tx = c.tx
         if tx is None:

@@ -68,6 +68,17 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE transactions ADD COLUMN stop_data TEXT NOT NULL DEFAULT '[]';
     """,
+    # version 4: the console's audit trail (issue #14 item 2), bounded by its writer
+    # (firmware.console.audit), surviving restarts with the rest of the station's state.
+    """
+    CREATE TABLE IF NOT EXISTS console_audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_s REAL NOT NULL,
+        port TEXT NOT NULL,
+        user TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL);
+    """,
 ]
 
 def open_database(state_dir: str | Path) -> sqlite3.Connection:
