@@ -103,6 +103,7 @@ class Runtime:
         self._after_dispatch: list[Callable[[list[fx.Effect]], None]] = []
         self.bug: AgentBug | None = None
         self._bug_seen = asyncio.Event()
+        clock.on_step(self._on_clock_step)
 
     # ------------------------------------------------------------------ events in
     def dispatch(self, event: ev.Event, *, hold_messages: bool = False) -> _Held:
@@ -126,6 +127,11 @@ class Runtime:
         except Exception as error:
             raise self.crash(error, f"handling {describe_event(event)}") from error
         return held
+
+    def _on_clock_step(self, step_s: float) -> None:
+        # Called inside the link's handling of a reply: the core hears it on the next
+        # loop turn, never re-entrantly.
+        asyncio.get_running_loop().call_soon(self._dispatch_callback, ev.ClockStepped(step_s))
 
     def _dispatch_callback(self, event: ev.Event) -> None:
         """``dispatch`` from a loop callback (a timer, call_soon): a bug is recorded by

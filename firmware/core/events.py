@@ -72,6 +72,15 @@ class TimerFired(Event):
     key: Hashable
 
 
+@dataclass(frozen=True)
+class ClockStepped(Event):
+    """The agent's wall clock stepped by ``step_s`` (s, either sign; a CSMS clock sync
+    larger than the slew threshold). Timers that are durations run on the monotonic
+    clock and are unaffected; timers derived from the wall clock must be re-armed."""
+
+    step_s: float
+
+
 # ----------------------------------------------------------------- hardware
 @dataclass(frozen=True)
 class PilotChanged(Event):

@@ -22,7 +22,7 @@ from . import effects as fx
 from . import events as ev
 from .connector import Connector
 from .parts import StationParts
-from .smart_charging import (TX, ChargingProfile, Electrical, ProfileLimits,
+from .smart_charging import (DAILY_S, TX, ChargingProfile, Electrical, ProfileLimits,
                              composite_schedule, for_connector, limits_at, next_change_s,
                              offer_a, problem_with)
 
@@ -169,7 +169,11 @@ class SmartChargingMixin(StationParts):
             if at is not None:
                 upcoming.append(at)
         if not upcoming:
-            return [fx.CancelTimer(SMART_CHARGING_TIMER)]
+            if not self.profiles:
+                return [fx.CancelTimer(SMART_CHARGING_TIMER)]
+            # Nothing changes within the look-ahead (a day): look again then, so a
+            # boundary further away (a schedule starting in a week) is never missed.
+            return [fx.StartTimer(SMART_CHARGING_TIMER, float(DAILY_S))]
         return [fx.StartTimer(SMART_CHARGING_TIMER, max(0.0, min(upcoming) - now))]
 
     def _persist_profiles(self) -> fx.PersistChargingProfiles:

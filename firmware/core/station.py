@@ -52,6 +52,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
             ev.HeartbeatResponded: self._on_heartbeat_responded,
             ev.CallFailed: self._on_call_failed,
             ev.TimerFired: self._on_timer,
+            ev.ClockStepped: self._on_clock_stepped,
             ev.PilotChanged: self._on_pilot,
             ev.CardPresented: self._on_card,
             ev.ContactorSwitched: self._on_contactor_switched,
@@ -92,6 +93,15 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
         safety, reports = self._sync(now)
         # Opening contactors and withdrawing offers go first: nothing may delay them.
         return safety + effects + reports
+
+    def _on_clock_stepped(self, event: ev.ClockStepped, now: float) -> list[fx.Effect]:
+        """Re-arm what counts from the wall clock: clock-aligned slots ([16] §9.1.7:
+        from midnight) and smart-charging period boundaries. Durations (heartbeat,
+        sampling, ConnectionTimeOut, retries) run on the monotonic clock: untouched."""
+        out = self._arm_aligned_timer(now)
+        if self.profiles:
+            out.extend(self._arm_smart_charging_timer(now))
+        return out
 
     @property
     def online(self) -> bool:

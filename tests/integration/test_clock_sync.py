@@ -40,3 +40,31 @@ async def test_no_start_transaction_precedes_the_authorize_conf_that_allowed_it(
             await csms.wait_for("StopTransaction", after=mark, timeout_s=5)
         # Same host clock: no correction worth the name was ever applied.
         assert abs(cp.agent.runtime.clock.offset_s) < 0.5 and cp.agent.runtime.clock.steps == 0
+
+
+async def test_a_clock_step_re_arms_the_clock_aligned_timer_in_the_running_agent(csms, tmp_path):
+    """A step of the agent clock reaches the core as ClockStepped, which re-arms the
+    wall-clock-derived timers (issue 8 item 2); here an hour forward (ClockAlignedDataInterval
+    is 0 on this site: re-arming it is cancelling it)."""
+    import asyncio
+    import time
+
+    from firmware.core import effects as fx
+    from firmware.core.boot import ALIGNED_TIMER
+
+    site = write_site(tmp_path, csms.url)
+    async with running_agent(site) as cp:
+        await csms.wait_for("BootNotification", timeout_s=10)
+        rearmed = asyncio.Event()
+
+        def watch(effects):
+            if any(isinstance(e, (fx.StartTimer, fx.CancelTimer)) and e.key == ALIGNED_TIMER
+                   for e in effects):
+                rearmed.set()
+
+        cp.agent.runtime.observe(watch)
+        clock = cp.agent.runtime.clock
+        mono = time.monotonic()
+        clock.sync(clock.now() + 3600.0, mono, mono)
+        await asyncio.wait_for(rearmed.wait(), timeout=10)
+        assert clock.steps == 1
