@@ -118,7 +118,7 @@ class Runtime:
         try:
             now = self.clock.now()
             effects = self.station.handle(event, now)
-            held = _Held(triggered=isinstance(event, ev.TriggerMessageRequested))
+            held = _Held(triggered=isinstance(event, ev.MessageTriggerRequested))
             self._execute(effects, now, held, hold_messages)
             for observer in self._after_dispatch:
                 observer(effects)
@@ -260,7 +260,7 @@ class Runtime:
                     action, payload = mapping.to_call(effect, self.info)
                     local_tx_id = mapping.local_tx_id_of(effect)
                     repo.outbox_append(self.conn, action, local_tx_id, payload, now)
-                    if isinstance(effect, fx.SendStopTransaction):
+                    if isinstance(effect, fx.SendTransactionEnded):
                         repo.delete_transaction(self.conn, effect.local_tx_id)
                     queued = True
                 elif isinstance(effect, fx.PersistConfiguration):

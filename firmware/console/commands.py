@@ -82,7 +82,7 @@ def install_core_commands(console: Console, agent: Any) -> None:
             raise ConsoleError(f"{d.name}: {problem}")
         ref = ("console", next(_console_refs))
         fields, continuation = await agent.runtime.request(
-            ev.ChangeConfigurationRequested(ref, d.name, value))
+            ev.ConfigurationChangeRequested(ref, d.name, value))
         await continuation()
         if fields["status"] == "RebootRequired":
             return [f"{d.name} set; takes effect after a restart"]

@@ -31,7 +31,7 @@ from .parts import StationParts
 
 
 @dataclass(frozen=True)
-class PendingAuthorize:
+class PendingAuthorization:
     id_tag: str
     connector_id: int | None  # the connector the start is for (None: no free connector)
     purpose: str  # "tap" | "remote"
@@ -81,10 +81,10 @@ class AuthorizationFlowMixin(StationParts):
             if group_unknown and not event.negative_cached:
                 # Perhaps a group member come to stop: only the CSMS knows its parent.
                 return self._send_authorize(
-                    PendingAuthorize(tag, None, "tap", event.list_entry, event.cache_entry,
+                    PendingAuthorization(tag, None, "tap", event.list_entry, event.cache_entry,
                                      event.connector_id), None)
             return [fx.RecordDecision(tag, False, "no-free-connector")]
-        pending = PendingAuthorize(tag, target.connector_id, "tap", event.list_entry,
+        pending = PendingAuthorization(tag, target.connector_id, "tap", event.list_entry,
                                    event.cache_entry, event.connector_id)
         decision = decide_start(tag, event.list_entry, event.cache_entry, online=self.online,
                                 keys=keys, now=now, negative_cached=event.negative_cached,
@@ -119,7 +119,7 @@ class AuthorizationFlowMixin(StationParts):
         return any(c.tx is not None and same_id_tag(c.tx.id_tag, tag)
                    for c in self.connectors.values())
 
-    def _act_on_start_decision(self, pending: PendingAuthorize, decision: Any,
+    def _act_on_start_decision(self, pending: PendingAuthorization, decision: Any,
                                now: float) -> list[fx.Effect]:
         assert pending.connector_id is not None, "a start decision is always for a connector"
         c = self.connectors[pending.connector_id]
@@ -136,13 +136,13 @@ class AuthorizationFlowMixin(StationParts):
                              pending.charging_profile)
         return self._authorize_connector(c, auth, now)
 
-    def _send_authorize(self, pending: PendingAuthorize, c: Connector | None) -> list[fx.Effect]:
+    def _send_authorize(self, pending: PendingAuthorization, c: Connector | None) -> list[fx.Effect]:
         self._authorize_seq += 1
         ref = ("authorize", self._authorize_seq)
         self._pending_authorize[ref] = pending
         if c is not None:
             c.awaiting_authorize = True
-        return [fx.SendAuthorize(ref, pending.id_tag)]
+        return [fx.SendAuthorizationRequest(ref, pending.id_tag)]
 
     # ------------------------------------------------------------------ remote start
     def remote_start(self, c: Connector, event: ev.RemoteStartRequested,
@@ -151,12 +151,12 @@ class AuthorizationFlowMixin(StationParts):
         decision = decide_remote_start(event.id_tag, event.list_entry, event.cache_entry,
                                        keys=self.authorization_keys(), now=now,
                                        tag_in_active_tx=self._tag_in_active_tx(event.id_tag))
-        pending = PendingAuthorize(event.id_tag, c.connector_id, "remote", event.list_entry,
+        pending = PendingAuthorization(event.id_tag, c.connector_id, "remote", event.list_entry,
                                    event.cache_entry, charging_profile=event.charging_profile)
         return self._act_on_start_decision(pending, decision, now)
 
     # ------------------------------------------------------------------ CSMS answers
-    def _on_authorize_responded(self, event: ev.AuthorizeResponded,
+    def _on_authorize_responded(self, event: ev.AuthorizationAnswered,
                                 now: float) -> list[fx.Effect]:
         pending = self._pending_authorize.pop(event.ref, None)
         out = self._learn_id_tag_info(event.id_tag, event.info, now)
@@ -201,7 +201,7 @@ class AuthorizationFlowMixin(StationParts):
                                 online=False, keys=self.authorization_keys(), now=now,
                                 tag_in_active_tx=self._tag_in_active_tx(pending.id_tag))
         return self._act_on_start_decision(
-            PendingAuthorize(pending.id_tag, target.connector_id, pending.purpose,
+            PendingAuthorization(pending.id_tag, target.connector_id, pending.purpose,
                              pending.list_entry, pending.cache_entry, pending.scope,
                              pending.charging_profile),
             decision, now)

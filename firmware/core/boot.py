@@ -40,7 +40,7 @@ class BootMixin(StationParts):
             return out
         if self.boot_retry_pending:
             return []  # Pending/Rejected interval still running: wait for it.
-        return [fx.SendBootNotification()]
+        return [fx.SendRegistration()]
 
     def _on_link_disconnected(self, event: ev.LinkDisconnected, now: float) -> list[fx.Effect]:
         """No answer can come on a closed connection: every Authorize still waiting is
@@ -53,7 +53,7 @@ class BootMixin(StationParts):
                 ev.CallFailed(ref, "Authorize", "offline"), now))
         return out
 
-    def _on_boot_responded(self, event: ev.BootResponded, now: float) -> list[fx.Effect]:
+    def _on_boot_responded(self, event: ev.RegistrationAnswered, now: float) -> list[fx.Effect]:
         out: list[fx.Effect] = []
         self.boot_state = event.status
         if event.status == "Accepted":
@@ -72,7 +72,7 @@ class BootMixin(StationParts):
         out.append(fx.StartTimer(BOOT_TIMER, delay))
         return out
 
-    def _on_heartbeat_responded(self, event: ev.HeartbeatResponded,
+    def _on_heartbeat_responded(self, event: ev.KeepAliveAnswered,
                                 now: float) -> list[fx.Effect]:
         # The link applied event.csms_time_s to the agent clock at receipt (half the
         # round trip corrected, slewed or stepped: firmware/agent_clock.py).
@@ -87,7 +87,7 @@ class BootMixin(StationParts):
     def _on_boot_timer(self, now: float) -> list[fx.Effect]:
         self.boot_retry_pending = False
         if self.connected and self.boot_state != "Accepted":
-            return [fx.SendBootNotification()]
+            return [fx.SendRegistration()]
         return []
 
     def _arm_heartbeat(self) -> list[fx.Effect]:
@@ -99,7 +99,7 @@ class BootMixin(StationParts):
     def _on_heartbeat_timer(self, now: float) -> list[fx.Effect]:
         out = self._arm_heartbeat()
         if self.online:
-            out.insert(0, fx.SendHeartbeat())
+            out.insert(0, fx.SendKeepAlive())
         return out
 
     def _arm_aligned_timer(self, now: float) -> list[fx.Effect]:

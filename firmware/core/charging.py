@@ -128,7 +128,7 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
         out: list[fx.Effect] = [
             fx.CancelTimer(connection_timeout_timer(c.connector_id)),
             fx.PersistTransaction(record),
-            fx.SendStartTransaction(local_tx_id, c.connector_id, auth.id_tag, meter_start_wh, now),
+            fx.SendTransactionStarted(local_tx_id, c.connector_id, auth.id_tag, meter_start_wh, now),
         ]
         measurands = self.config.get_list("StopTxnSampledData")
         if measurands:
@@ -176,7 +176,7 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
                                      tuple(tx.stop_data), meter_stop_wh)
             return out + [fx.ReadMeter(c.connector_id),
                           fx.StartTimer(stop_meter_timer(c.connector_id), STOP_METER_TIMEOUT_S)]
-        return out + [fx.SendStopTransaction(tx.local_tx_id, meter_stop_wh, now, reason, id_tag,
+        return out + [fx.SendTransactionEnded(tx.local_tx_id, meter_stop_wh, now, reason, id_tag,
                                              tuple(tx.stop_data))]
 
     def _on_meter_read(self, event: ev.MeterRead, now: float) -> list[fx.Effect]:
@@ -196,10 +196,10 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
         if meter_stop_wh is None or meter_stop_wh < stop.fallback_meter_wh:
             meter_stop_wh = stop.fallback_meter_wh  # never less than already reported
         return [fx.CancelTimer(stop_meter_timer(c.connector_id)),
-                fx.SendStopTransaction(stop.local_tx_id, meter_stop_wh, stop.at_s, stop.reason,
+                fx.SendTransactionEnded(stop.local_tx_id, meter_stop_wh, stop.at_s, stop.reason,
                                        stop.id_tag, stop.stop_data)]
 
-    def _on_start_responded(self, event: ev.StartTransactionResponded,
+    def _on_start_responded(self, event: ev.TransactionStartAnswered,
                             now: float) -> list[fx.Effect]:
         out: list[fx.Effect] = []
         if event.id_tag:
@@ -214,7 +214,7 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
             break
         return out
 
-    def _on_stop_responded(self, event: ev.StopTransactionResponded,
+    def _on_stop_responded(self, event: ev.TransactionEndAnswered,
                            now: float) -> list[fx.Effect]:
         """[16] §3.5.1: the StopTransaction.conf's IdTagInfo feeds the cache too."""
         if not event.id_tag or event.info is None:
@@ -240,7 +240,7 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
         self.next_local_tx_id = max(self.next_local_tx_id, r.local_tx_id + 1)
         meter_stop_wh = r.last_meter_wh if r.last_meter_wh is not None else r.meter_start_wh
         at_s = r.last_meter_at_s if r.last_meter_at_s is not None else r.started_at_s
-        return [fx.SendStopTransaction(r.local_tx_id, meter_stop_wh, at_s, "PowerLoss", r.id_tag,
+        return [fx.SendTransactionEnded(r.local_tx_id, meter_stop_wh, at_s, "PowerLoss", r.id_tag,
                                        tuple(event.stop_data))]
 
     def _on_shutdown(self, event: ev.ShutdownRequested, now: float) -> list[fx.Effect]:

@@ -61,7 +61,7 @@ class RequestsMixin(StationParts):
         return out
 
     # ------------------------------------------------------------------ availability
-    def _on_change_availability(self, event: ev.ChangeAvailabilityRequested,
+    def _on_change_availability(self, event: ev.AvailabilityChangeRequested,
                                 now: float) -> list[fx.Effect]:
         """[16] §5.2: Scheduled while a transaction runs; connector 0 = all; persisted."""
         operative = event.kind == "Operative"
@@ -93,7 +93,7 @@ class RequestsMixin(StationParts):
         return []
 
     # ------------------------------------------------------------------ unlock
-    def _on_unlock(self, event: ev.UnlockConnectorRequested, now: float) -> list[fx.Effect]:
+    def _on_unlock(self, event: ev.CableUnlockRequested, now: float) -> list[fx.Effect]:
         """[16] §5.18: a running transaction is stopped (UnlockCommand) before unlocking."""
         c = self.connectors.get(event.connector_id)
         if c is None or not c.has_lock:
@@ -111,7 +111,7 @@ class RequestsMixin(StationParts):
         return [fx.Reply(event.request_ref, {"status": "Unlocked" if event.ok else "UnlockFailed"})]
 
     # ------------------------------------------------------------------ configuration
-    def _on_get_configuration(self, event: ev.GetConfigurationRequested,
+    def _on_get_configuration(self, event: ev.ConfigurationReadRequested,
                               now: float) -> list[fx.Effect]:
         known, unknown = self.config.report(event.keys)
         fields: dict[str, object] = {}
@@ -121,7 +121,7 @@ class RequestsMixin(StationParts):
             fields["unknown_key"] = unknown
         return [fx.Reply(event.ref, fields)]
 
-    def _on_change_configuration(self, event: ev.ChangeConfigurationRequested,
+    def _on_change_configuration(self, event: ev.ConfigurationChangeRequested,
                                  now: float) -> list[fx.Effect]:
         result = self.config.change(event.key, event.value)
         out: list[fx.Effect] = [_reply(event, result.status)]
@@ -146,7 +146,7 @@ class RequestsMixin(StationParts):
         return []
 
     # ------------------------------------------------------------------ trigger
-    def _on_trigger(self, event: ev.TriggerMessageRequested, now: float) -> list[fx.Effect]:
+    def _on_trigger(self, event: ev.MessageTriggerRequested, now: float) -> list[fx.Effect]:
         message, connector_id = event.message, event.connector_id
         if message not in TRIGGERABLE:
             return [_reply(event, "NotImplemented")]
@@ -155,18 +155,18 @@ class RequestsMixin(StationParts):
         if message == "BootNotification":
             if self.boot_state == "Accepted":
                 return [_reply(event, "Rejected")]  # [E16] 3.35
-            return [_reply(event, "Accepted"), fx.SendBootNotification()]
+            return [_reply(event, "Accepted"), fx.SendRegistration()]
         out: list[fx.Effect] = [_reply(event, "Accepted")]
         if message == "Heartbeat":
-            out.append(fx.SendHeartbeat())
+            out.append(fx.SendKeepAlive())
         elif message == "StatusNotification":
             out.extend(self._triggered_statuses(connector_id, now))
         elif message == "MeterValues":
             out.extend(self._triggered_meter_values(connector_id, now))
         elif message == "DiagnosticsStatusNotification":
-            out.append(fx.SendDiagnosticsStatusNotification("Idle"))
+            out.append(fx.SendDiagnosticsStatus("Idle"))
         elif message == "FirmwareStatusNotification":
-            out.append(fx.SendFirmwareStatusNotification("Idle"))
+            out.append(fx.SendFirmwareStatus("Idle"))
         return out
 
     def _triggered_statuses(self, connector_id: int | None, now: float) -> list[fx.Effect]:
@@ -174,11 +174,11 @@ class RequestsMixin(StationParts):
         targets = [self.connectors[connector_id]] if connector_id else []
         out: list[fx.Effect] = []
         if connector_id in (None, 0):
-            out.append(fx.SendStatusNotification(0, self.station_status(), "NoError", now))
+            out.append(fx.SendConnectorStatus(0, self.station_status(), "NoError", now))
         if connector_id is None:
             targets = list(self.connectors.values())
         for c in targets:
-            out.append(self.status_notification(c, now))
+            out.append(self.connector_status_report(c, now))
         return out
 
     def _triggered_meter_values(self, connector_id: int | None, now: float) -> list[fx.Effect]:
@@ -188,7 +188,7 @@ class RequestsMixin(StationParts):
         for c in targets:
             triggered = sample(measurands, c.reading, c.offer_a, "Trigger", now)
             if triggered is not None:
-                out.append(fx.SendMeterValues(
+                out.append(fx.SendMeterSamples(
                     c.connector_id, (triggered,), None,
                     transaction_id=c.tx.transaction_id if c.tx is not None else None))
         return out

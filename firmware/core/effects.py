@@ -2,7 +2,7 @@
 
 ``Station.handle`` returns a list of these; the runtime executes them in order
 (persist before send). None of them holds an I/O object. Messages to the CSMS are
-typed (``SendStartTransaction``), not JSON: ``firmware.ocpp.mapping`` turns them into
+typed (``SendTransactionStarted``), not JSON: ``firmware.ocpp.mapping`` turns them into
 OCPP 1.6 payloads.
 """
 
@@ -194,17 +194,17 @@ class SendMessage(Effect):
 
 
 @dataclass(frozen=True)
-class SendBootNotification(SendMessage):
+class SendRegistration(SendMessage):
     pass
 
 
 @dataclass(frozen=True)
-class SendHeartbeat(SendMessage):
+class SendKeepAlive(SendMessage):
     pass
 
 
 @dataclass(frozen=True)
-class SendStatusNotification(SendMessage):
+class SendConnectorStatus(SendMessage):
     connector_id: int
     status: str
     error_code: str = "NoError"
@@ -214,13 +214,13 @@ class SendStatusNotification(SendMessage):
 
 
 @dataclass(frozen=True)
-class SendAuthorize(SendMessage):
+class SendAuthorizationRequest(SendMessage):
     ref: Hashable
     id_tag: str
 
 
 @dataclass(frozen=True)
-class SendStartTransaction(SendMessage):
+class SendTransactionStarted(SendMessage):
     local_tx_id: int
     connector_id: int
     id_tag: str
@@ -231,7 +231,7 @@ class SendStartTransaction(SendMessage):
 
 
 @dataclass(frozen=True)
-class SendStopTransaction(SendMessage):
+class SendTransactionEnded(SendMessage):
     local_tx_id: int
     meter_stop_wh: int
     timestamp_s: float
@@ -242,7 +242,7 @@ class SendStopTransaction(SendMessage):
 
 
 @dataclass(frozen=True)
-class SendMeterValues(SendMessage):
+class SendMeterSamples(SendMessage):
     """``local_tx_id`` set: a transaction's values (queued durably, in order)."""
 
     connector_id: int
@@ -256,10 +256,10 @@ class SendMeterValues(SendMessage):
 
 
 @dataclass(frozen=True)
-class SendFirmwareStatusNotification(SendMessage):
+class SendFirmwareStatus(SendMessage):
     status: str = "Idle"
 
 
 @dataclass(frozen=True)
-class SendDiagnosticsStatusNotification(SendMessage):
+class SendDiagnosticsStatus(SendMessage):
     status: str = "Idle"

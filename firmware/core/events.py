@@ -42,14 +42,14 @@ class LinkDisconnected(Event):
 
 
 @dataclass(frozen=True)
-class BootResponded(Event):
+class RegistrationAnswered(Event):
     status: str  # "Accepted" | "Pending" | "Rejected"
     interval_s: int
     csms_time_s: float | None
 
 
 @dataclass(frozen=True)
-class HeartbeatResponded(Event):
+class KeepAliveAnswered(Event):
     csms_time_s: float | None
 
 
@@ -198,14 +198,14 @@ class IdTagInfo:
 
 
 @dataclass(frozen=True)
-class AuthorizeResponded(Event):
+class AuthorizationAnswered(Event):
     ref: Hashable
     id_tag: str
     info: IdTagInfo
 
 
 @dataclass(frozen=True)
-class StartTransactionResponded(Event):
+class TransactionStartAnswered(Event):
     local_tx_id: int
     transaction_id: int
     info: IdTagInfo
@@ -213,7 +213,7 @@ class StartTransactionResponded(Event):
 
 
 @dataclass(frozen=True)
-class StopTransactionResponded(Event):
+class TransactionEndAnswered(Event):
     local_tx_id: int
     info: IdTagInfo | None
     id_tag: str = ""
@@ -264,29 +264,29 @@ class ResetRequested(Request):
 
 
 @dataclass(frozen=True)
-class ChangeAvailabilityRequested(Request):
+class AvailabilityChangeRequested(Request):
     connector_id: int = 0
     kind: str = "Operative"  # "Operative" | "Inoperative"
 
 
 @dataclass(frozen=True)
-class UnlockConnectorRequested(Request):
+class CableUnlockRequested(Request):
     connector_id: int = 0
 
 
 @dataclass(frozen=True)
-class GetConfigurationRequested(Request):
+class ConfigurationReadRequested(Request):
     keys: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
-class ChangeConfigurationRequested(Request):
+class ConfigurationChangeRequested(Request):
     key: str = ""
     value: str = ""
 
 
 @dataclass(frozen=True)
-class TriggerMessageRequested(Request):
+class MessageTriggerRequested(Request):
     message: str = ""
     connector_id: int | None = None
 
@@ -301,7 +301,7 @@ class RecoveredTransaction(Event):
 
 # ----------------------------------------------------------------- smart charging
 @dataclass(frozen=True)
-class SetChargingProfileRequested(Request):
+class ChargingProfileInstallRequested(Request):
     """Install a profile (``firmware.core.smart_charging.ChargingProfile``) on a connector
     (0 = the station; TxDefault on 0 applies to every connector)."""
 
@@ -309,7 +309,7 @@ class SetChargingProfileRequested(Request):
 
 
 @dataclass(frozen=True)
-class ClearChargingProfileRequested(Request):
+class ChargingProfileClearRequested(Request):
     """Clear the profiles matching every given field ([E16] 3.25); an id wins over the rest."""
 
     profile_id: int | None = None

@@ -19,7 +19,7 @@ from .smart_charging import ChargingProfile
 
 if TYPE_CHECKING:
     from .authorization import AuthKeys
-    from .authorization_flow import PendingAuthorize
+    from .authorization_flow import PendingAuthorization
 
 
 class StationParts(Protocol):
@@ -32,7 +32,7 @@ class StationParts(Protocol):
     boot_retry_pending: bool
     reset_accepted: bool
     _authorize_seq: int
-    _pending_authorize: dict[Hashable, PendingAuthorize]
+    _pending_authorize: dict[Hashable, PendingAuthorization]
 
     @property
     def online(self) -> bool: ...
@@ -47,7 +47,7 @@ class StationParts(Protocol):
 
     def report_all_statuses(self, now: float) -> list[fx.Effect]: ...
 
-    def status_notification(self, c: Connector, now: float) -> fx.SendStatusNotification: ...
+    def connector_status_report(self, c: Connector, now: float) -> fx.SendConnectorStatus: ...
 
     # ------------------------------------------------------------------ boot
     def _on_boot_timer(self, now: float) -> list[fx.Effect]: ...

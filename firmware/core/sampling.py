@@ -142,7 +142,7 @@ class SamplingMixin(StationParts):
         periodic = sample(self.config.get_list("MeterValuesSampledData"), c.reading, c.offer_a,
                           "Sample.Periodic", now)
         if periodic is not None:
-            out.append(fx.SendMeterValues(c.connector_id, (periodic,), c.tx.local_tx_id))
+            out.append(fx.SendMeterSamples(c.connector_id, (periodic,), c.tx.local_tx_id))
         stop_measurands = self.config.get_list("StopTxnSampledData")
         if stop_measurands:
             out.extend(self._keep_stop_sample(c, sample(stop_measurands, c.reading, c.offer_a,
@@ -171,7 +171,7 @@ class SamplingMixin(StationParts):
             aligned = sample(measurands, c.reading, c.offer_a, "Sample.Clock", stamp_s)
             local_tx_id = c.tx.local_tx_id if c.tx is not None else None
             if aligned is not None and (local_tx_id is not None or self.online):
-                out.append(fx.SendMeterValues(c.connector_id, (aligned,), local_tx_id))
+                out.append(fx.SendMeterSamples(c.connector_id, (aligned,), local_tx_id))
             if c.tx is not None and c.reading is not None:
                 # Checkpoint with the queued value, in the same commit: a PowerLoss stop
                 # must never report less than a MeterValues already queued.

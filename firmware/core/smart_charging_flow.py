@@ -33,7 +33,7 @@ class SmartChargingMixin(StationParts):
     profiles: list[ChargingProfile]
 
     # ------------------------------------------------------------------ requests
-    def _on_set_charging_profile(self, event: ev.SetChargingProfileRequested,
+    def _on_set_charging_profile(self, event: ev.ChargingProfileInstallRequested,
                                  now: float) -> list[fx.Effect]:
         profile: ChargingProfile = event.profile
         problem = self._profile_problem(profile)
@@ -90,7 +90,7 @@ class SmartChargingMixin(StationParts):
                              max_periods=self.config.get_int("ChargingScheduleMaxPeriods"),
                              allowed_units=units)
 
-    def _on_clear_charging_profile(self, event: ev.ClearChargingProfileRequested,
+    def _on_clear_charging_profile(self, event: ev.ChargingProfileClearRequested,
                                    now: float) -> list[fx.Effect]:
         def matches(p: ChargingProfile) -> bool:
             if event.profile_id is not None:

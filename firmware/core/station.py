@@ -14,7 +14,7 @@ from typing import Callable, Hashable
 
 from . import events as ev
 from . import effects as fx
-from .authorization_flow import PendingAuthorize
+from .authorization_flow import PendingAuthorization
 from .boot import BootMixin
 from .charging import ChargingMixin
 from .configuration import Configuration
@@ -41,15 +41,15 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
         self._tx_running: tuple[int | None, ...] = ()
         self.reset_accepted = False  # a Reset was accepted: no new session until restart
         self._authorize_seq = 0
-        self._pending_authorize: dict[Hashable, PendingAuthorize] = {}
+        self._pending_authorize: dict[Hashable, PendingAuthorization] = {}
         # Each handler takes its own event type: the table is keyed by that type.
         self._handlers: dict[type[ev.Event], Callable[..., list[fx.Effect]]] = {
             ev.AgentStarted: self._on_started,
             ev.ShutdownRequested: self._on_shutdown,
             ev.LinkConnected: self._on_link_connected,
             ev.LinkDisconnected: self._on_link_disconnected,
-            ev.BootResponded: self._on_boot_responded,
-            ev.HeartbeatResponded: self._on_heartbeat_responded,
+            ev.RegistrationAnswered: self._on_boot_responded,
+            ev.KeepAliveAnswered: self._on_heartbeat_responded,
             ev.CallFailed: self._on_call_failed,
             ev.TimerFired: self._on_timer,
             ev.ClockStepped: self._on_clock_stepped,
@@ -65,22 +65,22 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
             ev.MeterRead: self._on_meter_read,
             ev.HardwareFaultChanged: self._on_hardware_fault,
             ev.CableUnlocked: self._on_cable_unlocked,
-            ev.AuthorizeResponded: self._on_authorize_responded,
-            ev.StartTransactionResponded: self._on_start_responded,
-            ev.StopTransactionResponded: self._on_stop_responded,
+            ev.AuthorizationAnswered: self._on_authorize_responded,
+            ev.TransactionStartAnswered: self._on_start_responded,
+            ev.TransactionEndAnswered: self._on_stop_responded,
             ev.TransactionMessageDropped: self._on_tx_message_dropped,
             ev.LocalListConflicted: self._on_local_list_conflict,
             ev.RecoveredTransaction: self._on_recovered_transaction,
             ev.RemoteStartRequested: self._on_remote_start,
             ev.RemoteStopRequested: self._on_remote_stop,
             ev.ResetRequested: self._on_reset,
-            ev.ChangeAvailabilityRequested: self._on_change_availability,
-            ev.UnlockConnectorRequested: self._on_unlock,
-            ev.GetConfigurationRequested: self._on_get_configuration,
-            ev.ChangeConfigurationRequested: self._on_change_configuration,
-            ev.TriggerMessageRequested: self._on_trigger,
-            ev.SetChargingProfileRequested: self._on_set_charging_profile,
-            ev.ClearChargingProfileRequested: self._on_clear_charging_profile,
+            ev.AvailabilityChangeRequested: self._on_change_availability,
+            ev.CableUnlockRequested: self._on_unlock,
+            ev.ConfigurationReadRequested: self._on_get_configuration,
+            ev.ConfigurationChangeRequested: self._on_change_configuration,
+            ev.MessageTriggerRequested: self._on_trigger,
+            ev.ChargingProfileInstallRequested: self._on_set_charging_profile,
+            ev.ChargingProfileClearRequested: self._on_clear_charging_profile,
             ev.CompositeScheduleRequested: self._on_composite_schedule,
         }
 
@@ -163,7 +163,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
             # A StopTransaction waiting for its meter reading goes first: the CSMS sees
             # the stop, then Finishing/Available, as it would without the wait.
             return []
-        notification = self.status_notification(c, now)
+        notification = self.connector_status_report(c, now)
         if (not force and notification.status == c.reported_status
                 and notification.error_code == c.reported_error):
             return []
@@ -172,11 +172,11 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
         return [notification]
 
     @staticmethod
-    def status_notification(c: Connector, now: float) -> fx.SendStatusNotification:
+    def connector_status_report(c: Connector, now: float) -> fx.SendConnectorStatus:
         fault = c.error()
         if fault is None:
-            return fx.SendStatusNotification(c.connector_id, c.status(), "NoError", now)
-        return fx.SendStatusNotification(
+            return fx.SendConnectorStatus(c.connector_id, c.status(), "NoError", now)
+        return fx.SendConnectorStatus(
             c.connector_id, c.status(), fault.error_code, now,
             info=fault.info[:50] or None, vendor_error_code=fault.vendor_error_code[:50] or None)
 
@@ -186,7 +186,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
         if not self.online:
             return []
         info = f"{event.list_status}!={event.csms_status}"[:50]
-        return [fx.SendStatusNotification(0, self.station_status(), "LocalListConflict", now,
+        return [fx.SendConnectorStatus(0, self.station_status(), "LocalListConflict", now,
                                           info=info)]
 
     def station_status(self) -> str:
@@ -201,7 +201,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
         if not force and status == self.reported_station_status:
             return []
         self.reported_station_status = status
-        return [fx.SendStatusNotification(0, status, "NoError", now)]
+        return [fx.SendConnectorStatus(0, status, "NoError", now)]
 
     def report_all_statuses(self, now: float) -> list[fx.Effect]:
         """StatusNotification for connector 0 and every connector ([E16] 3.22)."""

@@ -57,18 +57,18 @@ class InboundDispatcher:
             "RemoteStopTransaction": lambda f: ev.RemoteStopRequested(
                 _ref(f), f.payload["transactionId"]),
             "Reset": lambda f: ev.ResetRequested(_ref(f), f.payload["type"]),
-            "ChangeAvailability": lambda f: ev.ChangeAvailabilityRequested(
+            "ChangeAvailability": lambda f: ev.AvailabilityChangeRequested(
                 _ref(f), f.payload["connectorId"], f.payload["type"]),
-            "UnlockConnector": lambda f: ev.UnlockConnectorRequested(
+            "UnlockConnector": lambda f: ev.CableUnlockRequested(
                 _ref(f), f.payload["connectorId"]),
-            "GetConfiguration": lambda f: ev.GetConfigurationRequested(
+            "GetConfiguration": lambda f: ev.ConfigurationReadRequested(
                 _ref(f), tuple(f.payload["key"]) if "key" in f.payload else None),
-            "ChangeConfiguration": lambda f: ev.ChangeConfigurationRequested(
+            "ChangeConfiguration": lambda f: ev.ConfigurationChangeRequested(
                 _ref(f), f.payload["key"], f.payload["value"]),
-            "TriggerMessage": lambda f: ev.TriggerMessageRequested(
+            "TriggerMessage": lambda f: ev.MessageTriggerRequested(
                 _ref(f), f.payload["requestedMessage"], f.payload.get("connectorId")),
             "SetChargingProfile": self._set_charging_profile,
-            "ClearChargingProfile": lambda f: ev.ClearChargingProfileRequested(
+            "ClearChargingProfile": lambda f: ev.ChargingProfileClearRequested(
                 _ref(f), **charging_profiles.clear_filters(f.payload)),
             "GetCompositeSchedule": lambda f: ev.CompositeScheduleRequested(
                 _ref(f), f.payload["connectorId"], f.payload["duration"],
@@ -128,13 +128,13 @@ class InboundDispatcher:
         return ev.RemoteStartRequested(_ref(frame), id_tag, frame.payload.get("connectorId"),
                                        list_entry, cache_entry, profile)
 
-    def _set_charging_profile(self, frame: frames.CallFrame) -> ev.SetChargingProfileRequested:
+    def _set_charging_profile(self, frame: frames.CallFrame) -> ev.ChargingProfileInstallRequested:
         try:
             profile = charging_profiles.profile_from_json(
                 frame.payload["connectorId"], frame.payload["csChargingProfiles"])
         except charging_profiles.ProfileFormatError as e:
             raise frames.CallErrorReply("PropertyConstraintViolation", str(e)) from None
-        return ev.SetChargingProfileRequested(_ref(frame), profile=profile)
+        return ev.ChargingProfileInstallRequested(_ref(frame), profile=profile)
 
     # ------------------------------------------------------------------ direct
     async def _clear_cache(self, frame: frames.CallFrame) -> dict[str, Any]:

@@ -350,7 +350,7 @@ class OcppLink:
             # answer will ever come, so say so; a waiting tap must not hold its connector.
             self._fail(item.effect, item.action, "offline")
             raise
-        if isinstance(item.effect, (fx.SendBootNotification, fx.SendHeartbeat)):
+        if isinstance(item.effect, (fx.SendRegistration, fx.SendKeepAlive)):
             self._apply_csms_time(response, sent_mono_s, received_mono_s)
         self._succeed(item, response)
 
@@ -369,20 +369,20 @@ class OcppLink:
 
     def _succeed(self, item: _Item, response: dict[str, Any]) -> None:
         effect = item.effect
-        if isinstance(effect, fx.SendBootNotification):
+        if isinstance(effect, fx.SendRegistration):
             status = response.get("status", "Rejected")
             self.status.boot_state = status
-            self._sink(ev.BootResponded(status, int(response.get("interval", 0)),
+            self._sink(ev.RegistrationAnswered(status, int(response.get("interval", 0)),
                                         mapping.parse_time(response.get("currentTime"))))
-        elif isinstance(effect, fx.SendHeartbeat):
-            self._sink(ev.HeartbeatResponded(mapping.parse_time(response.get("currentTime"))))
-        elif isinstance(effect, fx.SendAuthorize):
-            self._sink(ev.AuthorizeResponded(effect.ref, effect.id_tag,
+        elif isinstance(effect, fx.SendKeepAlive):
+            self._sink(ev.KeepAliveAnswered(mapping.parse_time(response.get("currentTime"))))
+        elif isinstance(effect, fx.SendAuthorizationRequest):
+            self._sink(ev.AuthorizationAnswered(effect.ref, effect.id_tag,
                                              mapping.id_tag_info(response.get("idTagInfo"))))
 
     def _fail(self, effect: fx.SendMessage, action: str, reason: str, code: str = "") -> None:
         ref = getattr(effect, "ref", None)
-        if isinstance(effect, (fx.SendAuthorize, fx.SendBootNotification)):
+        if isinstance(effect, (fx.SendAuthorizationRequest, fx.SendRegistration)):
             self._sink(ev.CallFailed(ref, action, reason, code))
         elif reason != "offline":
             log.info("%s not delivered (%s %s); not retried", action, reason, code)
@@ -405,11 +405,11 @@ class OcppLink:
         info = response.get("idTagInfo")
         id_tag = message.payload.get("idTag", "")
         if message.action == "StartTransaction":
-            self._sink(ev.StartTransactionResponded(
+            self._sink(ev.TransactionStartAnswered(
                 message.local_tx_id, int(response.get("transactionId", 0)),
                 mapping.id_tag_info(info), id_tag))
         elif message.action == "StopTransaction":
-            self._sink(ev.StopTransactionResponded(
+            self._sink(ev.TransactionEndAnswered(
                 message.local_tx_id, mapping.id_tag_info(info) if info else None, id_tag))
 
     def _drain_queue(self) -> list[_Item]:

@@ -70,7 +70,7 @@ def meter_value_list(samples: tuple[fx.MeterSample, ...]) -> list[dict[str, Any]
 
 def to_call(effect: fx.SendMessage, info: StationInfo) -> tuple[str, dict[str, Any]]:
     """The OCPP action and payload for a send effect (transactionId not yet resolved)."""
-    if isinstance(effect, fx.SendBootNotification):
+    if isinstance(effect, fx.SendRegistration):
         payload = {"chargePointVendor": info.vendor[:20], "chargePointModel": info.model[:20]}
         optional = {"chargePointSerialNumber": (info.serial_number, 25),
                     "firmwareVersion": (info.firmware_version, 50),
@@ -80,9 +80,9 @@ def to_call(effect: fx.SendMessage, info: StationInfo) -> tuple[str, dict[str, A
             if value:
                 payload[key] = value[:limit]
         return "BootNotification", payload
-    if isinstance(effect, fx.SendHeartbeat):
+    if isinstance(effect, fx.SendKeepAlive):
         return "Heartbeat", {}
-    if isinstance(effect, fx.SendStatusNotification):
+    if isinstance(effect, fx.SendConnectorStatus):
         payload = {"connectorId": effect.connector_id, "status": effect.status,
                    "errorCode": effect.error_code}
         if effect.timestamp_s is not None:
@@ -92,16 +92,16 @@ def to_call(effect: fx.SendMessage, info: StationInfo) -> tuple[str, dict[str, A
         if effect.vendor_error_code:
             payload["vendorErrorCode"] = effect.vendor_error_code[:50]
         return "StatusNotification", payload
-    if isinstance(effect, fx.SendAuthorize):
+    if isinstance(effect, fx.SendAuthorizationRequest):
         return "Authorize", {"idTag": effect.id_tag}
-    if isinstance(effect, fx.SendStartTransaction):
+    if isinstance(effect, fx.SendTransactionStarted):
         payload = {"connectorId": effect.connector_id, "idTag": effect.id_tag,
                    "meterStart": int(effect.meter_start_wh),
                    "timestamp": format_time(effect.timestamp_s)}
         if effect.reservation_id is not None:
             payload["reservationId"] = effect.reservation_id
         return "StartTransaction", payload
-    if isinstance(effect, fx.SendStopTransaction):
+    if isinstance(effect, fx.SendTransactionEnded):
         payload = {"meterStop": int(effect.meter_stop_wh),
                    "timestamp": format_time(effect.timestamp_s), "reason": effect.reason}
         if effect.id_tag:
@@ -109,15 +109,15 @@ def to_call(effect: fx.SendMessage, info: StationInfo) -> tuple[str, dict[str, A
         if effect.transaction_data:
             payload["transactionData"] = meter_value_list(effect.transaction_data)
         return "StopTransaction", payload
-    if isinstance(effect, fx.SendMeterValues):
+    if isinstance(effect, fx.SendMeterSamples):
         payload = {"connectorId": effect.connector_id,
                    "meterValue": meter_value_list(effect.samples)}
         if effect.transaction_id is not None:
             payload["transactionId"] = effect.transaction_id
         return "MeterValues", payload
-    if isinstance(effect, fx.SendFirmwareStatusNotification):
+    if isinstance(effect, fx.SendFirmwareStatus):
         return "FirmwareStatusNotification", {"status": effect.status}
-    if isinstance(effect, fx.SendDiagnosticsStatusNotification):
+    if isinstance(effect, fx.SendDiagnosticsStatus):
         return "DiagnosticsStatusNotification", {"status": effect.status}
     raise TypeError(f"not a message effect: {effect!r}")
 

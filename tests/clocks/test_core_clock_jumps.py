@@ -54,7 +54,7 @@ def test_an_absolute_schedule_boundary_is_re_armed_from_the_new_clock(jump_s):
     profile = ChargingProfile(1, 0, TX_DEFAULT, ABSOLUTE, "A",
                               (SchedulePeriod(0, 16.0), SchedulePeriod(7200, 10.0)),
                               connector_id=1, start_schedule_s=T0)
-    h.handle(ev.SetChargingProfileRequested(h.ref(), profile=profile))
+    h.handle(ev.ChargingProfileInstallRequested(h.ref(), profile=profile))
     h.now += jump_s
     out = h.handle(ev.ClockStepped(jump_s))
     upcoming_s = [b for b in (T0, T0 + 7200) if b > h.now]  # the schedule's start, 2 h on
@@ -90,7 +90,7 @@ def test_a_schedule_starting_beyond_a_day_is_not_forgotten():
     week_s = 7 * 86400.0
     profile = ChargingProfile(1, 0, TX_DEFAULT, ABSOLUTE, "A", (SchedulePeriod(0, 10.0),),
                               connector_id=1, start_schedule_s=T0 + week_s)
-    out = h.handle(ev.SetChargingProfileRequested(h.ref(), profile=profile))
+    out = h.handle(ev.ChargingProfileInstallRequested(h.ref(), profile=profile))
     assert timers(out, SMART_CHARGING_TIMER) == [86400.0]
     for _ in range(7):
         h.advance(86400.0)

@@ -70,7 +70,7 @@ class Harness:
 
     def boot(self, status: str = "Accepted", interval_s: int = 300) -> list[fx.Effect]:
         self.handle(ev.LinkConnected())
-        return self.handle(ev.BootResponded(status, interval_s, self.now))
+        return self.handle(ev.RegistrationAnswered(status, interval_s, self.now))
 
     def meter(self, connector_id: int = 1, add_wh: float = 0.0,
               power_w: float = 7000.0) -> list[fx.Effect]:
@@ -86,13 +86,13 @@ class Harness:
 
     def answer_authorize(self, status: str = "Accepted", parent: str | None = None,
                          expiry_s: float | None = None) -> list[fx.Effect]:
-        request = self.last(fx.SendAuthorize)
-        return self.handle(ev.AuthorizeResponded(
+        request = self.last(fx.SendAuthorizationRequest)
+        return self.handle(ev.AuthorizationAnswered(
             request.ref, request.id_tag, ev.IdTagInfo(status, expiry_s, parent)))
 
     def answer_start(self, transaction_id: int = 1001, status: str = "Accepted") -> list[fx.Effect]:
-        start = self.last(fx.SendStartTransaction)
-        return self.handle(ev.StartTransactionResponded(
+        start = self.last(fx.SendTransactionStarted)
+        return self.handle(ev.TransactionStartAnswered(
             start.local_tx_id, transaction_id, ev.IdTagInfo(status), start.id_tag))
 
     def start_session(self, tag: str = "AABBCCDD", connector_id: int = 1,
@@ -117,7 +117,7 @@ class Harness:
         return self.station.connectors[connector_id].status()
 
     def statuses_sent(self, connector_id: int = 1) -> list[str]:
-        return [e.status for e in self.of(fx.SendStatusNotification)
+        return [e.status for e in self.of(fx.SendConnectorStatus)
                 if e.connector_id == connector_id]
 
     def reply(self, effects: list[fx.Effect]) -> dict:

@@ -83,7 +83,7 @@ def test_B_a_lock_failure_keeps_the_contactor_open_and_faults_the_connector():
     out = h.handle(ev.LockFailed(1, "no feedback in 2 s"))
     assert not _closes(out)
     assert h.status() == "Faulted"
-    sent = h.of(fx.SendStatusNotification, out)[-1]
+    sent = h.of(fx.SendConnectorStatus, out)[-1]
     assert sent.error_code == "ConnectorLockFailure"
     # The lock fault ends with the unplug; the next session tries the lock again.
     h.pilot("A")
@@ -94,7 +94,7 @@ def test_B_unlocking_withdraws_energy_first():
     h = Harness()
     h.boot()
     h.start_session()
-    out = h.handle(ev.UnlockConnectorRequested(h.ref(), 1))
+    out = h.handle(ev.CableUnlockRequested(h.ref(), 1))
     assert out.index(fx.OpenContactor(1)) < out.index(h.of(fx.UnlockCable, out)[0])
 
 
@@ -112,7 +112,7 @@ def test_C_an_authorization_is_bound_to_connection_timeout_whatever_happens_betw
     h.handle(ev.TimerFired(("connection-timeout", 1)))
     h.meter()                                     # the fault clears
     h.pilot("B")                                  # someone else plugs in
-    assert h.of(fx.SendStartTransaction) == []
+    assert h.of(fx.SendTransactionStarted) == []
     assert h.status() == "Preparing"
 
 
@@ -134,8 +134,8 @@ def test_D_no_session_starts_after_an_accepted_reset():
     assert h.reply(out)["status"] == "Accepted"
     h.pilot("B")
     h.tap("AABBCCDD", list_entry=Entry("AABBCCDD"))
-    assert h.of(fx.SendAuthorize) == []
-    assert h.of(fx.SendStartTransaction) == []
+    assert h.of(fx.SendAuthorizationRequest) == []
+    assert h.of(fx.SendTransactionStarted) == []
     out = h.handle(ev.RemoteStartRequested(h.ref(), "AABBCCDD", 1))
     assert h.reply(out)["status"] == "Rejected"
     assert not h.station.connectors[1].contactor_closed
@@ -147,8 +147,8 @@ def test_9_1_19_local_pre_authorize_starts_without_sending_authorize():
     h.boot()
     h.pilot("B")
     h.tap("AABBCCDD", cache_entry=Entry("AABBCCDD", source="cache"))
-    assert h.of(fx.SendAuthorize) == []
-    assert h.last(fx.SendStartTransaction).id_tag == "AABBCCDD"
+    assert h.of(fx.SendAuthorizationRequest) == []
+    assert h.last(fx.SendTransactionStarted).id_tag == "AABBCCDD"
 
 
 def test_9_1_19_the_start_conf_is_the_check_of_a_pre_authorized_start():
@@ -157,7 +157,7 @@ def test_9_1_19_the_start_conf_is_the_check_of_a_pre_authorized_start():
     h.pilot("B")
     h.tap("AABBCCDD", list_entry=Entry("AABBCCDD"))
     h.answer_start(status="Blocked")
-    assert h.last(fx.SendStopTransaction).reason == "DeAuthorized"
+    assert h.last(fx.SendTransactionEnded).reason == "DeAuthorized"
 
 
 # ---------------------------------------------------------------------- item 5 (core)
@@ -167,7 +167,7 @@ def test_5_a_pilot_fault_during_a_charge_never_stops_as_ev_disconnected():
     h.start_session()
     out = h.pilot("F")                            # controller fault: the EV is still there
     assert out[0] == fx.OpenContactor(1)
-    stops = h.of(fx.SendStopTransaction)
+    stops = h.of(fx.SendTransactionEnded)
     assert all(s.reason != "EVDisconnected" for s in stops)
     assert stops and stops[-1].reason == "Other"
 
@@ -177,9 +177,9 @@ def test_5_unplug_after_a_fault_is_ev_disconnected_when_no_stop_happened_yet():
     h.boot()
     h.start_session()
     h.handle(ev.MeterFailed(1, "no answer"))      # transient: the session waits
-    assert h.of(fx.SendStopTransaction) == []
+    assert h.of(fx.SendTransactionEnded) == []
     h.pilot("A")
-    assert h.last(fx.SendStopTransaction).reason == "EVDisconnected"
+    assert h.last(fx.SendTransactionEnded).reason == "EVDisconnected"
 
 
 # ---------------------------------------------------------------------- item 3
@@ -208,9 +208,9 @@ def test_14_meter_stop_is_read_after_the_contactor_opened():
     h.energy_wh[1] += 4          # energy flowed since the last poll
     out = h.tap("AABBCCDD")
     assert out.index(fx.OpenContactor(1)) < out.index(fx.ReadMeter(1))
-    assert h.of(fx.SendStopTransaction, out) == []
+    assert h.of(fx.SendTransactionEnded, out) == []
     out = h.handle(ev.MeterRead(1, h.reading()))
-    stop = h.of(fx.SendStopTransaction, out)[0]
+    stop = h.of(fx.SendTransactionEnded, out)[0]
     assert (stop.meter_stop_wh, stop.reason, stop.timestamp_s) == (1004, "Local", h.now)
     assert h.status() == "Finishing"
 
@@ -223,9 +223,9 @@ def test_14_a_meter_that_does_not_answer_after_the_stop_falls_back_to_the_last_p
     h.tap("AABBCCDD")
     assert not h.station.connectors[1].is_idle()
     out = h.handle(ev.TimerFired(("stop-meter", 1)))
-    assert h.of(fx.SendStopTransaction, out)[0].meter_stop_wh == 1020
+    assert h.of(fx.SendTransactionEnded, out)[0].meter_stop_wh == 1020
     out = h.handle(ev.MeterRead(1, None))           # a late answer changes nothing
-    assert h.of(fx.SendStopTransaction, out) == []
+    assert h.of(fx.SendTransactionEnded, out) == []
 
 
 def test_14_checkpoint_every_10_wh_bounds_what_a_power_cut_loses():
@@ -247,7 +247,7 @@ def test_14_power_loss_stop_carries_the_recorded_transaction_data():
                                                          "Transaction.Begin", "Wh"),)),)
     record = TransactionRecord(7, 1, "CARD0001", None, 1000, h.now - 60, 1001, 1050, h.now - 2)
     out = h.handle(ev.RecoveredTransaction(record, kept))
-    assert h.of(fx.SendStopTransaction, out)[0].transaction_data == kept
+    assert h.of(fx.SendTransactionEnded, out)[0].transaction_data == kept
 
 
 def test_14_stop_samples_are_saved_when_kept():

@@ -44,8 +44,8 @@ class Rig:
     offer_a: dict[int, float] = field(default_factory=lambda: {c: 0.0 for c in CONNECTORS})
     timers: dict[object, float] = field(default_factory=dict)
     pending_locks: list[int] = field(default_factory=list)
-    pending_authorize: list[fx.SendAuthorize] = field(default_factory=list)
-    pending_starts: list[fx.SendStartTransaction] = field(default_factory=list)
+    pending_authorize: list[fx.SendAuthorizationRequest] = field(default_factory=list)
+    pending_starts: list[fx.SendTransactionStarted] = field(default_factory=list)
     pending_reads: list[int] = field(default_factory=list)
     requests: int = 0
     restarting: bool = False
@@ -80,9 +80,9 @@ class Rig:
                 self.pending_locks.append(effect.connector_id)
             elif isinstance(effect, fx.ReadMeter):
                 self.pending_reads.append(effect.connector_id)
-            elif isinstance(effect, fx.SendAuthorize):
+            elif isinstance(effect, fx.SendAuthorizationRequest):
                 self.pending_authorize.append(effect)
-            elif isinstance(effect, fx.SendStartTransaction):
+            elif isinstance(effect, fx.SendTransactionStarted):
                 self.pending_starts.append(effect)
             elif isinstance(effect, fx.RestartAgent):
                 self.restarting = True
@@ -133,7 +133,7 @@ def answer_authorize(status: str):
         if status == "fail":
             rig.feed(ev.CallFailed(request.ref, "Authorize", "timeout"))
         else:
-            rig.feed(ev.AuthorizeResponded(request.ref, request.id_tag, ev.IdTagInfo(status)))
+            rig.feed(ev.AuthorizationAnswered(request.ref, request.id_tag, ev.IdTagInfo(status)))
     return act
 
 
@@ -142,7 +142,7 @@ def answer_start(status: str):
         if not rig.pending_starts:
             return
         start = rig.pending_starts.pop(0)
-        rig.feed(ev.StartTransactionResponded(start.local_tx_id, 1000 + start.local_tx_id,
+        rig.feed(ev.TransactionStartAnswered(start.local_tx_id, 1000 + start.local_tx_id,
                                               ev.IdTagInfo(status), start.id_tag))
     return act
 
@@ -204,14 +204,14 @@ def remote_stop(tx: int):
 
 
 def availability(cid: int, kind: str):
-    return lambda rig: rig.feed(ev.ChangeAvailabilityRequested(rig.ref(), cid, kind))
+    return lambda rig: rig.feed(ev.AvailabilityChangeRequested(rig.ref(), cid, kind))
 
 
 def link(up: bool):
     def act(rig: Rig) -> None:
         if up:
             rig.feed(ev.LinkConnected())
-            rig.feed(ev.BootResponded("Accepted", 300, rig.h.now))
+            rig.feed(ev.RegistrationAnswered("Accepted", 300, rig.h.now))
         else:
             # The connection is gone: CALLs in flight never get an answer, and the
             # link promises nothing more about them.
@@ -313,7 +313,7 @@ def settle(rig: Rig) -> None:
         meter(cid, True)(rig)
         rig.feed(ev.HardwareFaultChanged(cid, "contactor", False))
         rig.feed(ev.ContactorChecked(cid))
-        rig.feed(ev.ChangeAvailabilityRequested(rig.ref(), cid, "Operative"))
+        rig.feed(ev.AvailabilityChangeRequested(rig.ref(), cid, "Operative"))
     link(True)(rig)
     for _ in range(10):
         answer_authorize("Accepted")(rig)
@@ -347,5 +347,5 @@ def test_a_recovered_transaction_does_not_count_as_running():
     h = Harness(auto_lock=False)
     record = TransactionRecord(3, 1, "AAAA0001", None, 1000, h.now - 5)
     out = h.handle(ev.RecoveredTransaction(record))
-    assert [s.reason for s in h.of(fx.SendStopTransaction, out)] == ["PowerLoss"]
+    assert [s.reason for s in h.of(fx.SendTransactionEnded, out)] == ["PowerLoss"]
     assert h.station.connectors[1].tx is None

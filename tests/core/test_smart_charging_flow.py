@@ -21,7 +21,7 @@ def prof(purpose=TX_DEFAULT, periods=((0, 16.0),), *, pid=1, stack=0, connector=
 
 
 def install(h, profile):
-    return h.reply(h.handle(ev.SetChargingProfileRequested(h.ref(), profile=profile)))
+    return h.reply(h.handle(ev.ChargingProfileInstallRequested(h.ref(), profile=profile)))
 
 
 def offers(h, effects):
@@ -33,7 +33,7 @@ def test_a_tx_default_limit_reaches_the_pilot_and_changes_at_the_period_boundary
     h.boot()
     h.start_session()
     assert h.station.connectors[1].offer_a == 32.0
-    out = h.handle(ev.SetChargingProfileRequested(h.ref(), profile=prof(
+    out = h.handle(ev.ChargingProfileInstallRequested(h.ref(), profile=prof(
         periods=((0, 16.0), (600, 10.0)))))
     assert h.reply(out)["status"] == "Accepted"
     assert offers(h, out) == [16.0]
@@ -87,13 +87,13 @@ def test_clear_matches_all_given_fields_and_an_id_wins_e16_3_25():
     h.boot()
     install(h, prof(pid=1, stack=0))
     install(h, prof(pid=2, stack=1))
-    reply = h.reply(h.handle(ev.ClearChargingProfileRequested(
+    reply = h.reply(h.handle(ev.ChargingProfileClearRequested(
         h.ref(), profile_id=2, purpose=STATION_MAX)))
     assert reply["status"] == "Accepted"
     assert [p.profile_id for p in h.station.profiles] == [1]
-    reply = h.reply(h.handle(ev.ClearChargingProfileRequested(h.ref(), stack_level=7)))
+    reply = h.reply(h.handle(ev.ChargingProfileClearRequested(h.ref(), stack_level=7)))
     assert reply["status"] == "Unknown"
-    reply = h.reply(h.handle(ev.ClearChargingProfileRequested(h.ref())))
+    reply = h.reply(h.handle(ev.ChargingProfileClearRequested(h.ref())))
     assert reply["status"] == "Accepted" and h.station.profiles == []
 
 

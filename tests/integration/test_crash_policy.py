@@ -73,10 +73,10 @@ async def test_a_bug_answering_a_csms_call_stops_the_agent_without_an_internal_e
     with pytest.raises(AgentBug):
         async with running_agent(write_site(tmp_path, csms.url)) as cp:
             await csms.wait_for("StatusNotification", timeout_s=10)
-            plant_bug(cp, "GetConfigurationRequested")
+            plant_bug(cp, "ConfigurationReadRequested")
             with pytest.raises((StationNotConnected, TimeoutError)):
                 await csms.call(STATION, ("GetConfiguration", {}), timeout_s=10)
-            await assert_crashed(cp, csms, "GetConfigurationRequested", caplog)
+            await assert_crashed(cp, csms, "ConfigurationReadRequested", caplog)
             assert not [f for f in csms.messages(station=STATION, message_type=4)]
 
 
@@ -85,10 +85,10 @@ async def test_a_bug_handling_a_link_event_stops_the_agent_instead_of_redialling
     with pytest.raises(AgentBug):
         async with running_agent(write_site(tmp_path, csms.url)) as cp:
             await csms.wait_for("StatusNotification", timeout_s=10)
-            plant_bug(cp, "HeartbeatResponded")
+            plant_bug(cp, "KeepAliveAnswered")
             assert await csms.call(STATION, ("TriggerMessage", {
                 "requestedMessage": "Heartbeat"})) == {"status": "Accepted"}
-            await assert_crashed(cp, csms, "HeartbeatResponded", caplog)
+            await assert_crashed(cp, csms, "KeepAliveAnswered", caplog)
 
 
 async def test_a_bug_handling_a_hardware_event_stops_the_agent(csms, tmp_path, caplog):
@@ -113,7 +113,7 @@ async def test_after_a_bug_the_next_start_recovers_the_session_from_the_database
             start = await csms.wait_for("StartTransaction", timeout_s=5)
             await csms.wait_for("StatusNotification",
                                 lambda f: f.payload["status"] == "Charging", timeout_s=5)
-            plant_bug(cp, "GetConfigurationRequested")
+            plant_bug(cp, "ConfigurationReadRequested")
             with pytest.raises((StationNotConnected, TimeoutError)):
                 await csms.call(STATION, ("GetConfiguration", {}), timeout_s=10)
             await asyncio.wait_for(asyncio.shield(cp.task), 15)
@@ -131,7 +131,7 @@ from firmware.core.station import Station
 original = Station.handle
 
 def handle(self, event, now):
-    if type(event).__name__ == "GetConfigurationRequested":
+    if type(event).__name__ == "ConfigurationReadRequested":
         raise ZeroDivisionError("planted bug")
     return original(self, event, now)
 
@@ -158,7 +158,7 @@ async def test_borne_run_exits_70_on_a_bug_and_logs_the_event(csms, tmp_path):
             await proc.wait()
     assert proc.returncode == 70
     log = stderr.decode()
-    assert "CRITICAL" in log and "GetConfigurationRequested" in log
+    assert "CRITICAL" in log and "ConfigurationReadRequested" in log
     assert "planted bug" in log
     assert "\nTraceback" not in log  # one log line per event (the traceback inside it)
 
