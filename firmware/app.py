@@ -39,6 +39,8 @@ from firmware.hardware import ConnectorHardware, HardwareTiming
 from firmware.ocpp.handlers import InboundDispatcher
 from firmware.ocpp.link import LinkSettings, OcppLink
 from firmware.ocpp.mapping import StationInfo
+from firmware.ocpp.adapter import ProtocolAdapter
+from firmware.ocpp.v16 import V16Adapter
 from firmware.ocpp.outbox import Outbox, RetryPolicy
 from firmware.readers import ReaderTask, id_tag_rule
 from firmware.runtime import AgentClock, Runtime
@@ -100,6 +102,13 @@ def _configuration(site: SiteConfig, conn: Any) -> Configuration:
     return configuration
 
 
+def protocol_adapter(subprotocol: str, info: StationInfo) -> ProtocolAdapter:
+    """The adapter of the site's ``[ocpp] protocol`` (the config allows only known ones)."""
+    if subprotocol == V16Adapter.subprotocol:
+        return V16Adapter(info)
+    raise ValueError(f"no adapter for OCPP subprotocol {subprotocol!r}")
+
+
 def build_agent(site: SiteConfig) -> Agent:
     conn = open_database(site.state_dir)
     configuration = _configuration(site, conn)
@@ -130,7 +139,8 @@ def build_agent(site: SiteConfig) -> Agent:
                                cache_capacity=site.auth["cache_capacity"], keys=auth_keys(),
                                negative_window_s=site.auth["negative_cache_window_s"])
     auth = StoreAuthorization(store, auth_keys)
-    runtime = Runtime(station, conn, clock, hardware, info, auth)
+    adapter = protocol_adapter(site.ocpp["protocol"], info)
+    runtime = Runtime(station, conn, clock, hardware, info, auth, adapter)
     for h in hardware.values():
         h.dispatch = runtime.dispatch
 
@@ -144,7 +154,7 @@ def build_agent(site: SiteConfig) -> Agent:
     def settings() -> LinkSettings:
         return LinkSettings(
             csms_url=site.ocpp["csms_url"], identity=site.station["id"],
-            protocol=site.ocpp["protocol"], call_timeout_s=site.ocpp["call_timeout_s"],
+            call_timeout_s=site.ocpp["call_timeout_s"],
             ping_interval_s=float(configuration.get_int("WebSocketPingInterval")),
             authorization_key=configuration.get("AuthorizationKey"),
             security_profile=configuration.get_int("SecurityProfile"),
@@ -155,7 +165,7 @@ def build_agent(site: SiteConfig) -> Agent:
             unanswered_calls_max=site.ocpp["unanswered_calls_max"])
 
     dispatcher = InboundDispatcher(runtime, auth)
-    link = OcppLink(settings, dispatcher, runtime.dispatch, outbox, info, clock.now,
+    link = OcppLink(settings, dispatcher, runtime.dispatch, outbox, adapter, clock.now,
                     sync_clock=clock.sync)
     runtime.link = link
     readers = [ReaderTask(reader, values, runtime, id_tag_rule(values))

@@ -34,6 +34,7 @@ from firmware.core.station import Station
 from firmware.errors import EXIT_BUG, AgentBug
 from firmware.logs import mask_id_tag
 from firmware.ocpp import mapping
+from firmware.ocpp.adapter import ProtocolAdapter
 from firmware.store import repositories as repo
 from firmware.store.db import atomic
 
@@ -86,12 +87,13 @@ class _Held:
 class Runtime:
     def __init__(self, station: Station, conn: sqlite3.Connection, clock: AgentClock,
                  hardware: dict[int, ConnectorHardware], info: mapping.StationInfo,
-                 auth: AuthorizationPort):
+                 auth: AuthorizationPort, adapter: ProtocolAdapter):
         self.station = station
         self.conn = conn
         self.clock = clock
         self.hardware = hardware
         self.info = info
+        self.adapter = adapter
         self.auth = auth
         self.link: LinkPort | None = None  # attached by the app once built
         self.decisions: deque[Decision] = deque(maxlen=50)
@@ -257,9 +259,11 @@ class Runtime:
                 elif isinstance(effect, fx.PersistStopData):
                     repo.save_stop_data(self.conn, effect.local_tx_id, effect.samples)
                 elif isinstance(effect, fx.SendMessage) and effect.transaction_related:
-                    action, payload = mapping.to_call(effect, self.info)
-                    local_tx_id = mapping.local_tx_id_of(effect)
-                    repo.outbox_append(self.conn, action, local_tx_id, payload, now)
+                    message = self.adapter.queued_message(effect, self.conn)
+                    if message is not None:
+                        action, payload = message
+                        repo.outbox_append(self.conn, action, mapping.local_tx_id_of(effect),
+                                           payload, now)
                     if isinstance(effect, fx.SendTransactionEnded):
                         repo.delete_transaction(self.conn, effect.local_tx_id)
                     queued = True

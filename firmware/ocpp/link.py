@@ -1,6 +1,6 @@
 """The connection to the CSMS: dialling, registration gate, and the one sender.
 
-- Dial ``csms_url/identity`` with subprotocol ``ocpp1.6``; HTTP Basic auth
+- Dial ``csms_url/identity`` with the adapter's subprotocol (``ocpp1.6``, ...); HTTP Basic auth
   (identity:AuthorizationKey) when a key is set (security profile 1); ``wss://`` with
   CA verification (profile 2). Failed dials back off exponentially with jitter up to a
   cap; the backoff resets once the CSMS has answered one of our CALLs on a connection
@@ -40,6 +40,7 @@ from firmware.core import effects as fx
 from firmware.core import events as ev
 
 from . import mapping
+from .adapter import ProtocolAdapter
 from .outbox import Outbox, ReadyMessage
 from .session import (CallErrorReceived, CallTimedOut, InboundHandler, LinkClosed, Session,
                       ensure_closed)
@@ -53,7 +54,6 @@ SETTINGS_TTL_S = 1.0
 class LinkSettings:
     csms_url: str
     identity: str
-    protocol: str = "ocpp1.6"
     call_timeout_s: float = 30.0
     ping_interval_s: float = 30.0
     authorization_key: str = ""
@@ -102,7 +102,7 @@ def backoff_delay_s(attempt: int, initial_s: float, max_s: float,
 
 class OcppLink:
     def __init__(self, settings: Callable[[], LinkSettings], handler: InboundHandler,
-                 sink: Callable[[ev.Event], None], outbox: Outbox, info: mapping.StationInfo,
+                 sink: Callable[[ev.Event], None], outbox: Outbox, adapter: ProtocolAdapter,
                  clock: Callable[[], float],
                  sync_clock: Callable[[float, float, float, float], object] | None = None):
         # ``clock``: the agent's wall clock (message creation times). ``sync_clock(
@@ -113,7 +113,7 @@ class OcppLink:
         self._handler = handler
         self._sink = sink
         self._outbox = outbox
-        self._info = info
+        self._adapter = adapter
         self._clock = clock
         self._queue: deque[_Item] = deque()
         self._work = asyncio.Event()
@@ -138,7 +138,10 @@ class OcppLink:
     # ------------------------------------------------------------------ runtime API
     def submit(self, effect: fx.SendMessage, triggered: bool = False) -> None:
         """Queue a non-transaction message; fails fast (CallFailed) when it cannot go out."""
-        action, payload = mapping.to_call(effect, self._info)
+        message = self._adapter.message(effect)
+        if message is None:
+            return  # this OCPP version has no such message (2.0.1: a station status)
+        action, payload = message
         if self._session is None or not self._allowed(action, triggered):
             self._fail(effect, action, "offline")
             return
@@ -182,7 +185,7 @@ class OcppLink:
 
     def _connect_options(self, settings: LinkSettings) -> dict[str, Any]:
         options: dict[str, Any] = {
-            "subprotocols": [settings.protocol],
+            "subprotocols": [self._adapter.subprotocol],
             # Ping deadline of half the interval, and a short close handshake: a half-open
             # link is found and dropped within interval + interval/2 + interval/4.
             "ping_interval": settings.ping_interval_s or None,
@@ -206,9 +209,9 @@ class OcppLink:
         return options
 
     async def _run_session(self, connection: Any) -> None:
-        if connection.subprotocol != self._current_settings().protocol:
+        if connection.subprotocol != self._adapter.subprotocol:
             log.error("CSMS did not agree to subprotocol %s (got %r); closing",
-                      self._current_settings().protocol, connection.subprotocol)
+                      self._adapter.subprotocol, connection.subprotocol)
             self.status.last_error = "subprotocol not accepted"
             await connection.close(1002, "subprotocol required")
             return
@@ -368,17 +371,11 @@ class OcppLink:
         self._sync_clock(csms_time_s, sent_mono_s, received_mono_s, resolution_s)
 
     def _succeed(self, item: _Item, response: dict[str, Any]) -> None:
-        effect = item.effect
-        if isinstance(effect, fx.SendRegistration):
-            status = response.get("status", "Rejected")
-            self.status.boot_state = status
-            self._sink(ev.RegistrationAnswered(status, int(response.get("interval", 0)),
-                                        mapping.parse_time(response.get("currentTime"))))
-        elif isinstance(effect, fx.SendKeepAlive):
-            self._sink(ev.KeepAliveAnswered(mapping.parse_time(response.get("currentTime"))))
-        elif isinstance(effect, fx.SendAuthorizationRequest):
-            self._sink(ev.AuthorizationAnswered(effect.ref, effect.id_tag,
-                                             mapping.id_tag_info(response.get("idTagInfo"))))
+        if isinstance(item.effect, fx.SendRegistration):
+            # The registration gate of this link (both versions answer with a status).
+            self.status.boot_state = response.get("status", "Rejected")
+        for event in self._adapter.answered(item.effect, response):
+            self._sink(event)
 
     def _fail(self, effect: fx.SendMessage, action: str, reason: str, code: str = "") -> None:
         ref = getattr(effect, "ref", None)
@@ -400,17 +397,8 @@ class OcppLink:
             return
         # LinkClosed propagates: the message stays at the head, not counted as an attempt.
         self._outbox.delivered(message, response)
-        if message.local_tx_id is None:
-            return
-        info = response.get("idTagInfo")
-        id_tag = message.payload.get("idTag", "")
-        if message.action == "StartTransaction":
-            self._sink(ev.TransactionStartAnswered(
-                message.local_tx_id, int(response.get("transactionId", 0)),
-                mapping.id_tag_info(info), id_tag))
-        elif message.action == "StopTransaction":
-            self._sink(ev.TransactionEndAnswered(
-                message.local_tx_id, mapping.id_tag_info(info) if info else None, id_tag))
+        for event in self._adapter.queued_answered(message, response):
+            self._sink(event)
 
     def _drain_queue(self) -> list[_Item]:
         items = list(self._queue)

@@ -1,0 +1,45 @@
+"""What one OCPP version contributes to the agent: the seam between the core's facts and
+a protocol's messages (issue 9 item 2).
+
+The link, the runtime and the session are the same for every version; an adapter
+(``firmware.ocpp.v16.V16Adapter``; 2.0.1 next to it) says how a fact becomes a CALL and
+how the answer becomes events again. Obligations:
+
+- ``message`` builds a non-queued message (boot, heartbeat, status, authorization);
+  None when this version has no such message (the CSMS is then not asked at all).
+- ``queued_message`` builds a transaction message for the durable outbox. It runs inside
+  the runtime's persistence transaction and may write its own state there (2.0.1's
+  seqNo), so the message and that state commit together or not at all.
+- ``answered`` / ``queued_answered`` turn a CALLRESULT into core events; they never
+  raise on a response that passed the version's schema.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, Protocol
+
+from firmware.core import effects as fx
+from firmware.core import events as ev
+
+
+class QueuedAnswer(Protocol):
+    """The parts of a delivered outbox row an adapter reads."""
+
+    action: str
+    local_tx_id: int | None
+    payload: dict[str, Any]
+
+
+class ProtocolAdapter(Protocol):
+    subprotocol: str  # the websocket subprotocol, e.g. "ocpp1.6"
+
+    def message(self, effect: fx.SendMessage) -> tuple[str, dict[str, Any]] | None: ...
+
+    def queued_message(self, effect: fx.SendMessage,
+                       conn: sqlite3.Connection) -> tuple[str, dict[str, Any]] | None: ...
+
+    def answered(self, effect: fx.SendMessage, response: dict[str, Any]) -> list[ev.Event]: ...
+
+    def queued_answered(self, message: QueuedAnswer,
+                        response: dict[str, Any]) -> list[ev.Event]: ...
