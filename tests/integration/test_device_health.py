@@ -18,7 +18,7 @@ from firmware.device_health import DeviceHealth
 from tests.drivers.ptys import PtyPeer
 from tests.integration.agent import RunningAgent
 from tests.integration.peers.rig import peer_rig
-from tests.integration.test_real_board import BOARD, agent_on, ready
+from tests.integration.test_real_board import agent_on, ready
 
 AGE = r"\(\d+(s|m\d\ds) ago\)"
 
