@@ -14,7 +14,7 @@ station as usual, also when the wait times out or is cancelled.
 Health (console ``hw``): the reader task is the owner of its reader's errors. A failure
 of ``cards()`` (a serial port that vanished, a reader that stopped answering) or of the
 reopen that follows is recorded with its time in ``health``, and the task retries every
-``READER_RETRY_S``. A reader is back when it reopens (``open()``) and, for a reader
+``retry_s`` (``READER_RETRY_S``). A reader is back when it reopens (``open()``) and, for a reader
 whose port can be open while the reader is silent (``ReadinessProbe``: a PN532), when
 it answers its probe; the recovery is recorded then, not at the next card.
 """
@@ -67,14 +67,16 @@ class DiversionBusy(AgentError, RuntimeError):
 
 class ReaderTask:
     def __init__(self, reader: Any, options: dict[str, Any], runtime: Any,
-                 to_id_tag=default_id_tag, clock: Callable[[], float] | None = None):
+                 to_id_tag=default_id_tag, clock: Callable[[], float] | None = None,
+                 retry_s: float = READER_RETRY_S):
         self.reader = reader
         self.options = options
         self.runtime = runtime
         self.to_id_tag = to_id_tag
         self.last_card: tuple[str, str] | None = None  # (raw, idTag) for diagnostics
         self._diversion: asyncio.Future[DivertedCard] | None = None
-        self.health = DeviceHealth(clock or runtime.clock.now)
+        self.health = DeviceHealth(clock or runtime.clock.now)   # agent clock, epoch s
+        self.retry_s = retry_s
 
     @property
     def diverting(self) -> bool:
@@ -94,8 +96,8 @@ class ReaderTask:
             except HalError as e:
                 first = self.health.failed(e)
                 log.log(logging.ERROR if first else logging.DEBUG,
-                        "reader %s failed: %s; retrying every %.0f s", name, e, READER_RETRY_S)
-            await asyncio.sleep(READER_RETRY_S)
+                        "reader %s failed: %s; retrying every %g s", name, e, self.retry_s)
+            await asyncio.sleep(self.retry_s)
 
     async def _reopen(self) -> None:
         """After a failure: reacquire the reader and, where it can be silent behind an
