@@ -1,7 +1,8 @@
 """Issue 8 item 6: a vanished device is visible in `hw`, with the time of its error and of
 its recovery. The real agent on the real-board rig (tests/integration/peers): the desk
 reader is a real pty reached through a stable name (like /dev/serial/by-id/...), which
-is unplugged and plugged back mid-run; the SDM630 goes silent and answers again.
+is unplugged and plugged back mid-run; the SDM630 goes silent and answers again; the
+OpenEVSE controller, whose pilot and relay views share one link, goes silent.
 
 Times are the agent's own records (its health records), never compared with the wall
 clock; the `hw` line must show exactly those."""
@@ -16,9 +17,9 @@ import pytest
 from firmware.console.console import stamp
 from firmware.device_health import DeviceHealth
 from tests.drivers.ptys import PtyPeer
-from tests.integration.agent import RunningAgent
+from tests.integration.agent import RunningAgent, running_agent, write_site
 from tests.integration.peers.rig import peer_rig
-from tests.integration.test_real_board import agent_on, ready
+from tests.integration.test_real_board import BOARD_OPENEVSE_RELAY, agent_on, ready
 
 AGE = r"\(\d+(s|m\d\ds) ago\)"
 
@@ -113,3 +114,28 @@ async def test_a_meter_that_times_out_shows_its_error_then_its_recovery(csms, tm
         shows_times(line, health)
         assert health.failing_since_s <= health.recovered_at_s
 
+
+
+async def test_a_silent_openevse_shows_in_every_view_of_its_shared_link(csms, tmp_path, rig):
+    """The pilot and the relay (contactor) views share one RAPI link: each view's owner
+    records the loss it saw, and the recovery when that view works again."""
+    quick = BOARD_OPENEVSE_RELAY.replace("poll_interval_s = 0.5\ntimeout_s = 0.5",
+                                         "poll_interval_s = 0.2\ntimeout_s = 0.2\n"
+                                         "max_missed_polls = 2")
+    assert quick.count("max_missed_polls") == 2
+    site = write_site(tmp_path, csms.url, board=rig.write_board(tmp_path, quick, "pi4.toml"))
+    async with running_agent(site) as cp:
+        await csms.wait_for("StatusNotification", lambda f: f.payload["connectorId"] == 1
+                            and f.payload["status"] == "Available", timeout_s=10)
+        health = cp.agent.runtime.hardware[1].health
+        rig.evse.silent = True
+        for prefix in ("pilot ", "contactor "):
+            line = await until_hw(cp, prefix, "state=retrying")
+            assert re.search(r'last_error="OpenEVSE on \S+ stopped answering', line), line
+            shows_times(line, health[prefix.strip()])
+        assert "state=ok last_error=-" in hw_line(await cp.console("hw"), "meter ")
+        rig.evse.silent = False
+        for prefix in ("pilot ", "contactor "):
+            line = await until_hw(cp, prefix, "state=ok")
+            assert "stopped answering" in line
+            shows_times(line, health[prefix.strip()])
