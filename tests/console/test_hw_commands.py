@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
+from ocpp.v16 import call
 
 from devcsms import DevCsms
 from tests.integration.agent import RunningAgent, running_agent, write_site
@@ -258,3 +259,20 @@ async def test_hw_shows_a_contactor_weld_until_the_feedback_agrees_again(csms, t
         await cp.console("sim fault 1 clear")
         line = await until_hw(cp, "contactor", "state=ok")
         assert "welded" in line and "recovered_at=" in line
+
+
+async def test_hw_shows_a_lock_that_did_not_unlock_as_failed_until_it_works(csms, tmp_path):
+    """A failed command nobody retries (the cable lock) is `failed`, not `retrying`; the
+    next command that works records the recovery."""
+    async with running_agent(write_site(tmp_path, csms.url)) as cp:
+        await started(cp, csms)
+        await cp.console("sim fault 1 lock-stuck")
+        assert await csms.call("CP-IT", call.UnlockConnector(connector_id=1)) == {
+            "status": "UnlockFailed"}
+        line = hw_line(await cp.console("hw"), "lock")
+        assert 'state=failed last_error="did not unlock"' in line and "error_at=" in line
+        await cp.console("sim fault 1 clear")
+        assert await csms.call("CP-IT", call.UnlockConnector(connector_id=1)) == {
+            "status": "Unlocked"}
+        line = hw_line(await cp.console("hw"), "lock")
+        assert 'state=ok last_error="did not unlock"' in line and "recovered_at=" in line
