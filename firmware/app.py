@@ -128,7 +128,7 @@ def build_agent(site: SiteConfig) -> Agent:
             c.config.connector_id, c.devices["pilot"], c.devices["contactor"], c.devices["meter"],
             c.devices.get("lock"), c.devices.get("indicator"),
             HardwareTiming(c.config.values["meter_poll_interval_s"],
-                           c.config.values["meter_failed_reads"]))
+                           c.config.values["meter_failed_reads"]), clock=clock.now)
         for c in board.connectors}
     info = StationInfo(site.station["vendor"], site.station["model"],
                        site.station["serial_number"] or None, f"borne-{_version()}")

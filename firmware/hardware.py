@@ -24,17 +24,23 @@ vehicle is unplugged (pilot A), so the next session tries again.
 
 ``self_test()`` runs through the command worker, so it never interleaves with a
 command of the core: check, close, check, open, check — timing each switch.
+
+Every device error these tasks catch is also recorded, with its time, in the device's
+``health[role]`` record (``firmware.device_health``), and the next success records the
+recovery: the console's ``hw`` shows both. A contactor fault recovers when it clears.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from firmware.core import effects as fx
 from firmware.core import events as ev
+from firmware.device_health import DeviceHealth
 from hal.errors import ContactorDidNotClose, ContactorFault, HalError
 from hal.interfaces import (Contactor, ConnectorLock, ControlPilot, ControllerFaults, Device,
                             EnergyMeter, Indicator, PilotState)
@@ -42,6 +48,11 @@ from hal.interfaces import (Contactor, ConnectorLock, ControlPilot, ControllerFa
 log = logging.getLogger(__name__)
 
 PILOT_RETRY_S = 2.0
+ROLES = ("pilot", "contactor", "meter", "lock", "indicator")
+# the device a failed command is about; nothing retries it until the next command
+_COMMAND_ROLE = {fx.OpenContactor: "contactor", fx.CheckContactor: "contactor",
+                 fx.OfferEnergy: "pilot", fx.LockCable: "lock", fx.UnlockCable: "lock",
+                 fx.ShowStatus: "indicator"}
 
 
 @dataclass
@@ -72,7 +83,8 @@ class ConnectorHardware:
     def __init__(self, connector_id: int, pilot: ControlPilot, contactor: Contactor,
                  meter: EnergyMeter, lock: ConnectorLock | None = None,
                  indicator: Indicator | None = None,
-                 timing: HardwareTiming | None = None):
+                 timing: HardwareTiming | None = None,
+                 clock: Callable[[], float] = time.time):
         self.connector_id = connector_id
         self.pilot = pilot
         self.contactor = contactor
@@ -86,6 +98,8 @@ class ConnectorHardware:
         self.meter_failures = 0
         self.contactor_fault: ContactorFault | None = None  # reported, not yet cleared
         self._self_testing = False
+        # what hw shows of each device's errors; agent clock (epoch s) for their times
+        self.health = {role: DeviceHealth(clock) for role in ROLES}
 
     @property
     def contactor_fault_latched(self) -> bool:
@@ -146,34 +160,49 @@ class ConnectorHardware:
         except ContactorFault as e:
             self._report_contactor_fault(e)
             return
+        except HalError as e:
+            self.health["contactor"].failed(e, retrying=False)
+            raise
+        self._contactor_ok()
         self.dispatch(ev.ContactorSwitched(self.connector_id, True))
 
     async def _run_command(self, effect: fx.Effect) -> None:
         try:
             if isinstance(effect, fx.OpenContactor):
                 await self.contactor.open_contactor()
+                self._contactor_ok()
                 self.dispatch(ev.ContactorSwitched(self.connector_id, False))
             elif isinstance(effect, fx.OfferEnergy):
                 await self.pilot.offer(effect.max_current_a)
+                self.health["pilot"].succeeded()
             elif isinstance(effect, fx.LockCable):
                 await self._lock_cable()
             elif isinstance(effect, fx.ReadMeter):
                 await self._read_meter_now()
             elif isinstance(effect, fx.CheckContactor):
                 await self.contactor.check()
+                self._contactor_ok()
                 self.dispatch(ev.ContactorChecked(self.connector_id))
             elif isinstance(effect, fx.UnlockCable):
                 ok = bool(self.lock is not None and await self.lock.unlock())
                 if not ok:
                     log.error("connector %d: cable lock did not unlock", self.connector_id)
+                    if self.lock is not None:
+                        self.health["lock"].failed("did not unlock", retrying=False)
+                else:
+                    self.health["lock"].succeeded()
                 self.dispatch(ev.CableUnlocked(self.connector_id, ok, effect.request_ref))
             elif isinstance(effect, fx.ShowStatus) and self.indicator is not None:
                 await self.indicator.show(effect.status)
+                self.health["indicator"].succeeded()
         except ContactorFault as e:
             self._report_contactor_fault(e)
         except HalError as e:
             log.error("connector %d: %s failed: %s", self.connector_id,
                       type(effect).__name__, e)
+            role = _COMMAND_ROLE.get(type(effect))
+            if role is not None:
+                self.health[role].failed(e, retrying=False)
             if isinstance(effect, fx.UnlockCable):
                 self.dispatch(ev.CableUnlocked(self.connector_id, False, effect.request_ref))
             elif isinstance(effect, fx.LockCable):
@@ -186,8 +215,10 @@ class ConnectorHardware:
         except HalError as e:
             log.warning("connector %d: meter read after the stop failed: %s",
                         self.connector_id, e)
+            self.health["meter"].failed(e)      # the poller retries
             self.dispatch(ev.MeterRead(self.connector_id, None))
         else:
+            self.health["meter"].succeeded()
             self.dispatch(ev.MeterRead(self.connector_id, reading))
 
     async def _lock_cable(self) -> None:
@@ -195,9 +226,11 @@ class ConnectorHardware:
         if self.lock is None:
             self.dispatch(ev.LockFailed(self.connector_id, "no cable lock on this board"))
         elif await self.lock.lock():
+            self.health["lock"].succeeded()
             self.dispatch(ev.CableLocked(self.connector_id))
         else:
             log.error("connector %d: cable lock did not lock", self.connector_id)
+            self.health["lock"].failed("did not lock", retrying=False)
             self.dispatch(ev.LockFailed(self.connector_id, "lock did not confirm"))
 
     def _report_contactor_fault(self, e: ContactorFault) -> None:
@@ -205,10 +238,18 @@ class ConnectorHardware:
                   e.vendor_error_code, e)
         if not self.contactor_fault_latched:
             self.contactor_fault = e      # a latched no-pull-in is never downgraded
+        # the periodic check retries a weld; a latched no-pull-in waits for a self test
+        self.health["contactor"].failed(e, retrying=not self.contactor_fault_latched)
         self.dispatch(ev.ContactorFailed(self.connector_id, e.vendor_error_code, str(e)[:50]))
+
+    def _contactor_ok(self) -> None:
+        """The contactor did what was asked: a recovery, unless a fault is outstanding."""
+        if self.contactor_fault is None:
+            self.health["contactor"].succeeded()
 
     def _clear_contactor_fault(self, why: str) -> str:
         fault, self.contactor_fault = self.contactor_fault, None
+        self._contactor_ok()
         if fault is None:
             return ""
         log.warning("connector %d: contactor fault %s cleared: %s", self.connector_id,
@@ -271,6 +312,9 @@ class ConnectorHardware:
         except ContactorFault as e:
             self._report_contactor_fault(e)
             raise
+        except HalError as e:
+            self.health["contactor"].failed(e, retrying=False)
+            raise
         finally:
             self._self_testing = False
             if closed:
@@ -293,6 +337,7 @@ class ConnectorHardware:
         while True:
             try:
                 async for state in self.pilot.states():
+                    self.health["pilot"].succeeded()
                     if link_lost:
                         # states() yields again only once the controller answers
                         link_lost = False
@@ -306,6 +351,7 @@ class ConnectorHardware:
                     self.dispatch(ev.PilotChanged(self.connector_id, state))
             except HalError as e:
                 log.error("connector %d: pilot controller lost: %s", self.connector_id, e)
+                self.health["pilot"].failed(e)
                 if not link_lost:
                     link_lost = True
                     self.dispatch(ev.HardwareFaultChanged(
@@ -342,6 +388,7 @@ class ConnectorHardware:
             try:
                 reading = await self.meter.read()
             except HalError as e:
+                self.health["meter"].failed(e)
                 self.meter_failures += 1
                 if self.meter_failures == self.timing.meter_failed_reads:
                     log.error("connector %d: meter failed %d reads in a row: %s",
@@ -351,6 +398,7 @@ class ConnectorHardware:
                 if self.meter_failures >= self.timing.meter_failed_reads:
                     log.warning("connector %d: meter answers again", self.connector_id)
                 self.meter_failures = 0
+                self.health["meter"].succeeded()
                 self.dispatch(ev.MeterSampled(self.connector_id, reading))
             await asyncio.sleep(self.timing.meter_poll_interval_s)
 
@@ -366,6 +414,8 @@ class ConnectorHardware:
                     self._report_contactor_fault(e)
             except HalError as e:
                 log.warning("connector %d: contactor check failed: %s", self.connector_id, e)
+                self.health["contactor"].failed(e)
             else:
                 if self.contactor_fault is not None and not self.contactor_fault_latched:
                     self._clear_contactor_fault("the feedback agrees with the command again")
+                self._contactor_ok()

@@ -10,6 +10,13 @@ card presented on any reader to its caller *instead of* the station — no
 ``CardPresented``, so no authorization, no session — together with its canonical
 idTag (or why it cannot be one). Exactly one card is diverted; later cards go to the
 station as usual, also when the wait times out or is cancelled.
+
+Health (console ``hw``): the reader task is the owner of its reader's errors. A failure
+of ``cards()`` (a serial port that vanished, a reader that stopped answering) or of the
+reopen that follows is recorded with its time in ``health``, and the task retries every
+``retry_s`` (``READER_RETRY_S``). A reader is back when it reopens (``open()``) and, for a reader
+whose port can be open while the reader is silent (``ReadinessProbe``: a PN532), when
+it answers its probe; the recovery is recorded then, not at the next card.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from firmware.core.idtag import ReaderFormat, id_tag_from_uid
 from firmware.errors import AgentError
 from firmware.logs import mask_id_tag
 from hal.errors import HalError
-from hal.interfaces import CardRead
+from firmware.device_health import DeviceHealth
+from hal.interfaces import CardRead, ReadinessProbe
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +67,16 @@ class DiversionBusy(AgentError, RuntimeError):
 
 class ReaderTask:
     def __init__(self, reader: Any, options: dict[str, Any], runtime: Any,
-                 to_id_tag=default_id_tag):
+                 to_id_tag=default_id_tag, clock: Callable[[], float] | None = None,
+                 retry_s: float = READER_RETRY_S):
         self.reader = reader
         self.options = options
         self.runtime = runtime
         self.to_id_tag = to_id_tag
         self.last_card: tuple[str, str] | None = None  # (raw, idTag) for diagnostics
         self._diversion: asyncio.Future[DivertedCard] | None = None
+        self.health = DeviceHealth(clock or runtime.clock.now)   # agent clock, epoch s
+        self.retry_s = retry_s
 
     @property
     def diverting(self) -> bool:
@@ -76,11 +87,25 @@ class ReaderTask:
         name = self.options.get("name", "reader")
         while True:
             try:
+                if self.health.failing:
+                    await self._reopen()
+                    log.warning("reader %s answers again", name)
                 async for card in self.reader.cards():
+                    self.health.succeeded()
                     self.present(card)
             except HalError as e:
-                log.error("reader %s failed: %s; retrying in %.0f s", name, e, READER_RETRY_S)
-            await asyncio.sleep(READER_RETRY_S)
+                first = self.health.failed(e)
+                log.log(logging.ERROR if first else logging.DEBUG,
+                        "reader %s failed: %s; retrying every %g s", name, e, self.retry_s)
+            await asyncio.sleep(self.retry_s)
+
+    async def _reopen(self) -> None:
+        """After a failure: reacquire the reader and, where it can be silent behind an
+        open port, check that it answers. Raises ``HalError`` while it cannot."""
+        await self.reader.open()
+        if isinstance(self.reader, ReadinessProbe):
+            await self.reader.probe()
+        self.health.succeeded()
 
     def present(self, card: CardRead) -> None:
         try:

@@ -76,7 +76,13 @@ class CardRead:
 
 @dataclass
 class DeviceInfo:
-    """What the console's ``hw`` command shows for a device."""
+    """What the console's ``hw`` command shows for a device.
+
+    ``last_error`` is the backend's own remark about its latest problem (a rejected
+    frame, an ignored line), "" when none. The errors a device's owner catches, with
+    their times and the recovery, are kept by that owner (``firmware.device_health``),
+    not here: ``hw`` shows those as ``last_error`` and this as ``driver_error``.
+    """
 
     role: str          # "contactor", "meter", "rfid", "pilot", "indicator", "lock"
     name: str          # e.g. "connector 1 meter"
@@ -147,6 +153,20 @@ class RfidReader(Device, Protocol):
     """
 
     def cards(self) -> AsyncIterator[CardRead]: ...
+
+
+@runtime_checkable
+class ReadinessProbe(Protocol):
+    """Optional, for a device whose port can be open while the device itself is silent
+    (a PN532 behind a USB adapter that came back without power on the module).
+
+    Obligation: ``probe()``, called after ``open()`` and never while the device's own
+    stream (``cards()``) runs, returns once the device answers and raises
+    ``DeviceUnavailable`` when it does not. Its owner records the device as recovered
+    only when the probe passes.
+    """
+
+    async def probe(self) -> None: ...
 
 
 @runtime_checkable

@@ -70,6 +70,12 @@ class Pn532Reader:
         await self._port.close()
         self._initialised = False
 
+    async def probe(self) -> None:
+        """``ReadinessProbe``: reopen a lost port and initialise the PN532. Raises
+        ``DeviceUnavailable`` (``ProtocolError`` when the module does not answer)."""
+        await self._port.ensure_open()
+        await self.initialise()
+
     def info(self) -> DeviceInfo:
         return DeviceInfo(role="rfid", name=self.name, backend="pn532",
                           port=self.settings.describe(), last_error=self._last_error,

@@ -2,7 +2,7 @@
 
 | command | what it does |
 |---|---|
-| `hw` | the board (name, config file, GPIO backend), then one line per device: role, name, backend, port, last error, key details |
+| `hw` | the board (name, config file, GPIO backend), then one line per device: role, name, backend, port, state, last error with its time and recovery, key details |
 | `test rfid [SECONDS]` | waits for the next card on any reader and prints its raw form, its canonical idTag and what `auth lookup` says; the card does not reach the station (no session starts) |
 | `test meter [N]` | reads connector N's meter once (default 1) and prints every value with its unit |
 | `test contactor N` | closes then opens connector N's contactor, checking the feedback each time, and prints the switching times |
@@ -15,6 +15,12 @@ Faulted, StatusNotification PowerSwitchFailure with the vendor error code); a pa
 clears a contactor fault, including a latched "did not pull in" (see
 ``firmware.hardware``). The contactor really closes: the socket is live meanwhile.
 
+`hw` shows each device's ``state`` (``ok``; ``retrying``: failing, and its owner tries
+again by itself; ``failed``: the last command failed and waits for the next one), its
+``last_error`` as its owner caught it with ``error_at`` (agent clock, UTC, and how long
+ago), while failing ``failing_since`` and ``failures``, and once back ``recovered_at``
+(``firmware.device_health``). The last error stays visible after the recovery.
+
 Durations printed are measured on the monotonic clock, for the technician's eyes only.
 """
 
@@ -24,12 +30,13 @@ import asyncio
 import time
 from typing import Any
 
+from firmware.device_health import DeviceHealth, error_text
 from firmware.logs import mask_id_tag
 from firmware.readers import DiversionBusy, next_card
 from hal.errors import ContactorFault, HalError
 from hal.interfaces import DeviceInfo, MeterReading, PilotState
 
-from .console import Console, ConsoleError, need_args, parse_int
+from .console import Console, ConsoleError, age, need_args, parse_int, stamp
 
 TEST_RFID_DEFAULT_S = 30
 TEST_RFID_MAX_S = 600
@@ -44,13 +51,47 @@ def _quote(value: str) -> str:
     return f'"{value}"' if " " in value else value
 
 
-def device_line(info: DeviceInfo, extra: dict[str, str] | None = None) -> str:
+def _when(at_s: float, now_s: float) -> str:
+    return f"{stamp(at_s)} ({age(now_s - at_s)} ago)"
+
+
+def health_fields(health: DeviceHealth | None, now_s: float) -> dict[str, str]:
+    """``state``, ``last_error`` and the times of one device's health record: the error's
+    (``error_at``), the start of the current failure episode when it is older
+    (``failing_since``) and the consecutive ``failures``, or once the device is back,
+    its ``recovered_at``."""
+    if health is None:
+        return {"state": "ok", "last_error": ""}
+    fields = {"state": health.state, "last_error": health.last_error}
+    if health.last_error_at_s is not None:
+        fields["error_at"] = _when(health.last_error_at_s, now_s)
+    if health.failing:
+        if health.failing_since_s is not None and \
+                health.failing_since_s != health.last_error_at_s:
+            fields["failing_since"] = _when(health.failing_since_s, now_s)
+        fields["failures"] = str(health.failures)
+    elif health.recovered_at_s is not None:
+        fields["recovered_at"] = _when(health.recovered_at_s, now_s)
+    return fields
+
+
+def device_line(info: DeviceInfo, extra: dict[str, str] | None = None, *,
+                health: DeviceHealth | None = None, now_s: float | None = None) -> str:
     """``meter "connector 1 meter": backend=modbus-sdm630 port="/dev/ttyUSB0 9600 8N1 id 1"
-    last_error=- map="Eastron SDM630" ...``"""
-    details = {**info.details, **(extra or {})}
+    state=ok last_error=- map="Eastron SDM630" ...``
+
+    ``state``/``last_error`` and their times come from the owner's ``health`` record
+    (``firmware.device_health``), read at ``now_s`` (agent clock, epoch s). The
+    backend's own remark (``DeviceInfo.last_error``: a rejected frame, an ignored line)
+    follows as ``driver_error`` unless it is the error the owner already shows."""
+    now_s = time.time() if now_s is None else now_s
+    fields = health_fields(health, now_s)
+    remark = error_text(info.last_error) if info.last_error else ""
+    if remark and remark != fields["last_error"]:
+        fields["driver_error"] = remark
+    details = {**fields, **info.details, **(extra or {})}
     parts = [f"{info.role} {_quote(info.name)}:",
-             f"backend={_quote(info.backend)}", f"port={_quote(info.port)}",
-             f"last_error={_quote(info.last_error)}"]
+             f"backend={_quote(info.backend)}", f"port={_quote(info.port)}"]
     parts += [f"{key}={_quote(str(value))}" for key, value in details.items()]
     return " ".join(parts)
 
@@ -97,6 +138,7 @@ def install_hw_commands(console: Console, agent: Any) -> None:
         gpio = getattr(board.gpio, "backend", "") if board.gpio is not None else ""
         lines = [f"board {_quote(board.config.name)}: config={_quote(str(board.config.path))} "
                  f"gpio={_quote(gpio)}"]
+        now_s = agent.runtime.clock.now()
         for connector_id, worker in sorted(agent.runtime.hardware.items()):
             roles = (("pilot", worker.pilot), ("contactor", worker.contactor),
                      ("meter", worker.meter), ("lock", worker.lock),
@@ -112,12 +154,14 @@ def install_hw_commands(console: Console, agent: Any) -> None:
                     extra["fault"] = worker.contactor_fault.vendor_error_code + (
                         " (latched until `test contactor`)"
                         if worker.contactor_fault_latched else "")
-                lines.append(device_line(_info(device, role), extra))
+                lines.append(device_line(_info(device, role), extra,
+                                         health=worker.health[role], now_s=now_s))
         for reader in agent.readers:
             extra = {"connector": str(reader.options.get("connector", 0))}
             if reader.last_card is not None:
                 extra["last_idtag"] = mask_id_tag(reader.last_card[1])
-            lines.append(device_line(_info(reader.reader, "rfid"), extra))
+            lines.append(device_line(_info(reader.reader, "rfid"), extra,
+                                     health=reader.health, now_s=now_s))
         return lines
 
     async def test_rfid(args: list[str]) -> list[str]:

@@ -4,9 +4,11 @@ simulated board, run through the real agent's console against a real DevCsms."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import pytest
+from ocpp.v16 import call
 
 from devcsms import DevCsms
 from tests.integration.agent import RunningAgent, running_agent, write_site
@@ -211,3 +213,66 @@ async def test_welded_contactor_faults_and_clears_when_the_feedback_opens(csms, 
         await cp.until(lambda: status_of(cp) == "Available", timeout_s=5)
         await csms.wait_for("StatusNotification", lambda f: f.payload["status"] == "Available",
                             after=faulted.seq, timeout_s=5)
+
+
+def hw_line(lines: list[str], role: str) -> str:
+    [line] = [line for line in lines if line.split()[0] == role]
+    return line
+
+
+async def until_hw(cp: RunningAgent, role: str, text: str, timeout_s: float = 10) -> str:
+    """Run `hw` until the `role` line contains `text` (the meter is polled every second)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            line = hw_line(await cp.console("hw"), role)
+            if text in line:
+                return line
+            await asyncio.sleep(0.1)
+
+
+async def test_hw_shows_a_meter_error_with_its_time_and_its_recovery(csms, tmp_path):
+    """Issue 8 item 6: every device's last error, and when it recovered, shows in `hw`."""
+    async with running_agent(write_site(tmp_path, csms.url)) as cp:
+        await started(cp, csms)
+        assert "state=ok last_error=-" in hw_line(await cp.console("hw"), "meter")
+        await cp.console("sim fault 1 meter-offline")
+        line = await until_hw(cp, "meter", "state=retrying")
+        health = cp.agent.runtime.hardware[1].health["meter"]
+        assert 'last_error="no answer (simulated meter offline)"' in line
+        assert re.search(r'error_at="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+s ago\)"', line), line
+        failed_at = health.failing_since_s
+        await cp.console("sim fault 1 clear")
+        line = await until_hw(cp, "meter", "state=ok")
+        # The error stays, with its time, and the recovery is shown after it.
+        assert 'last_error="no answer (simulated meter offline)"' in line
+        assert re.search(r'recovered_at="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+s ago\)"', line)
+        assert health.failing_since_s == failed_at <= health.last_error_at_s \
+            <= health.recovered_at_s
+
+
+async def test_hw_shows_a_contactor_weld_until_the_feedback_agrees_again(csms, tmp_path):
+    async with running_agent(write_site(tmp_path, csms.url)) as cp:
+        await started(cp, csms)
+        await cp.console("sim fault 1 contactor-weld")
+        line = await until_hw(cp, "contactor", "state=retrying")
+        assert "welded" in line and "error_at=" in line
+        await cp.console("sim fault 1 clear")
+        line = await until_hw(cp, "contactor", "state=ok")
+        assert "welded" in line and "recovered_at=" in line
+
+
+async def test_hw_shows_a_lock_that_did_not_unlock_as_failed_until_it_works(csms, tmp_path):
+    """A failed command nobody retries (the cable lock) is `failed`, not `retrying`; the
+    next command that works records the recovery."""
+    async with running_agent(write_site(tmp_path, csms.url)) as cp:
+        await started(cp, csms)
+        await cp.console("sim fault 1 lock-stuck")
+        assert await csms.call("CP-IT", call.UnlockConnector(connector_id=1)) == {
+            "status": "UnlockFailed"}
+        line = hw_line(await cp.console("hw"), "lock")
+        assert 'state=failed last_error="did not unlock"' in line and "error_at=" in line
+        await cp.console("sim fault 1 clear")
+        assert await csms.call("CP-IT", call.UnlockConnector(connector_id=1)) == {
+            "status": "Unlocked"}
+        line = hw_line(await cp.console("hw"), "lock")
+        assert 'state=ok last_error="did not unlock"' in line and "recovered_at=" in line
