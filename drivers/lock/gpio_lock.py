@@ -14,7 +14,10 @@ feedback (micro)switch. Three actuators are supported (``actuator``):
   ``pulse_s`` toggles it, so ``lock()``/``unlock()`` pulse only when the feedback says the
   latch is not already where it should be.
 
-The feedback input reads logical True = "locked" (``feedback_active_low`` inverts).
+The feedback input reads logical True = "locked". The default wiring is fail-safe: a
+switch that closes when locked connects ``feedback_pin`` to GND, read with the internal
+pull-up and ``feedback_active_low = true``, so a broken feedback wire reads "unlocked" and
+the lock fails (a fault) instead of confirming a lock that is not there.
 
 Obligations (hal.interfaces.ConnectorLock):
 - ``lock()`` returns True only when the feedback reads "locked" continuously for
@@ -68,7 +71,7 @@ class GpioConnectorLock:
                  actuator: str = "motor", unlock_pin: int | None = None,
                  pulse_s: float = 0.6, lock_timeout_s: float = 1.5,
                  unlock_timeout_s: float = 1.5, outputs_active_low: bool = False,
-                 feedback_active_low: bool = False, feedback_bias: str = "pull-up",
+                 feedback_active_low: bool = True, feedback_bias: str = "pull-up",
                  feedback_debounce_s: float = 0.005, feedback_settle_s: float = 0.05,
                  name: str = "lock") -> None:
         self._gpio = gpio
@@ -293,13 +296,14 @@ OPTIONS = (
     optional("lock_timeout_s", float, 1.5, "seconds from the start of a lock within which the "
              "feedback must report locked; otherwise the actuator is switched off and the "
              "connector faults (ConnectorLockFailure)", minimum=0.05, maximum=10.0),
-    optional("unlock_timeout_s", float, 1.5, "the same for unlocking (UnlockConnector "
-             "answers Failed)", minimum=0.05, maximum=10.0),
+    optional("unlock_timeout_s", float, 1.5, "the same for unlocking (an UnlockConnector "
+             "is answered UnlockFailed)", minimum=0.05, maximum=10.0),
     optional("outputs_active_low", bool, False, "true when the driver inputs switch on at a "
              "LOW level (many opto-isolated relay/driver boards)"),
-    optional("feedback_active_low", bool, False, "true when a LOW level on feedback_pin means "
-             "'locked' (switch to GND that closes when locked); false when it opens when "
-             "locked (pull-up reads HIGH = locked)"),
+    optional("feedback_active_low", bool, True, "true (fail-safe wiring): a LOW level on "
+             "feedback_pin means 'locked', i.e. a switch to GND that closes when locked, read "
+             "with the pull-up, so a broken wire reads 'unlocked' and the lock fails; false "
+             "for a switch that opens when locked"),
     optional("feedback_bias", str, "pull-up", "bias of the feedback input", choices=BIAS_CHOICES),
     optional("feedback_debounce_s", float, 0.005, "debounce filter of the feedback input "
              "(gpiod kernel debounce; 0 = off)", minimum=0.0, maximum=0.1),

@@ -32,7 +32,7 @@ class Mechanism:
     """
 
     def __init__(self, gpio: SimGpioFactory, actuator: str = "motor", *,
-                 outputs_active_low: bool = False, feedback_active_low: bool = False,
+                 outputs_active_low: bool = False, feedback_active_low: bool = True,
                  travel_s: float = 0.0) -> None:
         self.gpio = gpio
         self.actuator = actuator
@@ -148,6 +148,18 @@ async def test_unlock_that_never_confirms_fails_and_leaves_outputs_off():
     await dev.close()
 
 
+async def test_broken_feedback_wire_reads_unlocked_and_the_lock_fails():
+    """Default wiring (switch to GND closed when locked, pull-up, active low): an open
+    wire reads HIGH = "unlocked", so a lock with no feedback can never confirm."""
+    gpio = SimGpioFactory()             # nothing drives the feedback input: only the pull-up
+    dev = make(gpio)
+    await dev.open()
+    assert dev.info().details["feedback"] == "unlocked"
+    assert await dev.lock() is False
+    assert not gpio.level(LOCK) and not gpio.level(UNLOCK)
+    await dev.close()
+
+
 async def test_flapping_feedback_does_not_confirm():
     """A switch that chatters (a pin that did not engage, a loose wire) never holds
     "locked" for feedback_settle_s: the lock fails instead of confirming on a bounce."""
@@ -179,10 +191,10 @@ async def test_feedback_settling_within_the_timeout_confirms():
     Mechanism(gpio, travel_s=0.02)
     dev = make(gpio, feedback_settle_s=0.02)
     await dev.open()
-    # one bounce right after the pulse, then stable
+    # one bounce right after the pulse, then stable (active low: high = unlocked)
     loop = asyncio.get_running_loop()
-    loop.call_later(0.06, gpio.drive, FEEDBACK, False)
-    loop.call_later(0.07, gpio.drive, FEEDBACK, True)
+    loop.call_later(0.06, gpio.drive, FEEDBACK, True)
+    loop.call_later(0.07, gpio.drive, FEEDBACK, False)
     assert await dev.lock() is True
     await dev.close()
 
