@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hal.errors import DeviceOpenError, DeviceUnavailable
-from hal.gpio import GpioLines, OutputConfig
+from hal.gpio import LINE_ERRORS, GpioLines, OutputConfig
 from hal.interfaces import DeviceInfo
 from hal.options import optional, required
 from drivers.registry import BuildContext, DriverSpec
@@ -171,7 +171,7 @@ class GpioRgbIndicator:
         try:
             for pin in self.pins:
                 lines.set(pin, False)
-        except (OSError, ValueError) as exc:
+        except LINE_ERRORS as exc:
             log.debug("%s: switching off on close failed: %s", self.name, exc)
         finally:
             lines.close()
@@ -199,7 +199,7 @@ class GpioRgbIndicator:
         self._changed.set()
         try:
             self._light(lines, colour_at(status, 0.0))
-        except (OSError, ValueError) as exc:
+        except LINE_ERRORS as exc:
             raise DeviceUnavailable(self._last_error) from exc
 
     # -- internals --------------------------------------------------------------------
@@ -210,7 +210,7 @@ class GpioRgbIndicator:
         try:
             for pin, on in zip(self.pins, colour):
                 lines.set(pin, on)
-        except (OSError, ValueError) as exc:
+        except LINE_ERRORS as exc:
             self._lit = None                  # unknown: set every channel next time
             message = f"{self.name}: GPIO failed setting the indicator ({exc})"
             if message != self._last_error:
@@ -232,7 +232,7 @@ class GpioRgbIndicator:
                 elapsed = loop.time() - self._since
                 try:
                     self._light(lines, colour_at(self._status, elapsed))
-                except (OSError, ValueError):
+                except LINE_ERRORS:
                     pass                      # recorded in last_error; retried next step
                 wait = next_change_s(self._status, elapsed)
             try:

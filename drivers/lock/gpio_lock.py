@@ -38,7 +38,8 @@ from typing import Any
 
 from drivers.errors import DriverError
 from hal.errors import DeviceOpenError, DeviceUnavailable
-from hal.gpio import BIAS_CHOICES, Bias, Edge, GpioLines, InputConfig, OutputConfig
+from hal.gpio import (LINE_ERRORS, BIAS_CHOICES, Bias, Edge, GpioLines, InputConfig,
+                      OutputConfig)
 from hal.interfaces import DeviceInfo
 from hal.options import optional, required
 from drivers.registry import BuildContext, DriverSpec
@@ -169,7 +170,7 @@ class GpioConnectorLock:
             except LockClosed:
                 self._fail(f"{self.name}: closed while waiting for '{word}'")
                 return False
-            except (OSError, ValueError) as exc:
+            except LINE_ERRORS as exc:
                 self._safe_off(lines)
                 raise self._fault(DeviceUnavailable(
                     f"{self.name}: GPIO failed while trying to get '{word}' ({exc}); "
@@ -241,7 +242,7 @@ class GpioConnectorLock:
         for pin in self._outputs:
             try:
                 lines.set(pin, False)
-            except (OSError, ValueError) as exc:
+            except LINE_ERRORS as exc:
                 log.debug("%s: switching pin %d off failed: %s", self.name, pin, exc)
 
     def _fail(self, message: str) -> None:
