@@ -20,8 +20,8 @@ pull-up and ``feedback_active_low = true``, so a broken feedback wire reads "unl
 the lock fails (a fault) instead of confirming a lock that is not there.
 
 Obligations (hal.interfaces.ConnectorLock):
-- ``lock()`` returns True only when the feedback reads "locked" continuously for
-  ``feedback_settle_s``, within ``lock_timeout_s`` of the start; otherwise every output is
+- ``lock()`` returns True only when the feedback reads "locked" within ``lock_timeout_s``
+  of the start and then holds it for ``feedback_settle_s``; otherwise every output is
   de-energised and it returns False (the hardware worker turns that into ``LockFailed``,
   and the core faults the connector with ``ConnectorLockFailure`` and offers no energy).
 - ``unlock()`` likewise with "unlocked" and ``unlock_timeout_s``.
@@ -156,12 +156,12 @@ class GpioConnectorLock:
         return await self._operate(False, self.unlock_timeout_s)
 
     async def _operate(self, locked: bool, timeout_s: float) -> bool:
-        lines = self._lines
-        if lines is None:
-            raise DeviceOpenError(f"{self.name}: lock used before open()")
         word = "locked" if locked else "unlocked"
-        self._commanded = word
         async with self._busy:
+            lines = self._lines  # after the wait: a close() meanwhile is seen here
+            if lines is None:
+                raise DeviceOpenError(f"{self.name}: lock used before open()")
+            self._commanded = word
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout_s
             try:
