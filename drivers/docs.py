@@ -50,6 +50,20 @@ WIRING = """\
   `feedback_active_low = false`: a HIGH input then means "main contacts closed", and a
   broken feedback wire is reported as a weld instead of hiding one. With a normally-open
   auxiliary contact to GND instead, set `feedback_active_low = true`.
+- **Cable lock (`gpio`)**: never drive the actuator from a GPIO. A motor lock (or a
+  two-coil bistable solenoid) goes behind an H-bridge driver (e.g. a DRV8871-class board
+  or two relays wired as a reversing pair) on `lock_pin` (IN1) and `unlock_pin` (IN2);
+  each is pulsed for `pulse_s` (the lock's travel time, typically 0.3-0.6 s at 12 V), and
+  never both at once. A monostable solenoid that holds while powered is
+  `actuator = "solenoid-hold"` on one driver output; a push-push latch is
+  `"solenoid-pulse"`. Wire the lock's position switch so that it closes to GND when
+  locked and keep `feedback_active_low = true`, `feedback_bias = "pull-up"`: a broken wire
+  then reads "unlocked" and the connector faults (`ConnectorLockFailure`) instead of
+  charging with a cable that can be pulled.
+- **RGB indicator (`gpio_rgb`)**: one series resistor per channel (e.g. 330 Ω at 3.3 V,
+  a few mA); for a brighter lamp or an LED strip use a transistor/MOSFET per channel. A
+  common-cathode LED goes to GND with `active_low = false`; a common-anode LED goes to
+  3.3 V with `active_low = true`.
 - **Wiegand**: readers are 5 V. Level-shift DATA0 (usually green) and DATA1 (usually
   white) to 3.3 V with a level shifter or optocouplers; common GND. Pulses last 20-100 µs,
   so use `factory = "gpiod"` (kernel-timestamped edges); `gap_s` must stay above the
@@ -86,6 +100,8 @@ def _unit(option: Option) -> str:
 
 
 def _value(value: Any) -> str:
+    if value is None:
+        return "(none)"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):

@@ -48,6 +48,10 @@ class DriverSpec:
     # Devices of one group may share a serial port (one link or bus for all of them, with
     # the same serial settings); any other two devices on one port are a board mistake.
     port_group: str = ""
+    # Problems between validated options that one option's own check cannot see, as
+    # ``(key, message)`` pairs (``firmware.board_checks`` reports them; e.g. a motor lock
+    # without its unlock_pin). None: the options are independent.
+    check: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None
 
 
 _REGISTRY: dict[tuple[str, str], DriverSpec] = {}
@@ -108,6 +112,8 @@ def _load_builtin_drivers() -> None:
 BUILTIN_DRIVERS: dict[tuple[str, str], str] = {
     **{(role, "sim"): "drivers.sim" for role in ROLES},
     ("contactor", "gpio"): "drivers.contactor",
+    ("lock", "gpio"): "drivers.lock",
+    ("indicator", "gpio_rgb"): "drivers.indicator",
     **{("meter", name): "drivers.meter"
        for name in ("sdm630", "sdm120", "sdm72dm_v2", "abb_b23", "modbus")},
     **{(role, "openevse"): "drivers.pilot" for role in ("pilot", "contactor", "meter")},
@@ -119,6 +125,8 @@ BUILTIN_DRIVERS: dict[tuple[str, str], str] = {
 BUILTIN_DRIVER_MODULES: list[str] = [
     "drivers.sim",
     "drivers.contactor",   # gpio
+    "drivers.lock",        # gpio
+    "drivers.indicator",   # gpio_rgb
     "drivers.meter",       # sdm630, sdm120, sdm72dm_v2, abb_b23, modbus (inline map)
     "drivers.pilot",       # openevse (pilot, contactor, meter)
     "drivers.rfid",        # pn532, rdm6300, wiegand, line

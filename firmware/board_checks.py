@@ -49,13 +49,27 @@ def board_problems(board: Any) -> list[ConfigProblem]:
     file = str(board.path)
     devices = _devices(board)
     problems: list[ConfigProblem] = []
+    problems += _option_problems(file, devices)
     problems += _gpio_problems(file, board, devices)
     problems += _port_problems(file, devices)
     problems += _sim_mix_problems(file, board, devices)
     return problems
 
 
+def _option_problems(file: str, devices: list[_Placed]) -> list[ConfigProblem]:
+    """Problems between a device's own options (its driver's ``DriverSpec.check``)."""
+    problems: list[ConfigProblem] = []
+    for d in devices:
+        spec = d.spec
+        if spec is not None and spec.check is not None:
+            problems += [ConfigProblem(file, f"{d.where}.{key}", message)
+                         for key, message in spec.check(d.options)]
+    return problems
+
+
 def _gpio_problems(file: str, board: Any, devices: list[_Placed]) -> list[ConfigProblem]:
+    """Every ``*_pin`` option of every GPIO driver names a line no other pin uses (within
+    one device too: a lock's lock_pin and feedback_pin, a contactor's coil and feedback)."""
     problems: list[ConfigProblem] = []
     owners: dict[int, str] = {}
     for d in devices:

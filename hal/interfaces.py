@@ -215,7 +215,11 @@ class ControllerFaults(Protocol):
 class ConnectorLock(Device, Protocol):
     """Optional cable lock of a socket outlet.
 
-    ``unlock()`` returns True when the lock reports unlocked, False when it failed.
+    Obligations: ``lock()`` returns True only when the lock's feedback confirms "locked"
+    within the lock's timeout; otherwise the actuator is de-energised and it returns
+    False (the core then faults the connector with ConnectorLockFailure and offers no
+    energy). ``unlock()`` likewise returns True when the lock reports unlocked, False when
+    it failed. A device that went away raises ``DeviceUnavailable`` (treated as a failure).
     """
 
     async def lock(self) -> bool: ...
@@ -225,6 +229,12 @@ class ConnectorLock(Device, Protocol):
 
 @runtime_checkable
 class Indicator(Device, Protocol):
-    """Optional status light/display. ``show`` takes an OCPP connector status name."""
+    """Optional status light/display.
+
+    ``show(status)`` takes an OCPP connector status name (``Available`` ... ``Faulted``) or
+    ``"Authorizing"`` (a tap on the connector waits for the CSMS; OCPP reports Preparing).
+    An unknown name is shown as such (never refused); a device that stopped working
+    raises ``DeviceUnavailable``, which the runtime logs: an indicator never stops charging.
+    """
 
     async def show(self, status: str) -> None: ...

@@ -17,6 +17,8 @@ Obligations (hal.interfaces.Contactor):
 - ``check()`` raises ``ContactorWelded`` when the feedback says closed while commanded
   open, ``ContactorDidNotClose`` when it says open while commanded closed (and then
   switches the coil off: a coil whose contact dropped out is never left energised).
+- A GPIO line that fails (the chip went away) raises ``ContactorFault`` after a
+  best-effort coil switch-off: the contactor's state is unknown, which is a fault.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from hal.errors import ContactorDidNotClose, ContactorWelded, DeviceOpenError
-from hal.gpio import BIAS_CHOICES, Bias, Edge, GpioLines, InputConfig, OutputConfig
+from hal.errors import ContactorDidNotClose, ContactorFault, ContactorWelded, DeviceOpenError
+from hal.gpio import (LINE_ERRORS, BIAS_CHOICES, Bias, Edge, GpioLines, InputConfig,
+                      OutputConfig)
 from hal.interfaces import DeviceInfo
 from hal.options import optional, required
 from drivers.registry import BuildContext, DriverSpec
@@ -94,6 +97,8 @@ class GpioContactor:
             return
         try:
             lines.set(self.coil_pin, False)
+        except LINE_ERRORS as exc:  # a chip that went away must not make close() raise
+            log.debug("%s: switching the coil off on close failed: %s", self.name, exc)
         finally:
             lines.close()
         self._commanded_closed = False
@@ -120,6 +125,37 @@ class GpioContactor:
         return self._lines
 
     async def close_contactor(self) -> None:
+        try:
+            await self._close_contactor()
+        except LINE_ERRORS as exc:
+            raise self._line_failed(exc) from exc
+
+    async def open_contactor(self) -> None:
+        try:
+            await self._open_contactor()
+        except LINE_ERRORS as exc:
+            raise self._line_failed(exc) from exc
+
+    async def check(self) -> None:
+        try:
+            await self._check()
+        except LINE_ERRORS as exc:
+            raise self._line_failed(exc) from exc
+
+    def _line_failed(self, exc: Exception) -> ContactorFault:
+        self._commanded_closed = False
+        if self._lines is not None:
+            try:
+                self._lines.set(self.coil_pin, False)
+            except LINE_ERRORS:
+                pass
+        fault = ContactorFault(f"{self.name}: GPIO failed ({exc}): contactor state unknown, "
+                               f"coil switched off if the line still allows it (check the "
+                               f"GPIO chip and its connection)")
+        self._fault(fault)
+        return fault
+
+    async def _close_contactor(self) -> None:
         lines = self._require()
         self._commanded_closed = True
         lines.set(self.coil_pin, True)
@@ -135,7 +171,7 @@ class GpioContactor:
                 f"relay driver and feedback wiring/polarity)"))
         self._last_error = ""
 
-    async def open_contactor(self) -> None:
+    async def _open_contactor(self) -> None:
         lines = self._require()
         self._commanded_closed = False
         lines.set(self.coil_pin, False)
@@ -148,7 +184,7 @@ class GpioContactor:
                 f"(or feedback wiring fault)"))
         self._last_error = ""
 
-    async def check(self) -> None:
+    async def _check(self) -> None:
         lines = self._require()
         self._last_feedback = lines.get(self.feedback_pin)
         if self._last_feedback and not self._commanded_closed:

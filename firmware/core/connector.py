@@ -221,6 +221,15 @@ class Connector:
             return "Preparing"
         return "Available"
 
+    def indicated_status(self) -> str:
+        """What the indicator shows: ``status()``, but "Authorizing" while a tap on this
+        connector waits for the CSMS's Authorize answer. OCPP 1.6 has no such status (the
+        connector is Preparing); the light tells the driver that the card was read."""
+        status = self.status()
+        if status == "Preparing" and self.awaiting_authorize:
+            return "Authorizing"
+        return status
+
     def error(self) -> Fault | None:
         """The fault to report (the first raised), or None."""
         return next(iter(self.faults.values()), None)

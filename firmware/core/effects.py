@@ -76,7 +76,8 @@ class UnlockCable(Effect):
 
 @dataclass(frozen=True)
 class ShowStatus(Effect):
-    """Tell the indicator (if any) the connector's new OCPP status."""
+    """Tell the indicator (if any) the connector's new OCPP status, or "Authorizing"
+    while a tap on it waits for the CSMS (OCPP reports Preparing then)."""
 
     connector_id: int
     status: str

@@ -143,7 +143,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
                 c.lock_confirmed = False  # until CableLocked answers this LockCable
                 later.append(fx.LockCable(c.connector_id) if lock
                              else fx.UnlockCable(c.connector_id))
-            status = c.status()
+            status = c.indicated_status()
             if status != c.shown_status:
                 c.shown_status = status
                 later.append(fx.ShowStatus(c.connector_id, status))

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from hal.gpio.base import (Bias, Edge, EdgeEvent, GpioFactory, GpioLines, InputConfig,
-                           LineConfig, OutputConfig)
+from hal.gpio.base import (LINE_ERRORS, Bias, Edge, EdgeEvent, GpioFactory, GpioLines,
+                           InputConfig, LineConfig, OutputConfig)
 from hal.options import Option, optional, required, validate_table
 
 __all__ = ["Bias", "Edge", "EdgeEvent", "GpioFactory", "GpioLines", "InputConfig", "LineConfig",
-           "OutputConfig", "GPIO_OPTIONS", "FACTORIES", "open_gpio_factory", "BIAS_CHOICES"]
+           "OutputConfig", "GPIO_OPTIONS", "FACTORIES", "open_gpio_factory", "BIAS_CHOICES",
+           "LINE_ERRORS"]
 
 FACTORIES = ("gpiod", "rpigpio", "sim")
 BIAS_CHOICES = tuple(b.value for b in Bias)

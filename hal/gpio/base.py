@@ -107,6 +107,12 @@ class GpioFactory(Protocol):
     def close(self) -> None: ...
 
 
+# What ``GpioLines.get``/``set``/``wait_value`` raise when a line stops working: OSError
+# from libgpiod (ENODEV once the chip is gone) and the sim, RuntimeError from RPi.GPIO /
+# rpi-lgpio, ValueError for released lines. Drivers catch exactly these and report a
+# HalError, so a GPIO failure is never a traceback.
+LINE_ERRORS: tuple[type[Exception], ...] = (OSError, RuntimeError, ValueError)
+
 # Edge events kept per request when nobody consumes edges(); older ones are dropped.
 # Large enough for several Wiegand frames (34 bits each).
 EVENT_QUEUE_MAX = 1024

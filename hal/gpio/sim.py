@@ -7,11 +7,14 @@ device side uses the normal ``GpioFactory``/``GpioLines`` API. Levels are electr
 that gets its polarity wrong fails here too.
 
 Claims are exclusive like on a real chip: requesting a pin twice raises
-``DeviceOpenError`` until the first request is closed.
+``DeviceOpenError`` until the first request is closed. ``remove()`` plays a chip that
+goes away under its users (a USB GPIO expander unplugged, a gpio-sim chip deleted):
+from then on ``get``/``set`` raise ``OSError(ENODEV)`` as libgpiod does.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from typing import Callable, Mapping
@@ -35,9 +38,13 @@ class SimGpioFactory:
         self._driven: set[int] = set()              # inputs the world has driven
         self._owners: dict[int, "SimGpioLines"] = {}
         self._output_watchers: dict[int, list[Callable[[bool], None]]] = {}
+        self.removed = False
 
     # -- device side ------------------------------------------------------------------
     def request(self, consumer: str, lines: Mapping[int, LineConfig]) -> "SimGpioLines":
+        if self.removed:
+            raise DeviceOpenError(f"GPIO chip '{self.label}' is gone (removed): check the "
+                                  f"GPIO expander's connection")
         for pin in lines:
             if not 0 <= pin < self.num_lines:
                 raise DeviceOpenError(
@@ -81,6 +88,17 @@ class SimGpioFactory:
     def level(self, pin: int) -> bool:
         """Electrical level of a pin (outputs: what the device drives)."""
         return self._levels.get(pin, False)
+
+    def remove(self) -> None:
+        """The chip disappears: every later ``get``/``set`` raises ``OSError(ENODEV)``;
+        waiters are woken so that they find out."""
+        self.removed = True
+        for req in list(set(self._owners.values())):
+            req._notify()
+
+    def check_present(self) -> None:
+        if self.removed:
+            raise OSError(errno.ENODEV, f"GPIO chip '{self.label}' removed")
 
     def claimed(self, pin: int) -> bool:
         return pin in self._owners
@@ -127,12 +145,14 @@ class SimGpioLines(LinesBase):
 
     def get(self, pin: int) -> bool:
         cfg = self._check_pin(pin)
+        self._factory.check_present()
         return self._factory.level(pin) != cfg.active_low
 
     def set(self, pin: int, value: bool) -> None:
         cfg = self._check_pin(pin, output=True)
         if self._closed:
             raise ValueError(f"sim pin {pin}: lines already released")
+        self._factory.check_present()
         self._factory._set_level(pin, value != cfg.active_low)
 
     def describe(self, pin: int) -> str:

@@ -56,8 +56,25 @@ def test_the_shipped_boards_pass(tmp_path):
     (lambda b: b + "\nx = " + "[" * 5000 + "]" * 5000 + "\n",
      "board.toml: (syntax): nested too deeply"),
     (lambda b: b.encode() + b"\n# \xff\xfe\n", "board.toml: (file): not UTF-8 text"),
+    (lambda b: b.replace("lock_pin = 22", "lock_pin = 17"),
+     "connector 1.lock.lock_pin: GPIO line 17 is already used by connector 1.contactor.coil_pin"),
+    (lambda b: b.replace("feedback_pin = 24", "feedback_pin = 22"),
+     "connector 1.lock.lock_pin: GPIO line 22 is already used by connector 1.lock.feedback_pin"),
+    (lambda b: b.replace("unlock_pin = 23\n", ""),
+     'connector 1.lock.unlock_pin: required with actuator = "motor"'),
+    (lambda b: b.replace('actuator = "motor"', 'actuator = "solenoid-hold"'),
+     'connector 1.lock.unlock_pin: unused with actuator = "solenoid-hold"'),
+    (lambda b: b.replace("lock_timeout_s = 1.0", "lock_timeout_s = 0.2"),
+     "connector 1.lock.lock_timeout_s: 0.2 s is shorter than pulse_s = 0.5 s"),
+    (lambda b: b.replace("blue_pin = 13", "blue_pin = 5"),
+     "connector 1.indicator.red_pin: GPIO line 5 is already used by connector 1.indicator.blue_pin"),
+    (lambda b: b.replace('driver = "gpio_rgb"', 'driver = "gpio_rgb"\nbrightness = 3'),
+     "connector 1.indicator.brightness: unknown key"),
 ], ids=["gpio-without-table", "coil-equals-feedback", "two-devices-one-port",
-        "out-of-range", "baudrate", "5000-digit-int", "5000-deep", "not-utf8"])
+        "out-of-range", "baudrate", "5000-digit-int", "5000-deep", "not-utf8",
+        "lock-pin-on-the-coil", "lock-pin-on-its-feedback", "motor-without-unlock-pin",
+        "solenoid-with-unlock-pin", "timeout-shorter-than-pulse", "indicator-pin-twice",
+        "indicator-unknown-key"])
 def test_board_mistakes(tmp_path, change, expected):
     code, out = check(tmp_path, change(PI5))
     assert code == 2 and expected in out, out
@@ -100,9 +117,9 @@ def test_a_state_dir_that_cannot_be_created(tmp_path):
 
 
 def test_sim_devices_next_to_real_ones_need_an_explicit_yes(tmp_path):
-    board = PI5 + '\n'  # a real board with a simulated lock
-    board = board.replace("[connector.meter]", '[connector.lock]\ndriver = "sim"\n\n'
-                                               "[connector.meter]")
+    # a real board with a simulated lock instead of its GPIO one
+    start, end = PI5.index("[connector.lock]"), PI5.index("[connector.indicator]")
+    board = PI5[:start] + '[connector.lock]\ndriver = "sim"\n\n' + PI5[end:]
     code, out = check(tmp_path, board)
     assert code == 2 and "board.mixed_sim: simulated devices (connector 1.lock)" in out
     code, _ = check(tmp_path, board.replace("[board]\n", "[board]\nmixed_sim = true\n"))

@@ -185,3 +185,19 @@ async def test_gpiod_real_chip_input_roundtrip():
         assert path in lines.describe(free[-1])
     finally:
         lines.close()
+
+
+async def test_sim_chip_removal_makes_lines_fail_like_gpiod():
+    import errno
+
+    gpio = SimGpioFactory()
+    lines = gpio.request("dev", {1: OutputConfig(), 2: InputConfig()})
+    gpio.remove()
+    with pytest.raises(OSError) as err:
+        lines.set(1, True)
+    assert err.value.errno == errno.ENODEV
+    with pytest.raises(OSError):
+        await lines.wait_value(2, True, 1.0)
+    with pytest.raises(DeviceOpenError, match="gone"):
+        gpio.request("other", {3: OutputConfig()})
+    lines.close()

@@ -8,7 +8,7 @@ import pytest
 
 from drivers.contactor.gpio_contactor import SPEC, GpioContactor
 from drivers.registry import BuildContext
-from hal.errors import ContactorDidNotClose, ContactorWelded, DeviceOpenError
+from hal.errors import ContactorDidNotClose, ContactorFault, ContactorWelded, DeviceOpenError
 from hal.gpio import OutputConfig
 from hal.gpio.sim import SimGpioFactory
 from hal.interfaces import Contactor
@@ -159,3 +159,20 @@ def test_options_are_validated():
     _, problems = validate_table({"coil_pin": 17, "feedback_pin": 27, "feedback_timeout_s": 0,
                                   "feedback_bias": "up"}, SPEC.options, "c")
     assert {p.key for p in problems} == {"c.feedback_timeout_s", "c.feedback_bias"}
+
+
+async def test_a_vanished_gpio_chip_is_a_contactor_fault_not_a_traceback():
+    """Raw OSError would escape the hardware worker (it catches HalError): a chip that
+    goes away (USB expander unplugged) must become a ContactorFault, and close() still
+    works."""
+    gpio = SimGpioFactory()
+    Contact(gpio)
+    dev = make(gpio)
+    await dev.open()
+    await dev.close_contactor()
+    gpio.remove()
+    for op in (dev.open_contactor, dev.check, dev.close_contactor):
+        with pytest.raises(ContactorFault, match="GPIO failed"):
+            await op()
+    assert "GPIO failed" in dev.info().last_error
+    await dev.close()

@@ -13,21 +13,24 @@ from hal import interfaces
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = {
     ("pilot", "openevse"), ("contactor", "openevse"), ("meter", "openevse"),
-    ("contactor", "gpio"),
+    ("contactor", "gpio"), ("lock", "gpio"), ("indicator", "gpio_rgb"),
     ("meter", "sdm630"), ("meter", "sdm120"), ("meter", "sdm72dm_v2"), ("meter", "abb_b23"),
     ("meter", "modbus"),
     ("rfid", "pn532"), ("rfid", "rdm6300"), ("rfid", "wiegand"), ("rfid", "line"),
 }
 PROTOCOLS = {"pilot": interfaces.ControlPilot, "contactor": interfaces.Contactor,
-             "meter": interfaces.EnergyMeter, "rfid": interfaces.RfidReader}
+             "meter": interfaces.EnergyMeter, "rfid": interfaces.RfidReader,
+             "lock": interfaces.ConnectorLock, "indicator": interfaces.Indicator}
 MINIMAL = {"port": "/dev/ttyUSB0", "coil_pin": 17, "feedback_pin": 27, "d0_pin": 5, "d1_pin": 6,
+           "lock_pin": 22, "red_pin": 5, "green_pin": 6, "blue_pin": 13,
            "baudrate": 9600, "device_id": 1,
            "register_map": {"registers": {"energy_import_kwh": {"address": 0x48,
                                                                 "type": "float32"}}}}
 
 
 def test_builtin_modules_register_every_driver():
-    for module in ("drivers.contactor", "drivers.meter", "drivers.pilot", "drivers.rfid"):
+    for module in ("drivers.contactor", "drivers.lock", "drivers.indicator", "drivers.meter",
+                   "drivers.pilot", "drivers.rfid"):
         assert module in registry.BUILTIN_DRIVER_MODULES
     found = {(s.role, s.name) for s in docs.hardware_specs()}
     assert EXPECTED <= found
@@ -70,15 +73,15 @@ def test_readme_lists_every_option_of_every_driver():
             assert f"| `{option.name}` |" in section
 
 
-@pytest.mark.parametrize("board", ["pi4-openevse-sdm630-pn532.toml",
-                                   "pi5-relay-sdm120-rdm6300.toml"])
-def test_pi_board_configs_validate_and_build(board):
+@pytest.mark.parametrize("board, count", [("pi4-openevse-sdm630-pn532.toml", 4),
+                                          ("pi5-relay-sdm120-rdm6300.toml", 6)])
+def test_pi_board_configs_validate_and_build(board, count):
     board_mod = pytest.importorskip("firmware.board")
     config = board_mod.load_board_config(ROOT / "board_configs" / board)
     built = board_mod.build_board(config)
     assert not config.uses_sim
     devices = built.all_devices()
-    assert len(devices) == 4
+    assert len(devices) == count
     for device in devices:
         info = device.info()
         assert isinstance(device, PROTOCOLS[info.role])
