@@ -4,8 +4,9 @@ A board config device table looks like ``[connector.meter] driver = "sdm630" por
 ``firmware.board`` looks up ``(role, driver)`` here, validates the table against the
 driver's ``options`` (every problem reported, unknown keys included) and calls ``build``.
 
-Roles: ``pilot``, ``contactor``, ``meter``, ``lock``, ``indicator`` (per connector) and
-``rfid`` (per reader). Simulated devices register under the driver name ``sim``.
+Roles: ``pilot``, ``contactor``, ``meter``, ``lock``, ``indicator`` (per connector),
+``rfid`` (per reader) and ``payment`` (per terminal; one terminal may serve several
+connectors). Simulated devices register under the driver name ``sim``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Callable
 
 from hal.options import Option
 
-ROLES = ("pilot", "contactor", "meter", "lock", "indicator", "rfid")
+ROLES = ("pilot", "contactor", "meter", "lock", "indicator", "rfid", "payment")
 
 
 @dataclass
