@@ -28,7 +28,9 @@ ROLE_TITLES = {"pilot": "Pilot (`[connector.pilot]`)",
                "meter": "Meter (`[connector.meter]`)",
                "lock": "Cable lock (`[connector.lock]`)",
                "indicator": "Indicator (`[connector.indicator]`)",
-               "rfid": "Card readers (`[[reader]]`, besides `name`, `driver`, `connector`)"}
+               "rfid": "Card readers (`[[reader]]`, besides `name`, `driver`, `connector`)",
+               "payment": "Payment terminals (`[[payment]]`, besides `name`, `driver`, "
+                          "`connectors`)"}
 
 _UNITS = (("_s", "s"), ("_a", "A"), ("_v", "V"), ("_w", "W"), ("_wh", "Wh"), ("_hz", "Hz"))
 

@@ -113,6 +113,7 @@ BUILTIN_DRIVERS: dict[tuple[str, str], str] = {
        for name in ("sdm630", "sdm120", "sdm72dm_v2", "abb_b23", "modbus")},
     **{(role, "openevse"): "drivers.pilot" for role in ("pilot", "contactor", "meter")},
     **{("rfid", name): "drivers.rfid" for name in ("pn532", "rdm6300", "wiegand", "line")},
+    **{("payment", name): "drivers.payment" for name in ("zvt", "zvt_tcp")},
 }
 
 # Modules whose import registers drivers. Keep imports inside them cheap: heavy
@@ -123,4 +124,5 @@ BUILTIN_DRIVER_MODULES: list[str] = [
     "drivers.meter",       # sdm630, sdm120, sdm72dm_v2, abb_b23, modbus (inline map)
     "drivers.pilot",       # openevse (pilot, contactor, meter)
     "drivers.rfid",        # pn532, rdm6300, wiegand, line
+    "drivers.payment",     # zvt (RS-232), zvt_tcp
 ]
