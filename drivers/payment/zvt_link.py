@@ -52,6 +52,7 @@ class SerialZvtLink:
         self._decoder = fr.FrameDecoder()
         self._frames: collections.deque[bytes] = collections.deque()
         self._replies: collections.deque[fr.FrameEvent] = collections.deque()
+        self._events: collections.deque[fr.FrameEvent] = collections.deque()
         self._bad_frames = 0
         self.naks_sent = 0
         self.resends = 0
@@ -86,21 +87,25 @@ class SerialZvtLink:
 
     async def _pump(self) -> None:
         """Read once (at most T1 inside a frame) and act on what was decoded."""
-        if self._decoder.in_frame:
-            try:
-                async with asyncio.timeout(self.timeouts.t1_s):
-                    data = await self._read()
-            except TimeoutError:
-                events = self._decoder.abandon()
+        # decoded events are queued before anything is awaited, and a frame is kept before
+        # its ACK is written: a receive() cancelled here (an abort) loses nothing
+        if not self._events:
+            if self._decoder.in_frame:
+                try:
+                    async with asyncio.timeout(self.timeouts.t1_s):
+                        data = await self._read()
+                except TimeoutError:
+                    self._events.extend(self._decoder.abandon())
+                else:
+                    self._events.extend(self._decoder.feed(data))
             else:
-                events = self._decoder.feed(data)
-        else:
-            events = self._decoder.feed(await self._read())
-        for event in events:
+                self._events.extend(self._decoder.feed(await self._read()))
+        while self._events:
+            event = self._events.popleft()
             if isinstance(event, fr.FrameReceived):
                 self._bad_frames = 0
-                await self._write(fr.ACK_BYTE)
                 self._frames.append(event.apdu)
+                await self._write(fr.ACK_BYTE)
             elif isinstance(event, fr.FrameCorrupt):
                 self._bad_frames += 1
                 log.debug("%s: corrupt frame (%s), NAK", self.settings.port, event.reason)

@@ -83,11 +83,14 @@ class ZvtPaymentTerminal:
                                    "registered": "yes" if self._registered else "no"})
 
     # -- one dialogue -------------------------------------------------------------
-    async def _next_apdu(self, dialogue: ZvtDialogue) -> bytes | None:
+    async def _next_apdu(self, dialogue: ZvtDialogue, abortable: bool) -> bytes | None:
         """The terminal's next APDU, or None when ``abort()`` asked to abort first."""
         timeout_s = dialogue.timeout_s(self.timeouts)
         receive = asyncio.ensure_future(self.link.receive())
-        wake = asyncio.ensure_future(self._abort_requested.wait())
+        # once the 06 B0 is out, only the terminal's answer is awaited
+        listen = abortable and not dialogue.abort_sent
+        wake = asyncio.ensure_future(self._abort_requested.wait() if listen
+                                     else asyncio.Event().wait())
         try:
             done, _ = await asyncio.wait({receive, wake}, timeout=timeout_s,
                                          return_when=asyncio.FIRST_COMPLETED)
@@ -104,16 +107,14 @@ class ZvtPaymentTerminal:
                                          f"{self.link.describe()}: no {what} within "
                                          f"{timeout_s:g} s")
 
-    async def _dialogue(self, dialogue: ZvtDialogue) -> DialogueResult:
+    async def _dialogue(self, dialogue: ZvtDialogue, abortable: bool = True) -> DialogueResult:
         self._current = dialogue
-        self._abort_requested.clear()
         self.link.flush()
         try:
             await self.link.send(dialogue.command)
             while not dialogue.done:
-                raw = await self._next_apdu(dialogue)
+                raw = await self._next_apdu(dialogue, abortable)
                 if raw is None:
-                    self._abort_requested.clear()
                     request = dialogue.abort()
                     if request is not None:
                         await self.link.send(request)
@@ -127,10 +128,14 @@ class ZvtPaymentTerminal:
     async def _run(self, command: bytes, what: str, *, expects_completion: bool = True,
                    register: bool = True) -> DialogueResult:
         async with self._lock:
+            self._abort_requested.clear()
             try:
                 async with asyncio.timeout(self.transaction_timeout_s):
                     if register and not self._registered:
                         await self._register()
+                    if self._abort_requested.is_set() and expects_completion:
+                        raise PaymentDeclined(f"{what}: aborted before it was sent",
+                                              zvt.RESULT_ABORTED)
                     result = await self._dialogue(
                         ZvtDialogue(command, expects_completion=expects_completion))
             except TimeoutError:
@@ -158,7 +163,8 @@ class ZvtPaymentTerminal:
 
     async def _register(self) -> None:
         result = await self._dialogue(ZvtDialogue(
-            zvt.registration(self._password, self.config_byte, self.currency_code)))
+            zvt.registration(self._password, self.config_byte, self.currency_code)),
+            abortable=False)   # an abort waits for the operation it was meant for
         code = result.failure_code
         if code is not None:
             raise PaymentDeclined(f"payment terminal {self.name} refused the registration: "
@@ -217,7 +223,8 @@ class ZvtPaymentTerminal:
         return PaymentResult(**{**reversed_.__dict__, "amount_cents": 0})
 
     async def abort(self) -> None:
-        if self._current is not None:
+        if self._lock.locked():
+            # never queue behind the operation it is meant to end
             self._abort_requested.set()
             return
         await self._run(zvt.abort(), "abort", expects_completion=False, register=False)

@@ -107,6 +107,20 @@ async def test_abort_while_the_customer_is_at_the_terminal(tcp_terminal, brain):
     assert brain.commands[-2:] == [h("06 B0 00")] * 2
 
 
+async def test_abort_during_the_registration_stops_the_payment_before_it_is_sent(
+        tcp_terminal, tcp_pt, brain):
+    tcp_pt.delay_s = 0.3                            # the terminal is slow to answer it
+    payment = asyncio.ensure_future(tcp_terminal.pre_authorise(2500))
+    await asyncio.sleep(0)                          # the payment holds the terminal now
+    assert brain.commands == []
+    await tcp_terminal.abort()                      # returns at once, does not queue
+    assert not payment.done()
+    with pytest.raises(PaymentDeclined) as caught:
+        await payment
+    assert caught.value.result_code == zvt.RESULT_ABORTED
+    assert [zvt.parse_apdu(c).command for c in brain.commands] == [zvt.REGISTRATION]
+
+
 async def test_terminal_that_stops_answering_mid_transaction_is_a_fault_not_a_hang(
         tcp_terminal, brain):
     await tcp_terminal.status()             # connected and answering

@@ -109,6 +109,7 @@ class TcpTerminal:
         self.brain = brain
         self.port = 0
         self.extra: bytes = b""          # sent before the next answer (garbage tests)
+        self.delay_s = 0.0               # a slow terminal: pause before each answer
         self._server: asyncio.Server | None = None
         self.connections = 0
         self._writers: list[asyncio.StreamWriter] = []
@@ -124,6 +125,8 @@ class TcpTerminal:
         try:
             while data := await reader.read(4096):
                 for apdu in stream.feed(data):
+                    if self.delay_s:
+                        await asyncio.sleep(self.delay_s)
                     for out in self.brain.on_apdu(apdu.encode()):
                         writer.write(self.extra + out)
                         self.extra = b""
