@@ -4,6 +4,8 @@ ACKs each), fed byte strings."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.errors import ProtocolError
 from drivers.payment import zvt_codec as zvt
@@ -70,3 +72,25 @@ def test_unknown_and_undecodable_messages_are_answered_not_crashed_on():
     d.receive(b"\x04")
     with pytest.raises(ProtocolError):
         d.receive(b"\x04")
+
+
+# ---------------------------------------------------------------------- fuzz
+known_heads = st.sampled_from([b"\x04\xff", b"\x04\x0f", b"\x06\x0f", b"\x06\x1e", b"\x06\xd1",
+                               b"\x06\xd3", b"\x80\x00", b"\x84\x83", b"\x06\x99"])
+apdus = st.one_of(
+    st.builds(lambda head, data: zvt.encode_apdu(head[0], head[1], data), known_heads,
+              st.binary(max_size=80)),
+    st.binary(max_size=20))
+
+
+@settings(max_examples=500, derandomize=True, deadline=None)
+@given(st.lists(apdus, max_size=12))
+def test_fuzz_dialogue_answers_anything_with_acks_or_raises_protocol_error(messages):
+    d = ZvtDialogue(zvt.pre_authorisation(2500))
+    for raw in messages:
+        try:
+            replies = d.receive(raw)
+        except ProtocolError:
+            return
+        for reply in replies:
+            assert reply == ACK or reply[0] == 0x84
