@@ -30,8 +30,8 @@ COMMON: tuple[Option, ...] = (
              "how a smaller final amount is captured: 'partial_reversal' (06 23 releases "
              "the unused part) or 'book_total' (06 24 books the used amount)",
              choices=CAPTURE_METHODS),
-    optional("config_byte", int, 0xDE, "ZVT registration config byte (222 = 0xDE: the ECR "
-             "controls payment and admin functions and gets intermediate statuses)",
+    optional("config_byte", int, 0xDE, "ZVT registration config byte (222 = 0xDE, the value "
+             "of EVerest's captured registration; see the terminal's ZVT manual)",
              minimum=0, maximum=255),
     optional("t1_s", float, _T.t1_s, "ZVT T1: longest gap between two bytes of a serial "
              "frame, s", minimum=0.01, maximum=10),

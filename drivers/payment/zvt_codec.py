@@ -152,8 +152,8 @@ def registration(password: int, config_byte: int = 0xDE, currency_code: int | No
                  service_byte: int | None = None) -> bytes:
     """06 00: password (3 B BCD), config byte, [currency 2 B BCD], [BMP 03 service byte].
 
-    0xDE is the config byte of EVerest's captured registration (ECR prints the receipts,
-    intermediate status to the ECR, payment and admin functions controlled by the ECR).
+    0xDE is the config byte of EVerest's captured registration (``packets.rs``
+    test_registration); what each bit enables is in the terminal's ZVT manual.
     """
     data = bcd_encode(password, 3) + bytes([config_byte])
     if currency_code is not None:
