@@ -37,6 +37,9 @@ class ZvtLink(Protocol):
 
     def flush(self) -> None: ...
 
+    async def reset(self) -> None:
+        """After a failed dialogue: drop partial input so the next one starts clean."""
+
     async def send(self, apdu: bytes) -> None: ...
 
     async def receive(self) -> bytes: ...
@@ -70,6 +73,11 @@ class SerialZvtLink:
         """Forget frames and ACKs left over from an earlier dialogue."""
         self._frames.clear()
         self._replies.clear()
+
+    async def reset(self) -> None:
+        self.flush()
+        self._events.clear()
+        self._decoder.reset()      # DLE STX framing resynchronises by itself from here
 
     async def _read(self) -> bytes:
         try:
@@ -109,14 +117,14 @@ class SerialZvtLink:
             elif isinstance(event, fr.FrameCorrupt):
                 self._bad_frames += 1
                 log.debug("%s: corrupt frame (%s), NAK", self.settings.port, event.reason)
+                self.naks_sent += 1
+                await self._write(fr.NAK_BYTE)     # also the last: the terminal owes nothing
                 if self._bad_frames > MAX_BAD_FRAMES:
                     self._bad_frames = 0
                     raise PaymentTerminalUnavailable(
                         f"payment terminal on {self.settings.port} sent {MAX_BAD_FRAMES + 1} "
                         f"corrupt frames in a row ({event.reason}): check the cable, "
                         f"baudrate and 2 stop bits")
-                self.naks_sent += 1
-                await self._write(fr.NAK_BYTE)
             else:
                 self._replies.append(event)
 
@@ -196,6 +204,11 @@ class TcpZvtLink:
 
     def flush(self) -> None:
         self._apdus.clear()
+
+    async def reset(self) -> None:
+        # a bare APDU stream cannot resynchronise (a bad length byte swallows what
+        # follows): reconnect at the next operation
+        await self.close()
 
     async def send(self, apdu: bytes) -> None:
         await self._connect()

@@ -140,18 +140,18 @@ class ZvtPaymentTerminal:
                         ZvtDialogue(command, expects_completion=expects_completion))
             except TimeoutError:
                 await self._abort_quietly()
-                self._failed(f"{what}: not finished within {self.transaction_timeout_s:g} s")
-            except ProtocolError as exc:
-                self._failed(f"{what}: {exc}")
-            except PaymentTerminalUnavailable as exc:
-                self._failed(f"{what}: {exc}")
+                await self._failed(f"{what}: not finished within "
+                                   f"{self.transaction_timeout_s:g} s")
+            except (ProtocolError, PaymentTerminalUnavailable) as exc:
+                await self._failed(f"{what}: {exc}")
             self.last_result = result
             self._last_error = ""
             return result
 
-    def _failed(self, message: str) -> NoReturn:
+    async def _failed(self, message: str) -> NoReturn:
         self._registered = False
         self._last_error = message
+        await self.link.reset()
         raise PaymentTerminalUnavailable(message)
 
     async def _abort_quietly(self) -> None:

@@ -65,6 +65,8 @@ async def test_terminal_sending_only_corrupt_frames_is_a_fault(serial_terminal, 
     serial_pt.corrupt_own_frames = 100
     with pytest.raises(PaymentTerminalUnavailable, match="corrupt frames"):
         await serial_terminal.status()
+    serial_pt.corrupt_own_frames = 0           # the line is good again: so is the driver
+    assert (await serial_terminal.status()).software_version == "SIM-PT 1.0"
 
 
 async def test_terminal_that_stops_answering_mid_transaction(serial_terminal, brain):

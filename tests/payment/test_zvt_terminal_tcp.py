@@ -161,6 +161,16 @@ async def test_unknown_and_malformed_apdus_are_answered_and_skipped(tcp_terminal
     assert brain.nacks_from_ecr == [h("84 83 00"), h("84 9A 00")]
 
 
+async def test_a_bad_length_byte_costs_one_operation_then_the_link_resynchronises(
+        tcp_terminal, tcp_pt, brain):
+    await tcp_terminal.status()
+    tcp_pt.extra = h("06 0F FF FF FF")          # announces 65535 bytes that never come
+    with pytest.raises(PaymentTerminalUnavailable, match="T2"):
+        await tcp_terminal.status()
+    result = await tcp_terminal.pre_authorise(2500)   # a new connection, a clean stream
+    assert result.receipt_number == 250 and tcp_pt.connections == 2
+
+
 async def test_terminal_closing_the_connection_is_a_fault_and_the_next_call_reconnects(
         tcp_terminal, tcp_pt, brain):
     await tcp_terminal.status()

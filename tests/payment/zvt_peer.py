@@ -163,6 +163,7 @@ class SerialTerminal:
         self.corrupt_own_frames = 0
         self.garbage = b""
         self.naks_received = 0
+        self.ack_timeout_s = 1.0
         self.frames_from_ecr: list[bytes] = []
         self._decoder = fr.FrameDecoder()
         self._events: collections.deque[fr.FrameEvent] = collections.deque()
@@ -182,7 +183,12 @@ class SerialTerminal:
             else:
                 self.pty.write(self.garbage + frame)
             while True:
-                event = await self._event()
+                try:
+                    async with asyncio.timeout(self.ack_timeout_s):   # its T3
+                        event = await self._event()
+                except TimeoutError:
+                    event = fr.NakReceived()
+                    break
                 if isinstance(event, fr.FrameReceived):
                     # e.g. the ECR's abort while it still owes us an ACK: take it now,
                     # act on it once this frame is through
