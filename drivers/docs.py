@@ -28,7 +28,9 @@ ROLE_TITLES = {"pilot": "Pilot (`[connector.pilot]`)",
                "meter": "Meter (`[connector.meter]`)",
                "lock": "Cable lock (`[connector.lock]`)",
                "indicator": "Indicator (`[connector.indicator]`)",
-               "rfid": "Card readers (`[[reader]]`, besides `name`, `driver`, `connector`)"}
+               "rfid": "Card readers (`[[reader]]`, besides `name`, `driver`, `connector`)",
+               "payment": "Payment terminals (`[[payment]]`, besides `name`, `driver`, "
+                          "`connectors`)"}
 
 _UNITS = (("_s", "s"), ("_a", "A"), ("_v", "V"), ("_w", "W"), ("_wh", "Wh"), ("_hz", "Hz"))
 
@@ -83,6 +85,11 @@ WIRING = """\
   before the Pi. Only one host may talk RAPI: unplug a WiFi module sharing the header.
   The pilot, contactor and meter tables of one controller must name the same port and
   serial settings (they share one link).
+- **ZVT payment terminal (`zvt`)**: the terminal's ECR port is RS-232 (±12 V): connect it
+  through a USB-RS232 adapter or a MAX3232 level shifter, never to the Pi's 3.3 V UART pins
+  directly. TX to RX, RX to TX, GND; 9600 baud, 8 data bits, no parity, 2 stop bits unless
+  the terminal is set otherwise. Over the network (`zvt_tcp`) give the terminal a fixed
+  address; the ZVT port is often 20007 (FEIG cVEND: 22000).
 - **Pi UARTs**: on a Pi 3/4 `/dev/serial0` is the header UART (disable the serial login
   console with raspi-config, keep the port enabled); on a Pi 5 enable it with
   `dtparam=uart0=on` and check the name with `ls -l /dev/ttyAMA*`. Prefer

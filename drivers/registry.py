@@ -4,8 +4,9 @@ A board config device table looks like ``[connector.meter] driver = "sdm630" por
 ``firmware.board`` looks up ``(role, driver)`` here, validates the table against the
 driver's ``options`` (every problem reported, unknown keys included) and calls ``build``.
 
-Roles: ``pilot``, ``contactor``, ``meter``, ``lock``, ``indicator`` (per connector) and
-``rfid`` (per reader). Simulated devices register under the driver name ``sim``.
+Roles: ``pilot``, ``contactor``, ``meter``, ``lock``, ``indicator`` (per connector),
+``rfid`` (per reader) and ``payment`` (per terminal; one terminal may serve several
+connectors). Simulated devices register under the driver name ``sim``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Callable
 
 from hal.options import Option
 
-ROLES = ("pilot", "contactor", "meter", "lock", "indicator", "rfid")
+ROLES = ("pilot", "contactor", "meter", "lock", "indicator", "rfid", "payment")
 
 
 @dataclass
@@ -118,6 +119,7 @@ BUILTIN_DRIVERS: dict[tuple[str, str], str] = {
        for name in ("sdm630", "sdm120", "sdm72dm_v2", "abb_b23", "modbus")},
     **{(role, "openevse"): "drivers.pilot" for role in ("pilot", "contactor", "meter")},
     **{("rfid", name): "drivers.rfid" for name in ("pn532", "rdm6300", "wiegand", "line")},
+    **{("payment", name): "drivers.payment" for name in ("zvt", "zvt_tcp")},
 }
 
 # Modules whose import registers drivers. Keep imports inside them cheap: heavy
@@ -130,4 +132,5 @@ BUILTIN_DRIVER_MODULES: list[str] = [
     "drivers.meter",       # sdm630, sdm120, sdm72dm_v2, abb_b23, modbus (inline map)
     "drivers.pilot",       # openevse (pilot, contactor, meter)
     "drivers.rfid",        # pn532, rdm6300, wiegand, line
+    "drivers.payment",     # zvt (RS-232), zvt_tcp
 ]

@@ -9,6 +9,7 @@ from hal.options import optional
 
 from hal.sim.devices import (SimConnectorLock, SimContactor, SimControlPilot, SimEnergyMeter,
                       SimIndicator, SimRfidReader)
+from hal.sim.payment import SimPaymentTerminal
 
 
 def _sim_connector(ctx: BuildContext):
@@ -53,3 +54,22 @@ register(DriverSpec(
 register(DriverSpec(
     "rfid", "sim", (), lambda ctx, o: SimRfidReader(ctx.name, ctx.sim),
     "Simulated card reader fed by the console's `sim tap UID`."))
+
+
+def _payment(ctx: BuildContext, options: dict[str, Any]) -> SimPaymentTerminal:
+    terminal = SimPaymentTerminal(ctx.name, currency_code=options["currency_code"],
+                                  timeout_s=options["timeout_s"])
+    if ctx.sim is not None:
+        ctx.sim.payment_terminals[ctx.name] = terminal
+    return terminal
+
+
+register(DriverSpec(
+    "payment", "sim",
+    (optional("currency_code", int, 978, "ISO 4217 numeric currency (978 = EUR)",
+              minimum=1, maximum=999),
+     optional("timeout_s", float, 2.0, "how long the simulated terminal takes to fail when "
+              "it is set not to answer, s", minimum=0.01, maximum=600)),
+    _payment,
+    "Simulated payment terminal that books like a real one (pre-authorisation, capture once, "
+    "reversal once; outcomes approve/decline/abort/no_answer)."))

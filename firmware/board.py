@@ -58,6 +58,14 @@ READER_OPTIONS = (
 )
 READER_KEYS = tuple(o.name for o in READER_OPTIONS)
 
+PAYMENT_OPTIONS = (
+    required("name", str, "terminal name (logs, `hw`)"),
+    required("driver", str, "payment terminal driver"),
+    optional("connectors", list, [], "connectors this terminal serves ([] = all of them; "
+             "one terminal may serve several, as AFIR allows)", item_kind=int),
+)
+PAYMENT_KEYS = tuple(o.name for o in PAYMENT_OPTIONS)
+
 
 @dataclass
 class DeviceConfig:
@@ -86,11 +94,13 @@ class BoardConfig:
     connectors: list[ConnectorConfig]
     readers: list[tuple[dict[str, Any], DeviceConfig]]
     mixed_sim: bool = False
+    payments: list[tuple[dict[str, Any], DeviceConfig]] = field(default_factory=list)
 
     @property
     def uses_sim(self) -> bool:
         devices = [d for c in self.connectors for d in c.devices.values()]
         devices += [d for _, d in self.readers]
+        devices += [d for _, d in self.payments]
         return any(d.driver == "sim" for d in devices)
 
 
@@ -123,7 +133,7 @@ def load_board_config(path: str | Path) -> BoardConfig:
     file = str(path)
     problems: list[ConfigProblem] = []
     for key in data:
-        if key not in ("board", "gpio", "connector", "reader"):
+        if key not in ("board", "gpio", "connector", "reader", "payment"):
             problems.append(ConfigProblem(file, key, "unknown section"))
     board, found = validate_table(data.get("board", {}), BOARD_OPTIONS, "board")
     problems.extend(ConfigProblem(file, p.key, p.message) for p in found)
@@ -136,10 +146,12 @@ def load_board_config(path: str | Path) -> BoardConfig:
     connectors = _connectors(data.get("connector"), file, problems)
     readers = _readers(data.get("reader", []), file, problems,
                        sorted(c.connector_id for c in connectors))
+    payments = _payments(data.get("payment", []), file, problems,
+                         sorted(c.connector_id for c in connectors))
     if problems:
         raise ConfigError(problems)
     config = BoardConfig(path, board["name"], gpio, connectors, readers,
-                         bool(board.get("mixed_sim", False)))
+                         bool(board.get("mixed_sim", False)), payments)
     from firmware.board_checks import board_problems
 
     problems = board_problems(config)
@@ -220,6 +232,40 @@ def _readers(tables: Any, file: str, problems: list[ConfigProblem],
     return readers
 
 
+def _payments(tables: Any, file: str, problems: list[ConfigProblem],
+              connector_ids: list[int]) -> list[tuple[dict[str, Any], DeviceConfig]]:
+    if not isinstance(tables, list):
+        problems.append(ConfigProblem(file, "payment", "must be an array of tables [[payment]]"))
+        return []
+    payments = []
+    names: set[str] = set()
+    for index, table in enumerate(tables):
+        raw_name = table.get("name") if isinstance(table, dict) else None
+        prefix = f"payment {raw_name}" if isinstance(raw_name, str) and raw_name \
+            else f"payment[{index}]"
+        if not isinstance(table, dict):
+            problems.append(ConfigProblem(file, prefix, "must be a table"))
+            continue
+        own = {k: table[k] for k in PAYMENT_KEYS if k in table}
+        values, found = validate_table(own, PAYMENT_OPTIONS, prefix)
+        problems.extend(ConfigProblem(file, p.key, p.message) for p in found)
+        for wanted in values.get("connectors", []):
+            if connector_ids and wanted not in connector_ids:
+                problems.append(ConfigProblem(file, f"{prefix}.connectors",
+                                              f"no connector {wanted} on this board "
+                                              f"(connectors: {', '.join(map(str, connector_ids))})"))
+        name = values.get("name", f"payment{index}")
+        if name in names:
+            problems.append(ConfigProblem(file, f"{prefix}.name",
+                                          f"duplicate payment terminal name {name!r}"))
+        names.add(name)
+        device = _device("payment", table, prefix, file, name, problems,
+                         extra_ignore=tuple(k for k in PAYMENT_KEYS if k != "driver"))
+        if device is not None:
+            payments.append((values, device))
+    return payments
+
+
 # ---------------------------------------------------------------------- building
 @dataclass
 class BuiltConnector:
@@ -235,10 +281,13 @@ class Board:
     sim: Any = None
     gpio: Any = None
     shared: dict[Any, Any] = field(default_factory=dict)
+    # (values with "name" and "connectors", the PaymentTerminal)
+    payments: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
 
     def all_devices(self) -> list[Any]:
         out = [d for c in self.connectors for d in c.devices.values()]
         out += [r for _, r in self.readers]
+        out += [p for _, p in self.payments]
         return out
 
 
@@ -268,7 +317,12 @@ def build_board(config: BoardConfig) -> Board:
         ctx = registry.BuildContext(name=device.name, connector_id=values.get("connector", 0),
                                     gpio=gpio, sim=sim, shared=shared)
         readers.append((values, registry.lookup("rfid", device.driver).build(ctx, device.options)))
-    return Board(config, built, readers, sim, gpio, shared)
+    payments = []
+    for values, device in config.payments:
+        ctx = registry.BuildContext(name=device.name, gpio=gpio, sim=sim, shared=shared)
+        payments.append((values, registry.lookup("payment", device.driver).build(ctx,
+                                                                                 device.options)))
+    return Board(config, built, readers, sim, gpio, shared, payments)
 
 
 async def open_devices(board: Board) -> None:

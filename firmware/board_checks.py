@@ -37,6 +37,8 @@ def _devices(board: Any) -> list[_Placed]:
            for c in board.connectors for role, d in c.devices.items()]
     out += [_Placed(f"reader {values.get('name', d.name)}", d.role, d.driver, d.options)
             for values, d in board.readers]
+    out += [_Placed(f"payment {values.get('name', d.name)}", d.role, d.driver, d.options)
+            for values, d in getattr(board, "payments", [])]
     return out
 
 

@@ -55,3 +55,27 @@ class ContactorWelded(ContactorFault):
 
 class MeterUnavailable(DeviceUnavailable):
     """The energy meter did not answer, or answered with data that cannot be a reading."""
+
+
+class PaymentError(HalError):
+    """Root of payment-terminal failures (``hal.interfaces.PaymentTerminal``)."""
+
+
+class PaymentDeclined(PaymentError):
+    """The terminal answered and refused the operation: card declined, PIN wrong,
+    aborted at the terminal or by ``abort()``, unknown receipt number, timeout at the
+    card reader. Nothing was booked by the operation that raised it.
+
+    ``result_code`` is the terminal's own code (ZVT: the 06 1E error byte or the BMP 27
+    result code; 0x6C = aborted), for logs and the transaction's payment data.
+    """
+
+    def __init__(self, message: str, result_code: int) -> None:
+        super().__init__(message)
+        self.result_code = result_code
+
+
+class PaymentTerminalUnavailable(PaymentError, DeviceUnavailable):
+    """The terminal stopped answering within its timeouts, or kept answering with frames
+    that are not valid after the retries. The outcome of the operation that raised it is
+    unknown: recover it with ``status()`` / the receipt number before retrying."""

@@ -238,3 +238,94 @@ class Indicator(Device, Protocol):
     """
 
     async def show(self, status: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """What a payment terminal reported for one completed payment operation.
+
+    ``amount_cents`` is the amount the operation concerned, in the smallest unit of
+    ``currency_code`` (ISO 4217 numeric, 978 = EUR): the pre-authorised amount, the
+    captured amount, or the amount released. ``receipt_number`` identifies the
+    pre-authorisation at the terminal (needed to capture or reverse it; keep it in the
+    store before charging); ``trace_number`` is the terminal's running number.
+    ``card_type`` is the terminal's card type code (ZVT BMP 8A; None when not sent) and
+    ``card_name`` its text ("MasterCard", "girocard"). ``pan_masked`` is the card number as
+    the terminal masks it ("559884******8074", never the full PAN); ``card_token`` is the
+    stable identifier of the card the terminal provides for matching a stop to a start
+    (the masked PAN when the terminal sends nothing better). ``result_code`` is 0 on
+    success (ZVT BMP 27).
+    """
+
+    amount_cents: int
+    receipt_number: int | None = None
+    trace_number: int | None = None
+    card_type: int | None = None
+    card_name: str = ""
+    pan_masked: str = ""
+    card_token: str = ""
+    result_code: int = 0
+    currency_code: int | None = None
+    terminal_id: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentTerminalStatus:
+    """The terminal's answer to a status enquiry: ``status_code`` 0 means ready (ZVT
+    terminal status code), ``software_version`` is the terminal's own text."""
+
+    status_code: int
+    software_version: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.status_code == 0
+
+
+@dataclass(frozen=True)
+class EndOfDayResult:
+    """Result of an end-of-day (settlement) run: the total booked since the previous
+    one in cents (None when the terminal did not report it) and the result code."""
+
+    total_cents: int | None
+    result_code: int = 0
+
+
+@runtime_checkable
+class PaymentTerminal(Device, Protocol):
+    """A bank-card payment terminal that may serve several connectors (AFIR ad-hoc
+    payment). One operation runs at a time; a second call waits for the first.
+
+    Obligations:
+    - ``pre_authorise(amount_cents)`` reserves ``amount_cents`` (> 0) on the card the
+      driver presents and returns the ``PaymentResult`` with the ``receipt_number`` that
+      identifies the reservation.
+    - ``capture(receipt_number, amount_cents, pre_authorised_cents)`` books
+      ``amount_cents`` (0 < amount <= pre_authorised_cents) of that reservation and
+      releases the rest (ZVT: book total, or partial reversal of the unused part).
+      A zero amount is not a capture: call ``reverse``.
+    - ``reverse(receipt_number)`` releases the whole reservation (nothing is booked).
+    - ``abort()`` ends the operation in progress at the terminal (the waiting call then
+      raises ``PaymentDeclined``); without one it only returns.
+    - ``status()`` asks the terminal whether it is ready (also after a restart, before
+      recovering an interrupted payment).
+    - ``end_of_day()`` runs the settlement; never call it during a payment.
+    - Every call is bounded in time by the backend's timeouts (the customer's time at
+      the card reader included): a terminal that stops answering raises
+      ``PaymentTerminalUnavailable`` (outcome unknown), never hangs. A refusal by the
+      terminal raises ``PaymentDeclined`` with its result code. Amounts outside the
+      rules above raise ``ValueError`` before anything is sent.
+    """
+
+    async def pre_authorise(self, amount_cents: int) -> PaymentResult: ...
+
+    async def capture(self, receipt_number: int, amount_cents: int,
+                      pre_authorised_cents: int) -> PaymentResult: ...
+
+    async def reverse(self, receipt_number: int) -> PaymentResult: ...
+
+    async def abort(self) -> None: ...
+
+    async def status(self) -> PaymentTerminalStatus: ...
+
+    async def end_of_day(self) -> EndOfDayResult: ...

@@ -20,7 +20,12 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 from hal.interfaces import PilotState
+
+if TYPE_CHECKING:
+    from hal.sim.payment import SimPaymentTerminal
 
 FAULT_KINDS = ("contactor-weld", "contactor-stuck", "meter-offline", "pilot-error", "lock-stuck")
 
@@ -106,6 +111,8 @@ class SimWorld:
     def __init__(self) -> None:
         self.connectors: dict[int, SimConnector] = {}
         self.readers: dict[str, asyncio.Queue[bytes]] = {}
+        # by name; the console's simulated card taps and outcomes go here
+        self.payment_terminals: dict[str, SimPaymentTerminal] = {}
 
     def connector(self, connector_id: int, **defaults: object) -> SimConnector:
         if connector_id not in self.connectors:

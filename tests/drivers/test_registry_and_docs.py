@@ -17,20 +17,22 @@ EXPECTED = {
     ("meter", "sdm630"), ("meter", "sdm120"), ("meter", "sdm72dm_v2"), ("meter", "abb_b23"),
     ("meter", "modbus"),
     ("rfid", "pn532"), ("rfid", "rdm6300"), ("rfid", "wiegand"), ("rfid", "line"),
+    ("payment", "zvt"), ("payment", "zvt_tcp"),
 }
 PROTOCOLS = {"pilot": interfaces.ControlPilot, "contactor": interfaces.Contactor,
              "meter": interfaces.EnergyMeter, "rfid": interfaces.RfidReader,
-             "lock": interfaces.ConnectorLock, "indicator": interfaces.Indicator}
+             "lock": interfaces.ConnectorLock, "indicator": interfaces.Indicator,
+             "payment": interfaces.PaymentTerminal}
 MINIMAL = {"port": "/dev/ttyUSB0", "coil_pin": 17, "feedback_pin": 27, "d0_pin": 5, "d1_pin": 6,
            "lock_pin": 22, "red_pin": 5, "green_pin": 6, "blue_pin": 13,
-           "baudrate": 9600, "device_id": 1,
+           "baudrate": 9600, "device_id": 1, "host": "192.0.2.10",
            "register_map": {"registers": {"energy_import_kwh": {"address": 0x48,
                                                                 "type": "float32"}}}}
 
 
 def test_builtin_modules_register_every_driver():
     for module in ("drivers.contactor", "drivers.lock", "drivers.indicator", "drivers.meter",
-                   "drivers.pilot", "drivers.rfid"):
+                   "drivers.pilot", "drivers.rfid", "drivers.payment"):
         assert module in registry.BUILTIN_DRIVER_MODULES
     found = {(s.role, s.name) for s in docs.hardware_specs()}
     assert EXPECTED <= found

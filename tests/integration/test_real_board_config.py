@@ -35,6 +35,7 @@ def table_keys(title: str) -> list[str]:
     ("`[[connector]]`", [o.name for o in board_mod.CONNECTOR_OPTIONS]
      + list(board_mod.CONNECTOR_DEVICES)),
     ("`[[reader]]`", [o.name for o in board_mod.READER_OPTIONS]),
+    ("`[[payment]]`", [o.name for o in board_mod.PAYMENT_OPTIONS]),
 ])
 def test_readme_documents_every_board_key(title, expected):
     assert table_keys(title) == expected
@@ -50,7 +51,7 @@ def test_readme_documents_every_simulated_driver_key():
 def test_readme_defaults_match_the_code():
     part = hand_written()
     options = (board_mod.BOARD_OPTIONS + board_mod.CONNECTOR_OPTIONS
-               + board_mod.READER_OPTIONS)
+               + board_mod.READER_OPTIONS + board_mod.PAYMENT_OPTIONS)
     for option in options:
         row = re.search(rf"^\| `{option.name}` \| (\w+) \| ([^|]+) \|", part, flags=re.M)
         assert row, option.name
