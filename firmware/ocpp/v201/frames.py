@@ -334,12 +334,12 @@ def _dump(frame: list[Any]) -> str:
 
 def _unsendable(frame: Any) -> str | None:
     """What JSON or the peer cannot take: a lone surrogate, an integer beyond 64 bits,
-    a non-finite float, a non-string key, nesting beyond MAX_DEPTH + 2 (the frame's own
-    array and payload). Iterative."""
+    a non-finite float, a non-string key, a payload nested deeper than ``parse`` takes
+    (the frame's array is depth 0, its payload depth 1, as there). Iterative."""
     stack: list[tuple[Any, int]] = [(frame, 0)]
     while stack:
         value, depth = stack.pop()
-        if depth > MAX_DEPTH + 2:
+        if depth > MAX_DEPTH:
             return f"nested deeper than {MAX_DEPTH} levels"
         if isinstance(value, bool) or value is None:
             continue
