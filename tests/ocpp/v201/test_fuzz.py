@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware.ocpp.v201 import frames, schemas
+from firmware.ocpp.v201 import frames, rpc, schemas
 from firmware.ocpp.v201.errors import ERROR_CODES, InvalidOutgoingMessage
 
 from .samples import VALID
@@ -21,8 +21,15 @@ ACTIONS = sorted(schemas.known_actions())
 
 
 def check(text):
-    """The property: parse never raises; what it returns can be acted on."""
-    frame = frames.parse(text)
+    """The property: parse and rpc.read never raise; what they return can be acted on."""
+    read = rpc.read(text)
+    check_frame(read)
+    assert not isinstance(read, frames.CallFrame) or schemas.payload_problem(
+        read.action, "Request", read.payload) is None
+    return check_frame(frames.parse(text))
+
+
+def check_frame(frame):
     if isinstance(frame, frames.BadFrame):
         assert frame.error.code in ERROR_CODES
         assert len(frame.error.description) <= 255
