@@ -69,3 +69,24 @@ class CallError(CallErrorReply):
         if details is not None and not isinstance(details, dict):
             raise InvalidOutgoingMessage("CALLERROR details must be a JSON object")
         super().__init__(code, printable(description, MAX_DESCRIPTION_LENGTH), details)
+
+
+# OCPP-J 1.6 §4.2.3 names whose 2.0.1 name differs (rules §8, first row).
+_RENAMED_FROM_V16: dict[str, ErrorCode] = {
+    "FormationViolation": "FormatViolation",
+    "OccurenceConstraintViolation": "OccurrenceConstraintViolation",
+}
+
+
+def from_v16(reply: CallErrorReply) -> CallError:
+    """The 2.0.1 CALLERROR for a ``CallErrorReply`` raised by code shared with 1.6
+    (``firmware.auth.validate`` names its codes in 1.6 spelling): FormationViolation →
+    FormatViolation, OccurenceConstraintViolation → OccurrenceConstraintViolation, the
+    names both versions share unchanged, anything else GenericError ("Any other error
+    not covered by the more specific error codes", [J201] §4.3)."""
+    if isinstance(reply, CallError):
+        return reply
+    code = _RENAMED_FROM_V16.get(reply.code, reply.code)
+    if code not in ERROR_CODES:
+        return CallError("GenericError", reply.description, reply.details)
+    return CallError(code, reply.description, reply.details)  # type: ignore[arg-type]

@@ -337,3 +337,20 @@ def test_our_results_for_csms_calls_are_checked(action):
     assert json.loads(frames.encode_result("m-1", action, response)) == [3, "m-1", response]
     with pytest.raises(InvalidOutgoingMessage):
         frames.encode_result("m-1", action, {"unknownProperty": 1})
+
+
+@pytest.mark.parametrize("v16, v201", [
+    ("FormationViolation", "FormatViolation"),
+    ("OccurenceConstraintViolation", "OccurrenceConstraintViolation"),
+    ("TypeConstraintViolation", "TypeConstraintViolation"),
+    ("PropertyConstraintViolation", "PropertyConstraintViolation"),
+    ("NotSupported", "NotSupported"),
+    ("SomethingElse", "GenericError"),
+])
+def test_a_reply_of_shared_code_in_1_6_spelling_gets_its_2_0_1_code(v16, v201):
+    from firmware.ocpp.v201.errors import from_v16
+
+    error = from_v16(CallErrorReply(v16, "localAuthorizationList/0: why", {"k": 1}))
+    assert (error.code, error.description, error.details) == (
+        v201, "localAuthorizationList/0: why", {"k": 1})
+    json.loads(frames.encode_error("m-1", error))
