@@ -66,6 +66,8 @@ class ValidationError(Protocol):
 
 
 class Validator(Protocol):
+    schema: Any
+
     def iter_errors(self, instance: Any) -> Iterator[ValidationError]: ...
 
 SCHEMA_DRAFT = "http://json-schema.org/draft-06/schema#"
@@ -240,4 +242,39 @@ def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = inline(schema, frozenset())
     if definitions and "definitions" not in result:  # the root itself was a $ref
         result = {**result, "definitions": definitions}
+    return result
+
+
+_INT64 = 2 ** 63
+
+
+def with_integers(action: str, kind: Kind, payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` (already valid) with each float of an "integer" field as an int.
+
+    Draft 6 counts 1.0 as an integer, so ``"evseId": 1.0`` is valid, but the handler
+    that reads an evseId must get the int 1 (a float would be stored as REAL, printed
+    "1.0", refused as an index). Raises ``CallError`` TypeConstraintViolation for an
+    integral float beyond 64 bits (1e300), like ``frames.parse`` for a long integer.
+    """
+
+    def convert(schema: Any, value: Any, path: str) -> Any:
+        if not isinstance(schema, dict):
+            return value
+        if isinstance(value, float) and schema.get("type") == "integer":
+            if not -_INT64 <= value < _INT64:
+                raise CallError("TypeConstraintViolation",
+                                f"{path or '(payload)'}: the number does not fit its type")
+            return int(value)
+        if isinstance(value, dict):
+            properties = schema.get("properties", {})
+            return {key: convert(properties.get(key), item, f"{path}/{key}".lstrip("/"))
+                    for key, item in value.items()}
+        if isinstance(value, list):
+            items = schema.get("items")
+            return [convert(items, item, f"{path}/{index}".lstrip("/"))
+                    for index, item in enumerate(value)]
+        return value
+
+    schema = _validator(action, kind, strict=False).schema  # the inlined schema
+    result: dict[str, Any] = convert(schema, payload, "")
     return result

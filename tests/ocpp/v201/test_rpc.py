@@ -60,7 +60,7 @@ def test_other_frames_pass_through():
 
 def test_check_result_against_the_response_schema_of_our_call():
     good = frames.parse(json.dumps([3, "m-1", VALID["BootNotification"][1]]))
-    assert rpc.check_result("BootNotification", good) is None
+    assert rpc.check_result("BootNotification", good) == good
     bad = frames.parse('[3,"m-1",{"status":"Accepted","interval":300}]')
     assert rpc.check_result("BootNotification", bad).code == "OccurrenceConstraintViolation"
     # A 1.6-shaped answer to a 2.0.1 Heartbeat
@@ -72,3 +72,43 @@ def test_message_ids_are_36_characters_and_distinct():
     ids = {rpc.new_message_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(frames.is_message_id(i) and len(i) == 36 for i in ids)
+
+
+def test_an_integral_float_in_an_integer_field_reaches_the_handler_as_an_int():
+    # Draft 6: 1.0 is an integer, so it is valid; the handler must still get an int.
+    frame = rpc.read('[2,"m-1","Reset",{"type":"Immediate","evseId":1.0}]')
+    assert frame.payload == {"type": "Immediate", "evseId": 1}
+    assert type(frame.payload["evseId"]) is int
+    frame = rpc.read('[2,"m-1","RequestStartTransaction",{"idToken":{"idToken":"T",'
+                     '"type":"Central"},"remoteStartId":7e0,"evseId":1.0}]')
+    assert [type(frame.payload[k]) for k in ("remoteStartId", "evseId")] == [int, int]
+
+
+def test_a_decimal_field_keeps_its_float_and_nested_integers_are_converted():
+    payload = {"evseId": 0, "meterValue": [{"timestamp": "2026-12-03T09:30:00Z",
+                                            "sampledValue": [{"value": 2.0}]}]}
+    result = frames.parse(json.dumps([3, "m-1", {}]))
+    assert rpc.check_result("MeterValues", result) == result
+    from firmware.ocpp.v201 import schemas
+    converted = schemas.with_integers("MeterValues", "Request", payload)
+    assert type(converted["meterValue"][0]["sampledValue"][0]["value"]) is float
+    converted = schemas.with_integers("SetVariables", "Response", {"setVariableResult": [
+        {"attributeStatus": "Accepted", "component": {"name": "EVSE", "evse": {"id": 2.0}},
+         "variable": {"name": "Power"}}]})
+    assert type(converted["setVariableResult"][0]["component"]["evse"]["id"]) is int
+
+
+def test_an_integral_float_beyond_64_bits_is_a_typeconstraintviolation():
+    frame = rpc.read('[2,"m-1","Reset",{"type":"Immediate","evseId":1e300}]')
+    assert frame.error.code == "TypeConstraintViolation"
+    assert frame.error.description.startswith("evseId:")
+    result = frames.parse('[3,"m-1",{"currentTime":"2026-12-03T09:30:00Z","interval":1e19,'
+                          '"status":"Accepted"}]')
+    assert rpc.check_result("BootNotification", result).code == "TypeConstraintViolation"
+
+
+def test_an_integral_float_in_a_callresult_becomes_an_int():
+    result = frames.parse('[3,"m-1",{"currentTime":"2026-12-03T09:30:00Z","interval":300.0,'
+                          '"status":"Accepted"}]')
+    checked = rpc.check_result("BootNotification", result)
+    assert checked.payload["interval"] == 300 and type(checked.payload["interval"]) is int
