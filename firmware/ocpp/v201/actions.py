@@ -1,0 +1,71 @@
+"""The OCPP 2.0.1 actions Borne supports, by direction and functional block, as data.
+
+From issue #9 ("Core and Advanced Security-free functional blocks") and
+ocpp201-rules.md §1-§6: B provisioning, C authorization, D local list, E transactions,
+F remote control, G availability, J meter values, P data transfer. Smart charging (K),
+reservation (H), tariff (I), firmware (L), diagnostics (N) and security messages (A) are
+later issues; their actions are known 2.0.1 actions (``schemas.known_actions``) that we
+answer with NotSupported ([J201] §4.3: "recognized but not supported") until then.
+
+An action name is the message name without "Request" ([J201] §4.1.6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Direction = Literal["CS->CSMS", "CSMS->CS"]
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    direction: Direction  # who sends the CALL; the other side sends the CALLRESULT
+    block: str            # functional block of OCPP 2.0.1 Part 2
+    why: str              # the use case(s) / rule it serves
+
+
+ACTIONS: tuple[Action, ...] = (
+    # B — Provisioning (rules §1)
+    Action("BootNotification", "CS->CSMS", "B", "B01-B03 cold boot, Pending/Rejected"),
+    Action("Heartbeat", "CS->CSMS", "B", "G02/B01 interval; clock sync at least daily ([J201] §5.2)"),
+    Action("NotifyReport", "CS->CSMS", "B", "B07/B08 report parts after GetBaseReport"),
+    Action("GetVariables", "CSMS->CS", "B", "B06 device model, also while Pending"),
+    Action("SetVariables", "CSMS->CS", "B", "B05 device model, RebootRequired"),
+    Action("GetBaseReport", "CSMS->CS", "B", "B07 Configuration/Full/SummaryInventory"),
+    Action("Reset", "CSMS->CS", "B", "B11/B12 OnIdle / Immediate"),
+    # C — Authorization (rules §2)
+    Action("Authorize", "CS->CSMS", "C", "C01 idToken with its type"),
+    Action("ClearCache", "CSMS->CS", "C", "C11 AuthCacheCtrlr"),
+    # D — Local authorization list (issue #9 item 3)
+    Action("SendLocalList", "CSMS->CS", "D", "D01 full / differential update"),
+    Action("GetLocalListVersion", "CSMS->CS", "D", "D02"),
+    # E — Transactions (rules §3)
+    Action("TransactionEvent", "CS->CSMS", "E", "E01-E13 Started/Updated/Ended, seqNo, offline"),
+    Action("GetTransactionStatus", "CSMS->CS", "E", "E14 messagesInQueue / ongoingIndicator"),
+    # F — Remote control (rules §4)
+    Action("RequestStartTransaction", "CSMS->CS", "F", "F01/F02 remoteStartId"),
+    Action("RequestStopTransaction", "CSMS->CS", "F", "F03"),
+    Action("UnlockConnector", "CSMS->CS", "F", "F05"),
+    Action("TriggerMessage", "CSMS->CS", "F", "F06"),
+    # G — Availability (rules §5)
+    Action("StatusNotification", "CS->CSMS", "G", "G01 per EVSE/connector"),
+    Action("ChangeAvailability", "CSMS->CS", "G", "G03-G05 station / EVSE / connector"),
+    # J — Meter values (rules §6): EVSE 0 and idle EVSEs; in a tx, TransactionEvent
+    Action("MeterValues", "CS->CSMS", "J", "J01 main meter and idle EVSEs"),
+    # P — Data transfer: either side may send it
+    Action("DataTransfer", "CS->CSMS", "P", "P02"),
+    Action("DataTransfer", "CSMS->CS", "P", "P01"),
+)
+
+CS_TO_CSMS: frozenset[str] = frozenset(a.name for a in ACTIONS if a.direction == "CS->CSMS")
+"""CALLs the station sends (their Request schema checks ours, the Response theirs)."""
+
+CSMS_TO_CS: frozenset[str] = frozenset(a.name for a in ACTIONS if a.direction == "CSMS->CS")
+"""CALLs the station answers; any other known 2.0.1 action gets NotSupported."""
+
+TRIGGERABLE: frozenset[str] = frozenset({
+    "BootNotification", "Heartbeat", "MeterValues", "StatusNotification", "TransactionEvent"})
+"""``TriggerMessage.requestedMessage`` values we can act on (rules §4: the others of the
+MessageTriggerEnumType are answered NotImplemented, TC_F_27)."""
