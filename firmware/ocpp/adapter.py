@@ -17,10 +17,52 @@ how the answer becomes events again. Obligations:
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from firmware.core import effects as fx
 from firmware.core import events as ev
+
+
+@dataclass(frozen=True)
+class Received:
+    """One websocket message as a version's codec read it.
+
+    ``kind``: "call" (``call`` is the codec's frame, ready for its inbound handler),
+    "result" (``payload``), "error" (``code``, ``description``) or "bad" (``reply``: the
+    one CALLERROR to send, or None when the message must not be answered; ``why``).
+    """
+
+    kind: str
+    message_id: str | None
+    action: str = ""
+    call: Any = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    code: str = ""
+    description: str = ""
+    reply: str | None = None
+    why: str = ""
+
+
+class FrameCodec(Protocol):
+    """OCPP-J framing and schema checks of one version (the session's only link to it).
+
+    ``encode_*`` raise only ``CallErrorReply`` subclasses or ``OcppError`` for a frame of
+    ours that would break the schema (a bug: never sent); ``read`` never raises;
+    ``response_problem`` checks the CALLRESULT to our CALL of ``action`` and gives the
+    payload to use (cleaned) or the error that makes it unusable.
+    """
+
+    def read(self, text: str | bytes) -> Received: ...
+
+    def encode_call(self, message_id: str, action: str, payload: dict[str, Any]) -> str: ...
+
+    def encode_result(self, message_id: str, action: str, payload: dict[str, Any]) -> str: ...
+
+    def encode_error(self, message_id: str, error: Any) -> str: ...
+
+    def response_problem(self, action: str, payload: dict[str, Any]
+                         ) -> tuple[dict[str, Any], tuple[str, str] | None]: ...
 
 
 class QueuedAnswer(Protocol):
@@ -33,6 +75,7 @@ class QueuedAnswer(Protocol):
 
 class ProtocolAdapter(Protocol):
     subprotocol: str  # the websocket subprotocol, e.g. "ocpp1.6"
+    codec: FrameCodec
 
     def message(self, effect: fx.SendMessage) -> tuple[str, dict[str, Any]] | None: ...
 

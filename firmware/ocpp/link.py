@@ -215,7 +215,7 @@ class OcppLink:
             self.status.last_error = "subprotocol not accepted"
             await connection.close(1002, "subprotocol required")
             return
-        session = Session(connection, self._handler,
+        session = Session(connection, self._handler, self._adapter.codec,
                           answer_calls=lambda: self.status.boot_state != "Rejected")
         self._session = session
         self.status.connects += 1

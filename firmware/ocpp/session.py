@@ -28,6 +28,7 @@ from websockets.protocol import State
 from firmware.errors import OcppError
 
 from . import frames
+from .adapter import FrameCodec, Received
 
 log = logging.getLogger(__name__)
 frame_log = logging.getLogger("firmware.ocpp.frames")
@@ -59,17 +60,20 @@ class LinkClosed(OcppError):
 
 
 class InboundHandler(Protocol):
-    async def __call__(self, frame: frames.CallFrame) -> tuple[dict[str, Any],
-                                                               Callable[[], Awaitable[None]] | None]:
-        """Return (response payload, continuation run after the reply is sent)."""
+    async def __call__(self, frame: Any) -> tuple[dict[str, Any],
+                                                  Callable[[], Awaitable[None]] | None]:
+        """Answer the codec's CALL frame: (response payload, continuation run after the
+        reply is sent), or raise ``frames.CallErrorReply``."""
 
 
 class Session:
-    """A connected websocket (``websockets`` ClientConnection) speaking OCPP-J 1.6."""
+    """A connected websocket (``websockets`` ClientConnection) speaking OCPP-J in the
+    version of ``codec``."""
 
-    def __init__(self, connection: Any, handler: InboundHandler,
+    def __init__(self, connection: Any, handler: InboundHandler, codec: FrameCodec,
                  answer_calls: Callable[[], bool] = lambda: True):
         self._connection = connection
+        self._codec = codec
         self._handler = handler
         self._answer_calls = answer_calls
         self._pending: dict[str, asyncio.Future] = {}
@@ -91,7 +95,7 @@ class Session:
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._pending[unique_id] = future
         try:
-            await self._send(frames.call_frame(unique_id, action, payload))
+            await self._send(self._codec.encode_call(unique_id, action, payload))
             try:
                 async with asyncio.timeout(timeout_s):
                     kind, body = await future
@@ -103,9 +107,9 @@ class Session:
             raise LinkClosed("connection closed while waiting for the answer")
         if kind == "error":
             raise CallErrorReceived(body.code, body.description)
-        problem = frames.schema_problem(3, action, body)
+        body, problem = self._codec.response_problem(action, body)
         if problem is not None:
-            raise CallErrorReceived(problem.code, f"invalid {action} response: {problem.description}")
+            raise CallErrorReceived(problem[0], f"invalid {action} response: {problem[1]}")
         return body
 
     async def _send(self, text: str) -> None:
@@ -122,53 +126,49 @@ class Session:
         try:
             async for text in self._connection:
                 frame_log.debug("< %s", redact(text if isinstance(text, str) else repr(text)))
-                frame = frames.parse(text)
-                if isinstance(frame, frames.CallFrame):
+                received = self._codec.read(text)
+                if received.kind == "call":
                     if not self._answer_calls():
-                        log.info("boot rejected: not answering %s", frame.action)
+                        log.info("boot rejected: not answering %s", received.action)
                         continue
-                    tasks.create_task(self._answer(frame))
-                elif isinstance(frame, (frames.ResultFrame, frames.ErrorFrame)):
-                    self._resolve(frame)
+                    tasks.create_task(self._answer(received))
+                elif received.kind in ("result", "error"):
+                    self._resolve(received)
                 else:
-                    await self._reject_bad_frame(frame)
+                    await self._reject_bad_frame(received)
         except ConnectionClosed:
             pass
         finally:
             self._mark_closed()
 
-    def _resolve(self, frame: frames.ResultFrame | frames.ErrorFrame) -> None:
-        future = self._pending.get(frame.unique_id)
+    def _resolve(self, received: Received) -> None:
+        future = self._pending.get(received.message_id or "")
         if future is None or future.done():
-            log.warning("response for unknown or expired call %s dropped", frame.unique_id)
+            log.warning("response for unknown or expired call %s dropped", received.message_id)
             return
-        problem = frames.value_problem(frame.payload) if isinstance(
-            frame, frames.ResultFrame) and frame.suspect else None
-        if problem is not None:  # a number or a string that does not fit: not an answer
-            future.set_result(("error", frames.ErrorFrame(
-                frame.unique_id, problem.code, f"invalid response: {problem.description}", {})))
-        elif isinstance(frame, frames.ResultFrame):
-            future.set_result(("result", frame.payload))
+        if received.kind == "result":
+            future.set_result(("result", received.payload))
         else:
-            future.set_result(("error", frame))
+            future.set_result(("error", received))
 
-    async def _reject_bad_frame(self, frame: frames.BadFrame) -> None:
-        log.warning("bad frame from CSMS: %s", frame.error)
-        if frame.unique_id is not None and self._answer_calls():
-            await self._send_quietly(frames.error_frame(frame.unique_id, frame.error))
+    async def _reject_bad_frame(self, received: Received) -> None:
+        log.warning("bad frame from CSMS: %s", received.why)
+        if received.reply is not None and self._answer_calls():
+            await self._send_quietly(received.reply)
 
-    async def _answer(self, frame: frames.CallFrame) -> None:
+    async def _answer(self, received: Received) -> None:
         continuation = None
+        message_id = received.message_id or ""
         try:
-            payload, continuation = await self._handler(frame)
-            text = frames.result_frame(frame.unique_id, payload)
+            payload, continuation = await self._handler(received.call)
+            text = self._codec.encode_result(message_id, received.action, payload)
         except frames.CallErrorReply as error:
-            log.info("answering %s with CALLERROR %s", frame.action, error)
-            text = frames.error_frame(frame.unique_id, error)
+            log.info("answering %s with CALLERROR %s", received.action, error)
+            text = self._codec.encode_error(message_id, error)
         except Exception as error:
             # A bug, not an invalid CALL: no InternalError to carry on with; it ends the
             # agent (firmware.errors, crash policy) and this says what it was answering.
-            error.add_note(f"while answering CALL {frame.action} {frame.unique_id!r}")
+            error.add_note(f"while answering CALL {received.action} {message_id!r}")
             raise
         await self._send_quietly(text)
         if continuation is not None:

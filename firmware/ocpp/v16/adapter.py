@@ -12,12 +12,15 @@ from firmware.core import events as ev
 from firmware.ocpp import mapping
 from firmware.ocpp.adapter import QueuedAnswer
 
+from .codec import V16Codec
+
 
 class V16Adapter:
     subprotocol = "ocpp1.6"
 
     def __init__(self, info: mapping.StationInfo) -> None:
         self._info = info
+        self.codec = V16Codec()
 
     def message(self, effect: fx.SendMessage) -> tuple[str, dict[str, Any]] | None:
         return mapping.to_call(effect, self._info)
