@@ -252,8 +252,16 @@ class OcppLink:
         """Send in the order things happened. A non-transaction message goes before the
         outbox's head when it is older, or while the head waits (retry interval, replay
         rate): the backlog never holds back an Authorize or a StatusNotification."""
-        last_replay_s = 0.0
         self._unanswered_calls = 0
+        try:
+            await self._send_in_order(session)
+        finally:
+            # Removals the outbox batches (at-least-once) are not left pending when the
+            # connection ends: the next connection starts after everything confirmed.
+            self._outbox.flush()
+
+    async def _send_in_order(self, session: Session) -> None:
+        last_replay_s = 0.0
         while True:
             self._work.clear()
             settings = self._current_settings(cached=True)

@@ -22,17 +22,25 @@
   queued at once, later ones when they reach the head. The charge point keeps
   charging (the EV is not stranded); the CSMS learns of the loss only from the
   missing transaction, which is what the drop counter and the log tell the operator.
-- Removing a delivered message is committed at once, but only every
-  ``DURABLE_EVERY``-th removal (or the first after ``DURABLE_AFTER_S``) waits for the
-  disk (synchronous=FULL); the others use synchronous=NORMAL, which survives a crash
-  of the process but may be undone by a power cut until the next FULL commit (any
-  commit of the runtime is one, and when the queue runs dry or waits, ``head``
-  makes one at once). A power cut can thus bring back at most that many
-  messages the CSMS already confirmed: they are sent again, identical: a duplicate,
-  never a loss. A StartTransaction's removal, which records the CSMS transactionId,
-  is always FULL: losing it would make the CSMS open the same transaction twice.
-  Why: one fsync per delivered message made it the cost of a replay (~60 % of the
-  agent's time on loopback, far more on an SD card) and the SD card's wear.
+- Removals are batched; delivery is at least once. A delivered message (its
+  CALLRESULT arrived) is removed from the disk in one transaction with the others
+  delivered since the last one: at the latest when ``DURABLE_EVERY`` are pending, when
+  the oldest has waited ``DURABLE_AFTER_S``, when the queue runs dry or waits, and
+  before anything else reads or changes the queue (``stats``, ``snapshot``, a failure,
+  a drop) or the sender stops. Each such commit waits for the disk
+  (synchronous=FULL). A crash (of the process or the power) before it brings back at
+  most ``DURABLE_EVERY`` messages the CSMS already confirmed, all of them after every
+  message it has not: they are sent again, identical, in order: a duplicate, never a
+  loss and never a reordering. A StartTransaction's removal, which records the CSMS
+  transactionId, and a StopTransaction's, which ends the transaction, are committed at
+  once with the batch before them: losing the first would make the CSMS open the same
+  transaction twice. Why: one transaction (and fsync) per delivered message was the
+  cost of a replay (most of the agent's own time on loopback, far more on an SD card)
+  and the SD card's wear.
+- Queued rows are read ``READ_AHEAD`` at a time. Only this class changes or removes a
+  queued row, and the runtime only appends after the last one, so the rows read stay
+  true until one of our own changes (a failure, a drop), which reads them again. The
+  CSMS transactionIds are kept in memory the same way (only this class writes them).
 - Disk budget (``budget_bytes``, site key ``[ocpp] outbox_budget_mb``): the queue only
   ever holds transaction messages, which are never dropped for space, so the budget
   is an alarm, not an eviction rule. Crossing it is logged at ERROR (again every
@@ -47,6 +55,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -60,6 +69,9 @@ log = logging.getLogger(__name__)
 BUDGET_REMINDER_S = 600.0
 DURABLE_EVERY = 32
 DURABLE_AFTER_S = 0.25
+READ_AHEAD = 64
+# Removals that record something besides themselves: committed at once.
+_RECORDING_ACTIONS = frozenset({"StartTransaction", "StopTransaction"})
 FAILED_COUNTER = "outbox_failed_transmissions_total"
 DROPPED_COUNTER = "outbox_dropped_total"
 
@@ -121,8 +133,14 @@ class Outbox:
         self._rows, self._bytes, self._seen_seq = repo.outbox_usage(conn)
         self._over_budget = False
         self._last_alarm_s = 0.0
-        self._relaxed_removals = 0
-        self._durable_at_s = monotonic()
+        # Delivered, not yet removed on disk (oldest first), and since when.
+        self._pending: list[ReadyMessage] = []
+        self._pending_since_s = 0.0
+        # Rows read ahead (seq order), after every delivered one; and the highest seq
+        # delivered: every queued row at or below it is removed or pending removal.
+        self._ahead: deque[repo.OutboxMessage] = deque()
+        self._delivered_seq = 0
+        self._transaction_ids: dict[int, int] = {}
         # Retry deadlines on the monotonic clock, by queue seq: a CSMS clock sync that
         # moves the agent's wall clock back an hour must not turn a 10 s wait into 3,610 s
         # (issue 8 item 2). The database keeps a wall-clock time for display and restarts.
@@ -138,8 +156,10 @@ class Outbox:
         (interval x transmissions): a clock jump cannot stretch a wait. Waits started
         in this process run on the monotonic clock alone.
         """
+        if self._pending and self._monotonic() - self._pending_since_s >= DURABLE_AFTER_S:
+            self.flush()
         while True:
-            message = repo.outbox_head(self._conn)
+            message = self._first_row()
             if message is None:
                 self._settle()
                 return None, None
@@ -152,7 +172,7 @@ class Outbox:
                 return None, wait_s
             payload = message.payload
             if message.local_tx_id is not None and message.action != "StartTransaction":
-                transaction_id = repo.transaction_id_for(self._conn, message.local_tx_id)
+                transaction_id = self._transaction_id(message.local_tx_id)
                 if transaction_id is None:
                     self._drop_transaction(message.local_tx_id,
                                            "its StartTransaction was dropped, so the CSMS "
@@ -162,6 +182,24 @@ class Outbox:
             return ReadyMessage(message.seq, message.action, message.local_tx_id, payload,
                                 message.attempts, message.created_at_s,
                                 message.stored_bytes), 0.0
+
+    def _first_row(self) -> repo.OutboxMessage | None:
+        if not self._ahead:
+            self._ahead.extend(repo.outbox_rows_from(self._conn, self._delivered_seq,
+                                                     READ_AHEAD))
+        return self._ahead[0] if self._ahead else None
+
+    def _reread(self) -> None:
+        """Our own change to the queue: the rows read ahead may be stale."""
+        self._ahead.clear()
+
+    def _transaction_id(self, local_tx_id: int) -> int | None:
+        transaction_id = self._transaction_ids.get(local_tx_id)
+        if transaction_id is None:
+            transaction_id = repo.transaction_id_for(self._conn, local_tx_id)
+            if transaction_id is not None:
+                self._transaction_ids[local_tx_id] = transaction_id
+        return transaction_id
 
     def _retry_wait_s(self, seq: int, attempts: int, next_attempt_at_s: float,
                       now: float) -> float:
@@ -179,9 +217,11 @@ class Outbox:
 
     def stats(self) -> tuple[int, float | None, int]:
         """(depth, created_at_s of the oldest, attempts of the queued messages)."""
+        self.flush()
         return repo.outbox_stats(self._conn)
 
     def snapshot(self) -> OutboxSnapshot:
+        self.flush()
         depth, oldest, _ = repo.outbox_stats(self._conn)
         head = repo.outbox_head(self._conn)
         return OutboxSnapshot(
@@ -200,47 +240,61 @@ class Outbox:
 
     # ------------------------------------------------------------------ outcomes
     def delivered(self, message: ReadyMessage, response: dict[str, Any]) -> None:
-        now_s = self._monotonic()
-        relaxed = (message.action != "StartTransaction"
-                   and self._relaxed_removals + 1 < DURABLE_EVERY
-                   and now_s - self._durable_at_s < DURABLE_AFTER_S
-                   and not self._conn.in_transaction)
-        if relaxed:
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-        try:
-            with atomic(self._conn):
-                repo.outbox_remove(self._conn, message.seq)
-                self._retry_due_mono_s.pop(message.seq, None)
-                if message.action == "StartTransaction" and message.local_tx_id is not None:
-                    transaction_id = response.get("transactionId")
-                    if isinstance(transaction_id, int):
-                        repo.save_transaction_id(self._conn, message.local_tx_id,
-                                                 transaction_id)
-                elif message.action == "StopTransaction" and message.local_tx_id is not None:
-                    if repo.outbox_pending_for(self._conn, message.local_tx_id) == 0:
-                        repo.forget_transaction_id(self._conn, message.local_tx_id)
-        finally:
-            if relaxed:
-                self._conn.execute("PRAGMA synchronous=FULL")
-        if relaxed:
-            self._relaxed_removals += 1
+        """The CSMS answered ``message``, the head ``head`` returned, with a CALLRESULT.
+
+        Its removal joins the pending batch (module docstring); a StartTransaction's or
+        StopTransaction's commits the batch at once, with what it records."""
+        if self._ahead and self._ahead[0].seq == message.seq:
+            self._ahead.popleft()
         else:
-            self._relaxed_removals = 0
-            self._durable_at_s = now_s
+            self._reread()
+        self._delivered_seq = max(self._delivered_seq, message.seq)
+        self._retry_due_mono_s.pop(message.seq, None)
+        if not self._pending:
+            self._pending_since_s = self._monotonic()
+        self._pending.append(message)
         self.delivered_total += 1
         self._removed(message.stored_bytes)
+        if message.action in _RECORDING_ACTIONS and message.local_tx_id is not None:
+            self._commit_pending(message.local_tx_id, message.action, response)
+        elif len(self._pending) >= DURABLE_EVERY \
+                or self._monotonic() - self._pending_since_s >= DURABLE_AFTER_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Remove on disk every delivered message still pending (one durable commit)."""
+        if self._pending:
+            self._commit_pending(None, "", {})
+
+    def _commit_pending(self, local_tx_id: int | None, action: str,
+                        response: dict[str, Any]) -> None:
+        transaction_id = response.get("transactionId") if action == "StartTransaction" else None
+        with atomic(self._conn):
+            repo.outbox_remove_seqs(self._conn, [m.seq for m in self._pending])
+            if local_tx_id is None:
+                pass
+            elif isinstance(transaction_id, int):
+                repo.save_transaction_id(self._conn, local_tx_id, transaction_id)
+            elif action == "StopTransaction":
+                if repo.outbox_pending_for(self._conn, local_tx_id) == 0:
+                    self._forget_transaction_id(local_tx_id)
+        # Only once committed: a failed commit leaves them pending (sent again at worst).
+        self._pending = []
+        if local_tx_id is not None and isinstance(transaction_id, int):
+            self._transaction_ids[local_tx_id] = transaction_id
+
+    def _forget_transaction_id(self, local_tx_id: int) -> None:
+        repo.forget_transaction_id(self._conn, local_tx_id)
+        self._transaction_ids.pop(local_tx_id, None)
 
     def _settle(self) -> None:
-        """A burst of relaxed removals is over: put them on disk now (one fsync)."""
-        if self._relaxed_removals == 0:
-            return
-        with atomic(self._conn):
-            repo.set_meta(self._conn, "outbox_settled_after", str(self.delivered_total))
-        self._relaxed_removals = 0
-        self._durable_at_s = self._monotonic()
+        """Nothing to send now: commit the pending removals."""
+        self.flush()
 
     def failed(self, message: ReadyMessage, now: float, why: str) -> bool:
         """Record a failed transmission; True if the message was dropped for good."""
+        self.flush()
+        self._reread()
         policy = self._policy()
         transmissions = message.attempts + 1
         if transmissions >= policy.attempts:
@@ -265,12 +319,14 @@ class Outbox:
     def _drop(self, seq: int, action: str, local_tx_id: int | None, stored_bytes: int,
               why: str) -> None:
         self._retry_due_mono_s.pop(seq, None)
+        self.flush()
+        self._reread()
         with atomic(self._conn):
             repo.outbox_remove(self._conn, seq)
             repo.add_counter(self._conn, DROPPED_COUNTER)
             if action == "StopTransaction" and local_tx_id is not None \
                     and repo.outbox_pending_for(self._conn, local_tx_id) == 0:
-                repo.forget_transaction_id(self._conn, local_tx_id)
+                self._forget_transaction_id(local_tx_id)
         self._removed(stored_bytes)
         log.error("DROPPED transaction message %s (queue seq %d, local tx %s): %s",
                   action, seq, local_tx_id, why)
@@ -278,6 +334,8 @@ class Outbox:
     def _drop_transaction(self, local_tx_id: int, why: str) -> None:
         """Drop every queued message of a transaction the CSMS will never know."""
         self.account_appended()  # rows not yet counted must not be subtracted
+        self.flush()
+        self._reread()
         with atomic(self._conn):
             rows = repo.outbox_remove_for(self._conn, local_tx_id)
             if rows:

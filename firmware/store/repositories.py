@@ -161,17 +161,32 @@ def outbox_append(conn: sqlite3.Connection, action: str, local_tx_id: int | None
     return int(cursor.lastrowid)
 
 
-def outbox_head(conn: sqlite3.Connection) -> OutboxMessage | None:
-    row = conn.execute("SELECT seq, action, local_tx_id, payload, created_at_s, attempts, "
-                       "next_attempt_at_s FROM outbox ORDER BY seq LIMIT 1").fetchone()
-    if row is None:
-        return None
+_OUTBOX_COLUMNS = "seq, action, local_tx_id, payload, created_at_s, attempts, next_attempt_at_s"
+
+
+def _outbox_message(row: tuple[Any, ...]) -> OutboxMessage:
     return OutboxMessage(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6],
                          len(row[3]) + OUTBOX_ROW_OVERHEAD_BYTES)
 
 
+def outbox_head(conn: sqlite3.Connection) -> OutboxMessage | None:
+    row = conn.execute(f"SELECT {_OUTBOX_COLUMNS} FROM outbox ORDER BY seq LIMIT 1").fetchone()
+    return None if row is None else _outbox_message(row)
+
+
+def outbox_rows_from(conn: sqlite3.Connection, after_seq: int, limit: int) -> list[OutboxMessage]:
+    """The first ``limit`` queued messages after ``after_seq``, in order (a key range)."""
+    return [_outbox_message(row) for row in conn.execute(
+        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after_seq, limit))]
+
+
 def outbox_remove(conn: sqlite3.Connection, seq: int) -> None:
     conn.execute("DELETE FROM outbox WHERE seq=?", (seq,))
+
+
+def outbox_remove_seqs(conn: sqlite3.Connection, seqs: list[int]) -> None:
+    conn.executemany("DELETE FROM outbox WHERE seq=?", [(seq,) for seq in seqs])
 
 
 def outbox_record_attempt(conn: sqlite3.Connection, seq: int, next_attempt_at_s: float) -> None:
