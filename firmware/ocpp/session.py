@@ -113,7 +113,8 @@ class Session:
         return body
 
     async def _send(self, text: str) -> None:
-        frame_log.debug("> %s", redact(text))
+        if frame_log.isEnabledFor(logging.DEBUG):  # redact() reads the whole frame
+            frame_log.debug("> %s", redact(text))
         try:
             await self._connection.send(text)
         except ConnectionClosed as e:
@@ -125,7 +126,8 @@ class Session:
         """Read frames until the connection closes. Inbound CALLs run in ``tasks``."""
         try:
             async for text in self._connection:
-                frame_log.debug("< %s", redact(text if isinstance(text, str) else repr(text)))
+                if frame_log.isEnabledFor(logging.DEBUG):
+                    frame_log.debug("< %s", redact(text if isinstance(text, str) else repr(text)))
                 received = self._codec.read(text)
                 if received.kind == "call":
                     if not self._answer_calls():
