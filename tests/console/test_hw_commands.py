@@ -210,7 +210,7 @@ async def test_welded_contactor_faults_and_clears_when_the_feedback_opens(csms, 
         assert faulted.payload["vendorErrorCode"] == "ContactorWelded"
         # The weld is gone: the periodic feedback check sees agreement and clears it.
         await cp.console("sim fault 1 clear")
-        await cp.until(lambda: status_of(cp) == "Available", timeout_s=5)
+        await cp.until(lambda: status_of(cp) == "Available")
         await csms.wait_for("StatusNotification", lambda f: f.payload["status"] == "Available",
                             after=faulted.seq, timeout_s=5)
 

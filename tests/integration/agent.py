@@ -4,7 +4,7 @@ The agent is the production composition (``build_agent`` + ``run``) on a simulat
 board; tests drive the simulated EV and cards through the console's own commands and
 watch the CSMS's record. Nothing of the agent or of the ocpp library is mocked.
 
-Timing rule (tests/README.md): wait for a condition with a generous deadline
+Timing rule (docs/architecture.md, "Time in tests"): wait for a condition with a generous deadline
 (``until``, ``csms.wait_for``), never sleep a fixed time and never assert a measured
 gap; a retry schedule is asserted on a ``ManualClock`` injected as the agent's
 ``retry_clock``.
