@@ -102,7 +102,7 @@ async def test_test_rfid_takes_the_card_away_from_the_station(csms, tmp_path):
             await until_diverting(cp)
             assert (await cp.console("sim tap 04:a2:b3:c4")) == [
                 "card 04A2B3C4 presented on reader front"]
-            reply = await asyncio.wait_for(waiting, 5)
+            reply = await asyncio.wait_for(waiting, 20)
         finally:
             waiting.cancel()
         assert reply[-1] == "OK", reply
