@@ -33,9 +33,9 @@ class Batches:
         cp.agent.runtime.observe(self.items.append)
 
     def boot_schedule(self) -> list[fx.Effect]:
-        """The boot timer's starts and cancels and the BootNotifications, in order."""
+        """The boot timer's starts and cancels and the registrations (BootNotification), in order."""
         return [e for batch in self.items for e in batch
-                if isinstance(e, fx.SendBootNotification)
+                if isinstance(e, fx.SendRegistration)
                 or (isinstance(e, (fx.StartTimer, fx.CancelTimer)) and e.key == BOOT_TIMER)]
 
 
@@ -82,8 +82,8 @@ async def test_pending_sends_only_what_is_triggered_and_holds_the_queue(csms, tm
 
     assert accepted.payload["status"] == "Accepted"
     assert batches.boot_schedule()[:3] == [
-        fx.SendBootNotification(), fx.StartTimer(BOOT_TIMER, INTERVAL_S),
-        fx.SendBootNotification()]
+        fx.SendRegistration(), fx.StartTimer(BOOT_TIMER, INTERVAL_S),
+        fx.SendRegistration()]
     assert second.monotonic_s - pending.monotonic_s >= INTERVAL_S - TIMER_RESOLUTION_S
     requests = [f.action for f in csms.messages(after=first.seq + 1, message_type=2)
                 if f.seq < accepted.seq]
@@ -109,8 +109,8 @@ async def test_rejected_sends_and_answers_nothing_until_the_interval_has_passed(
                             after=second.seq, timeout_s=10)
 
     assert batches.boot_schedule()[:3] == [
-        fx.SendBootNotification(), fx.StartTimer(BOOT_TIMER, INTERVAL_S),
-        fx.SendBootNotification()]
+        fx.SendRegistration(), fx.StartTimer(BOOT_TIMER, INTERVAL_S),
+        fx.SendRegistration()]
     assert second.monotonic_s - rejected.monotonic_s >= INTERVAL_S - TIMER_RESOLUTION_S
     silent = [f for f in csms.frames[first.seq + 1:second.seq] if f.direction == FROM_CP]
     assert silent == []
