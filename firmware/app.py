@@ -18,7 +18,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from firmware import systemd
 from firmware.auth import AuthorizationStore
@@ -109,7 +109,11 @@ def protocol_adapter(subprotocol: str, info: StationInfo) -> ProtocolAdapter:
     raise ValueError(f"no adapter for OCPP subprotocol {subprotocol!r}")
 
 
-def build_agent(site: SiteConfig) -> Agent:
+def build_agent(site: SiteConfig, *,
+                retry_clock: Callable[[], float] = time.monotonic) -> Agent:
+    """Build the agent for ``site``. ``retry_clock`` is the monotonic clock (s) the outbox
+    schedules retransmissions on; tests inject one they move by hand, to assert the
+    schedule the agent computed rather than gaps measured on a loaded machine."""
     conn = open_database(site.state_dir)
     configuration = _configuration(site, conn)
     availability = repo.load_availability(conn)
@@ -149,7 +153,8 @@ def build_agent(site: SiteConfig) -> Agent:
                            float(configuration.get_int("TransactionMessageRetryInterval")))
 
     outbox = Outbox(conn, policy,
-                    budget_bytes=int(float(site.ocpp["outbox_budget_mb"]) * 1_000_000))
+                    budget_bytes=int(float(site.ocpp["outbox_budget_mb"]) * 1_000_000),
+                    monotonic=retry_clock)
 
     def settings() -> LinkSettings:
         return LinkSettings(

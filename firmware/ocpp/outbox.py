@@ -215,6 +215,19 @@ class Outbox:
             self._retry_due_mono_s[seq] = due_s
         return due_s - self._monotonic()
 
+    def scheduled_wait_s(self) -> float | None:
+        """Seconds (monotonic) until the head's next transmission as scheduled by its last
+        failure, or as resumed after a restart; 0.0 once due. None when the queue is
+        empty, the head has never failed, or ``head`` has not looked at it since a
+        restart (its wait is only resumed then). Reads the schedule, changes nothing."""
+        message = repo.outbox_head(self._conn)
+        if message is None or message.attempts == 0:
+            return None
+        due_s = self._retry_due_mono_s.get(message.seq)
+        if due_s is None:
+            return None
+        return max(0.0, due_s - self._monotonic())
+
     def stats(self) -> tuple[int, float | None, int]:
         """(depth, created_at_s of the oldest, attempts of the queued messages)."""
         self.flush()

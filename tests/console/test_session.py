@@ -19,6 +19,8 @@ from firmware.console.session import ConsoleSession
 from firmware.console.transport import ConsoleTransport
 from firmware.store.db import open_database
 
+DEADLINE_S = 20.0  # for a broken session, not a measure of a slow one (the machine is loaded)
+
 
 class Clock:
     def __init__(self) -> None:
@@ -39,7 +41,7 @@ class Peer:
     def send(self, data: bytes) -> None:
         os.write(self.fd, data)
 
-    async def until(self, marker: bytes, timeout_s: float = 5.0) -> bytes:
+    async def until(self, marker: bytes, timeout_s: float = DEADLINE_S) -> bytes:
         async with asyncio.timeout(timeout_s):
             while marker not in self.buffer:
                 try:
@@ -61,6 +63,7 @@ async def station(tmp_path):
         return [" ".join(args)]
 
     async def slow(args):
+        ran.append(["slow"])  # the test waits for this, not for a fixed time
         await asyncio.sleep(60)
         return []
 
@@ -136,7 +139,9 @@ async def test_roles_ctrl_c_discards_ctrl_d_logs_out(station):
     assert ran == [["ok"]] and b"\x1b" not in out
     await peer.until(b"ann> ")
     peer.send(b"slow\r")
-    await asyncio.sleep(0.1)
+    async with asyncio.timeout(DEADLINE_S):  # Ctrl-C must reach a running command
+        while ["slow"] not in ran:
+            await asyncio.sleep(0.01)
     peer.send(b"\x03")
     assert b"ERROR: cancelled" in await peer.until(b"ann> ")
     peer.send(b"\x04")

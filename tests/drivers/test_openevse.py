@@ -39,7 +39,7 @@ async def controller(peer, **kw):
             task.cancel()
 
 
-async def next_state(states, timeout_s=3.0):
+async def next_state(states, timeout_s=20.0):
     async with asyncio.timeout(timeout_s):
         return await anext(states)
 
@@ -60,7 +60,7 @@ async def test_one_link_shared_by_pilot_contactor_and_meter(peer):
 async def test_charging_session(peer):
     shared = {}
     pilot = build(PILOT_SPEC, peer.path, shared)
-    contactor = build(CONTACTOR_SPEC, peer.path, shared, feedback_timeout_s=2.0)
+    contactor = build(CONTACTOR_SPEC, peer.path, shared, feedback_timeout_s=10.0)
     async with controller(peer) as fake:
         await pilot.open()
         await contactor.open()
@@ -196,7 +196,9 @@ async def test_relay_never_closes_and_welded_relay(peer):
         assert fake.sleeping                             # offer withdrawn
         fake.relay_can_close = True
         await pilot.offer(16)
+        contactor.feedback_timeout_s = 10.0  # a close that must succeed: a generous deadline
         await contactor.close_contactor()
+        contactor.feedback_timeout_s = 0.3   # the timeout is the thing under test again
         fake.relay_welded = True
         with pytest.raises(ContactorWelded, match="still reports its relay closed"):
             await contactor.open_contactor()

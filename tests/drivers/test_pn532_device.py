@@ -83,7 +83,7 @@ class FakePn532:
 
 def make_reader(peer, clock, **kw):
     options = {"port": peer.path, "poll_interval_s": 0.0, "debounce_s": 0.35,
-               "response_timeout_s": 0.1}
+               "response_timeout_s": 5.0}  # a deadline: the fake answers at once
     options.update(kw)
     values, problems = validate_table(options, SPEC.options, "reader[1]")
     assert not problems, problems
@@ -102,7 +102,7 @@ async def running(fake):
             task.cancel()
 
 
-async def take(iterator, n, timeout_s=5.0):
+async def take(iterator, n, timeout_s=20.0):
     out = []
     async with asyncio.timeout(timeout_s):
         for _ in range(n):

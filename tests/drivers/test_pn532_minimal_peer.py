@@ -8,7 +8,7 @@ from tests.drivers.test_pn532_device import UID4, FakePn532, make_reader, runnin
 
 
 async def test_reader_without_rf_configuration_still_reads_cards(peer, clock):
-    reader = make_reader(peer, clock, response_timeout_s=0.05)
+    reader = make_reader(peer, clock, response_timeout_s=0.3)  # RFConfiguration times out
     fake = FakePn532(peer, clock, script=[None, UID4])
     answer = fake._answer
 

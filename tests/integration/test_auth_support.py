@@ -29,7 +29,7 @@ class Decisions:
     def mark(self) -> int:
         return len(self.items)
 
-    async def next_for(self, id_tag: str, after: int, timeout_s: float = 5.0) -> fx.RecordDecision:
+    async def next_for(self, id_tag: str, after: int, timeout_s: float = 30.0) -> fx.RecordDecision:
         """The first decision about ``id_tag`` recorded at or after position ``after``."""
 
         def found() -> fx.RecordDecision | None:

@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from devcsms import NoAnswer
+from devcsms.recording import TO_CP
 from tests.chaos.proxy import FaultProxy
 from tests.integration.agent import running_agent, write_site
 
@@ -38,12 +39,12 @@ async def test_a_stalled_link_is_found_by_ping_shown_offline_and_redialled(csms,
     async with running_agent(site) as cp:
         await csms.wait_for("StatusNotification", timeout_s=10)
         proxy.stall()  # nothing flows, nothing closes
-        await cp.until(lambda: not cp.agent.link.connected, timeout_s=5)
+        await cp.until(lambda: not cp.agent.link.connected)
         status = await cp.console("status")
         queue = await cp.console("queue")
         connects = cp.agent.link.status.connects
         proxy.restore()
-        await cp.until(lambda: cp.agent.link.connected, timeout_s=5)
+        await cp.until(lambda: cp.agent.link.connected)
         assert cp.agent.link.status.connects == connects + 1
     assert status[0].startswith("link: offline since ") or status[0].startswith(
         "link: connecting since ")
@@ -60,7 +61,7 @@ async def test_calls_left_unanswered_close_the_link_and_it_is_redialled(csms, tm
         csms.script("Heartbeat", NoAnswer(), always=True)
         closed = await csms.wait_connection_closed(first, timeout_s=10)
         csms.clear_scripts()
-        await csms.wait_connected(STATION, timeout_s=5)
+        await csms.wait_connected(STATION, timeout_s=20)
         await cp.until(lambda: cp.agent.link.connected)
     assert closed.close_code == 1001
     unanswered = [f for f in csms.messages("Heartbeat")
@@ -80,12 +81,20 @@ async def test_the_backlog_is_replayed_at_the_configured_rate(csms, tmp_path):
         await offline_sessions(cp, 4)
         mark = csms.mark()
         csms.refuse_connections = False
-        await cp.until(lambda: cp.agent.outbox.stats()[0] == 0, timeout_s=10)
+        await cp.until(lambda: cp.agent.outbox.stats()[0] == 0)
     replayed = [f for f in csms.messages(after=mark)
                 if f.action in ("StartTransaction", "StopTransaction")]
     assert len(replayed) == 8
-    spacing_s = [b.monotonic_s - a.monotonic_s for a, b in zip(replayed, replayed[1:])]
-    assert min(spacing_s) >= 0.9 / rate_per_s, spacing_s
+    # Causal bounds, load-proof (no tolerance): message i goes out only after the reply
+    # to message i-1 was recorded (one in flight), and message i+1 no sooner than
+    # 1/rate after message i went out. So the CSMS records message i+1 at least 1/rate
+    # after it recorded the reply to message i-1. (Gaps between receipts are no bound:
+    # a late first receipt and a prompt second one make them shorter than 1/rate.)
+    replies = [await csms.wait_frame(lambda f, r=r: f.request_seq == r.seq, direction=TO_CP)
+               for r in replayed]
+    paced_s = [replayed[i + 1].monotonic_s - replies[i - 1].monotonic_s
+               for i in range(1, len(replayed) - 1)]
+    assert min(paced_s) >= 1.0 / rate_per_s, paced_s
 
 
 async def test_over_its_disk_budget_the_outbox_alarms_and_keeps_every_message(
@@ -102,7 +111,7 @@ async def test_over_its_disk_budget_the_outbox_alarms_and_keeps_every_message(
         over = await cp.console("queue")
         mark = csms.mark()
         csms.refuse_connections = False
-        await cp.until(lambda: cp.agent.outbox.stats()[0] == 0, timeout_s=10)
+        await cp.until(lambda: cp.agent.outbox.stats()[0] == 0)
         under = await cp.console("queue")
     assert over[0].startswith("OVER BUDGET: ")
     assert over[1].startswith("queue: 8 transaction message(s)")

@@ -18,7 +18,7 @@ class Terminal:
         self.port = serial.Serial(path, 115200, timeout=0)
         self.buffer = b""
 
-    async def read_until(self, marker: bytes, timeout_s: float = 5.0) -> bytes:
+    async def read_until(self, marker: bytes, timeout_s: float = 20.0) -> bytes:
         loop = asyncio.get_running_loop()
         readable = asyncio.Event()
         loop.add_reader(self.port.fileno(), readable.set)

@@ -55,7 +55,7 @@ async def test_a_whole_session_offline_reaches_the_csms_in_order_with_its_real_i
         await go_offline(csms, cp)
         await cp.console("sim plug 1")
         await cp.console("sim tap 0FF11E01")
-        await cp.until(lambda: queued(cp) >= 4, timeout_s=8)  # start + 3 meter values
+        await cp.until(lambda: queued(cp) >= 4)  # start + 3 meter values
         await cp.console("sim tap 0FF11E01")
         await cp.console("sim unplug 1")
         await cp.until(lambda: cp.station.connectors[1].transaction_ended())
@@ -92,7 +92,7 @@ async def test_meter_values_keep_their_spacing_across_an_outage_and_a_stop_while
         start = await csms.wait_for("StartTransaction", timeout_s=5)
         await csms.wait_for("MeterValues", after=start.seq, timeout_s=5)
         await go_offline(csms, cp)
-        await cp.until(lambda: queued(cp) >= 4, timeout_s=8)  # 4 s of values, offline
+        await cp.until(lambda: queued(cp) >= 4)  # 4 s of values, offline
         await cp.console("sim tap 0FF11E02")
         await cp.until(lambda: cp.station.connectors[1].transaction_ended())
         mark = csms.mark()

@@ -302,15 +302,15 @@ async def test_technician_diagnostics_on_real_drivers(csms, tmp_path, rig):
 
 
 async def run_test_rfid(cp: RunningAgent, present) -> list[str]:
-    waiting = asyncio.create_task(cp.agent.console.execute("test rfid 10"))
+    waiting = asyncio.create_task(cp.agent.console.execute("test rfid 30"))
     try:
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(20):  # deadlines for a hang, not measures
             while not any(r.diverting for r in cp.agent.readers):
-                await asyncio.sleep(0)
+                await asyncio.sleep(0.01)
         presented = present()
         if presented is not None:
             await presented
-        reply = await asyncio.wait_for(waiting, 5)
+        reply = await asyncio.wait_for(waiting, 20)
     finally:
         waiting.cancel()
     assert reply[-1] == "OK", reply

@@ -4,12 +4,12 @@ names the pins and the fix (a real process, as a technician starts it)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.integration.agent import write_site
+from tests.integration.agent import REPO, write_site
 
 BOARD = """\
 [board]
@@ -39,8 +39,10 @@ driver = "sim"
 
 
 def borne() -> list[str]:
-    script = Path(sys.executable).parent / "borne"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "firmware"]
+    """``borne`` from this checkout. Not the environment's ``bin/borne``: when the
+    environment is shared (``.venv`` a symlink), that script imports whatever checkout
+    it was installed from, which may be mid-edit; it failed this test at random."""
+    return [sys.executable, "-m", "firmware"]
 
 
 @pytest.mark.parametrize("chip, fix", [
@@ -52,7 +54,8 @@ async def test_missing_gpio_chip_stops_borne_run_naming_pins_and_fix(tmp_path, c
     board.write_text(BOARD.format(chip=chip))
     site = write_site(tmp_path, "ws://127.0.0.1:9/ocpp", board=board)
     process = await asyncio.create_subprocess_exec(
-        *borne(), "run", "--config", str(site), stdin=asyncio.subprocess.DEVNULL,
+        *borne(), "run", "--config", str(site), cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     async with asyncio.timeout(30):
         _, stderr = await process.communicate()

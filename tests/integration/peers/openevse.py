@@ -20,7 +20,7 @@ class OpenEvseWithEv(FakeOpenEvse):
         self.plugged = False
         self._handled = asyncio.Event()
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    async def wait_until(self, predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
         """Wait until ``predicate()`` holds, re-checked after every command the peer handles."""
         async with asyncio.timeout(timeout_s):
             while not predicate():

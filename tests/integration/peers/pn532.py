@@ -22,7 +22,7 @@ class Pn532Peer:
         self._polled = asyncio.Event()
 
     async def tap(self, uid: bytes, polls: int = 3, away_polls: int = 8,
-                  timeout_s: float = 5.0) -> None:
+                  timeout_s: float = 20.0) -> None:
         """The card is in the field for ``polls`` InListPassiveTarget polls, then away
         for ``away_polls`` more."""
         self._field.extend([uid] * polls)
