@@ -10,7 +10,11 @@ Frame on the wire::
 LEN counts SEQ + TYPE + PAYLOAD (2..MAX_LEN). The CRC is CRC-16/CCITT-FALSE (poly 0x1021,
 init 0xFFFF) over LEN..PAYLOAD. Every frame except ACK is acknowledged with ACK(seq, status);
 the sender retransmits an unacknowledged frame after RETRY_MS, at most MAX_RETRIES times, and
-a receiver that sees the same SEQ twice in a row acks again without applying it twice.
+a receiver that sees the same SEQ twice in a row acks again (with the first ack's status)
+without applying it twice. A sender's first frame after it started has SEQ 0, later ones
+cycle 1..255: SEQ 0 is never taken for a duplicate, so a side that restarted is not ignored
+because its first SEQ happens to equal the last one the other side saw. Every command is
+idempotent, so a retransmitted SEQ-0 frame applied twice does no harm.
 """
 
 SOF = 0xA5
@@ -48,6 +52,7 @@ FAULT_MIRROR = 0x0008
 FAULT_RCD = 0x0010
 FAULT_HOST_SILENT = 0x0020
 FAULT_SELF_TEST = 0x0040
+FAULT_PILOT_LOST = 0x0080  # no pilot sample for PILOT_SAMPLE_TIMEOUT_MS (ADC or loop stalled)
 
 FAULT_NAMES = (
     (FAULT_DIODE, "diode"),
@@ -57,10 +62,12 @@ FAULT_NAMES = (
     (FAULT_RCD, "rcd"),
     (FAULT_HOST_SILENT, "host_silent"),
     (FAULT_SELF_TEST, "self_test"),
+    (FAULT_PILOT_LOST, "pilot_lost"),
 )
 
 RETRY_MS = 100
 MAX_RETRIES = 3
+MAX_QUEUE = 8  # frames waiting behind the in-flight one; a silent peer cannot exhaust RAM
 STATE_LEN = 9
 
 
@@ -220,23 +227,31 @@ class Link:
     """
 
     def __init__(self, retry_ms: int = RETRY_MS, max_retries: int = MAX_RETRIES) -> None:
-        self._seq = 0
+        self._seq = -1  # the first frame gets SEQ 0 (see the module docstring)
         self._retry_ms = retry_ms
         self._max_retries = max_retries
         self._queue = []  # frames (seq, kind, payload) waiting for the in-flight one
         self._inflight = None  # [wire bytes, seq, sent_at_ms, retries]
         self._last_rx_seq = -1
+        self._last_ack = b""  # the ack sent for _last_rx_seq, repeated for a duplicate
         self.failed = 0
+        self.dropped = 0  # queued frames dropped because the queue was full
 
     def _next_seq(self) -> int:
-        self._seq = (self._seq + 1) & 0xFF
-        return self._seq
+        seq = self._seq + 1
+        if seq > 255:
+            seq = 1  # 0 only marks the first frame after a start
+        self._seq = seq
+        return seq
 
     def send(self, kind: int, payload: bytes, now_ms: int) -> bytes:
         wire = encode(self._next_seq(), kind, payload)
         if self._inflight is None:
             self._inflight = [wire, wire[2], now_ms, 0]
             return wire
+        if len(self._queue) >= MAX_QUEUE:
+            self._queue.pop(0)  # the oldest is the stalest news; the newest state matters
+            self.dropped += 1
         self._queue.append(wire)
         return b""
 
@@ -252,14 +267,19 @@ class Link:
                 self._inflight = None
                 out = self._start_next(now_ms)
             return None, out
-        ack_status = ACK_OK
-        if frame.seq == self._last_rx_seq:
-            return None, encode(frame.seq, MSG_ACK, bytes([frame.seq, ack_status]))
+        if frame.seq != 0 and frame.seq == self._last_rx_seq:
+            ack = self._last_ack or encode(frame.seq, MSG_ACK, bytes([frame.seq, ACK_OK]))
+            return None, ack
         self._last_rx_seq = frame.seq
+        self._last_ack = b""
         return frame, b""
 
     def ack(self, frame: Frame, status: int) -> bytes:
-        return encode(frame.seq, MSG_ACK, bytes([frame.seq, status]))
+        """The ACK for a delivered frame; remembered so a duplicate gets the same status."""
+        wire = encode(frame.seq, MSG_ACK, bytes([frame.seq, status]))
+        if frame.seq == self._last_rx_seq:
+            self._last_ack = wire
+        return wire
 
     def _start_next(self, now_ms: int) -> bytes:
         if not self._queue:
