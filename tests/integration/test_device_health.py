@@ -21,6 +21,10 @@ from tests.integration.agent import RunningAgent, running_agent, write_site
 from tests.integration.peers.rig import peer_rig
 from tests.integration.test_real_board import BOARD_OPENEVSE_RELAY, agent_on, ready
 
+# A real agent with several ptys and sequential waits of up to 15-20 s each: on a loaded
+# CI machine the whole test may take longer than the suite's 60 s hang guard.
+pytestmark = pytest.mark.timeout(240)
+
 AGE = r"\(\d+(s|m\d\ds) ago\)"
 
 

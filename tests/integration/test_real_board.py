@@ -14,6 +14,10 @@ from tests.integration.agent import RunningAgent, running_agent, write_site
 from tests.integration.peers.modbus import cycle_values
 from tests.integration.peers.rig import Rig, peer_rig
 
+# A real agent with several ptys and sequential waits of up to 15-20 s each: on a loaded
+# CI machine the whole test may take longer than the suite's 60 s hang guard.
+pytestmark = pytest.mark.timeout(240)
+
 COIL_PIN, FEEDBACK_PIN = 17, 27
 UID4 = bytes.fromhex("DEADBEEF")
 UID7 = bytes.fromhex("04A2B3C4D5E6F7")
