@@ -201,69 +201,55 @@ def _connectors(tables: Any, file: str, problems: list[ConfigProblem]) -> list[C
 
 def _readers(tables: Any, file: str, problems: list[ConfigProblem],
              connector_ids: list[int]) -> list[tuple[dict[str, Any], DeviceConfig]]:
-    if not isinstance(tables, list):
-        problems.append(ConfigProblem(file, "reader", "must be an array of tables [[reader]]"))
-        return []
-    readers = []
-    names: set[str] = set()
-    for index, table in enumerate(tables):
-        raw_name = table.get("name") if isinstance(table, dict) else None
-        prefix = f"reader {raw_name}" if isinstance(raw_name, str) and raw_name \
-            else f"reader[{index}]"
-        if not isinstance(table, dict):
-            problems.append(ConfigProblem(file, prefix, "must be a table"))
-            continue
-        own = {k: table[k] for k in READER_KEYS if k in table}
-        values, found = validate_table(own, READER_OPTIONS, prefix)
-        problems.extend(ConfigProblem(file, p.key, p.message) for p in found)
-        wanted = values.get("connector", 0)
-        if wanted and connector_ids and wanted not in connector_ids:
-            problems.append(ConfigProblem(file, f"{prefix}.connector",
-                                          f"no connector {wanted} on this board (connectors: "
-                                          f"{', '.join(map(str, connector_ids))})"))
-        name = values.get("name", f"reader{index}")
-        if name in names:
-            problems.append(ConfigProblem(file, f"{prefix}.name", f"duplicate reader name {name!r}"))
-        names.add(name)
-        device = _device("rfid", table, prefix, file, name, problems,
-                         extra_ignore=tuple(k for k in READER_KEYS if k != "driver"))
-        if device is not None:
-            readers.append((values, device))
-    return readers
+    return _named_devices("reader", "rfid", "reader", READER_KEYS, READER_OPTIONS, "connector",
+                          tables, file, problems, connector_ids)
 
 
 def _payments(tables: Any, file: str, problems: list[ConfigProblem],
               connector_ids: list[int]) -> list[tuple[dict[str, Any], DeviceConfig]]:
+    return _named_devices("payment", "payment", "payment terminal", PAYMENT_KEYS,
+                          PAYMENT_OPTIONS, "connectors", tables, file, problems, connector_ids)
+
+
+def _named_devices(section: str, role: str, noun: str, keys: Any, options: Any,
+                   connector_key: str, tables: Any, file: str, problems: list[ConfigProblem],
+                   connector_ids: list[int]) -> list[tuple[dict[str, Any], DeviceConfig]]:
+    """An array of tables ``[[section]]`` of named devices of one ``role`` (readers,
+    payment terminals): each table's own ``keys`` validated against ``options``, unique
+    names, and ``connector_key`` (one id, or a list of ids) naming connectors that exist."""
     if not isinstance(tables, list):
-        problems.append(ConfigProblem(file, "payment", "must be an array of tables [[payment]]"))
+        problems.append(ConfigProblem(file, section,
+                                      f"must be an array of tables [[{section}]]"))
         return []
-    payments = []
+    found_devices = []
     names: set[str] = set()
     for index, table in enumerate(tables):
         raw_name = table.get("name") if isinstance(table, dict) else None
-        prefix = f"payment {raw_name}" if isinstance(raw_name, str) and raw_name \
-            else f"payment[{index}]"
+        prefix = f"{section} {raw_name}" if isinstance(raw_name, str) and raw_name \
+            else f"{section}[{index}]"
         if not isinstance(table, dict):
             problems.append(ConfigProblem(file, prefix, "must be a table"))
             continue
-        own = {k: table[k] for k in PAYMENT_KEYS if k in table}
-        values, found = validate_table(own, PAYMENT_OPTIONS, prefix)
+        own = {k: table[k] for k in keys if k in table}
+        values, found = validate_table(own, options, prefix)
         problems.extend(ConfigProblem(file, p.key, p.message) for p in found)
-        for wanted in values.get("connectors", []):
-            if connector_ids and wanted not in connector_ids:
-                problems.append(ConfigProblem(file, f"{prefix}.connectors",
-                                              f"no connector {wanted} on this board "
-                                              f"(connectors: {', '.join(map(str, connector_ids))})"))
-        name = values.get("name", f"payment{index}")
+        wanted = values.get(connector_key, 0)
+        # One id (0 = not bound to a connector) or a list of ids ([] = all connectors).
+        for connector_id in wanted if isinstance(wanted, list) else [wanted] if wanted else []:
+            if connector_ids and connector_id not in connector_ids:
+                problems.append(ConfigProblem(
+                    file, f"{prefix}.{connector_key}",
+                    f"no connector {connector_id} on this board "
+                    f"(connectors: {', '.join(map(str, connector_ids))})"))
+        name = values.get("name", f"{section}{index}")
         if name in names:
-            problems.append(ConfigProblem(file, f"{prefix}.name",
-                                          f"duplicate payment terminal name {name!r}"))
+            problems.append(ConfigProblem(file, f"{prefix}.name", f"duplicate {noun} name {name!r}"))
         names.add(name)
-        device = _device("payment", table, prefix, file, name, problems,
-                         extra_ignore=tuple(k for k in PAYMENT_KEYS if k != "driver"))
+        device = _device(role, table, prefix, file, name, problems,
+                         extra_ignore=tuple(k for k in keys if k != "driver"))
         if device is not None:
-            payments.append((values, device))
-    return payments
+            found_devices.append((values, device))
+    return found_devices
 
 
 # ---------------------------------------------------------------------- building
