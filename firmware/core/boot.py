@@ -1,13 +1,13 @@
 """Registration, heartbeat and link state ([16] §4.2, §4.6; [E16] 3.22).
 
-- BootNotification at every start and whenever the CSMS has not yet accepted us; while
-  Pending or Rejected the next one waits for the interval the CSMS gave (or a default
-  when it gave 0) — no earlier retry, no flooding.
-- Nothing but BootNotification is sent before Accepted (the runtime's link enforces the
+- A registration (``SendRegistration``) at every start and whenever the CSMS has not yet
+  accepted us; while Pending or Rejected the next one waits for the interval the CSMS
+  gave (or a default when it gave 0) — no earlier retry, no flooding.
+- Nothing but the registration is sent before Accepted (the runtime's link enforces the
   same gate for queued transaction messages).
-- On Accepted: HeartbeatInterval from the response, StatusNotification for
-  connector 0 and every connector.
-- After a reconnect (already Accepted in this process's life) no new BootNotification:
+- On Accepted: the heartbeat interval from the answer, a status report for the station
+  and every connector.
+- After a reconnect (already Accepted in this process's life) no new registration:
   only the statuses that changed while offline are reported.
 """
 
