@@ -19,6 +19,7 @@ from typing import Any
 
 from hal.errors import DeviceOpenError, MeterUnavailable
 from hal.serial import SerialSettings, open_error_message
+from hal.tasks import raise_if_cancel_was_lost
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class ModbusRtuBus:
                     await self._client.connect()
                 except Exception as exc:  # pymodbus raises various errors here
                     raise MeterUnavailable(f"Modbus {where}: reconnect failed: {exc}") from exc
+                raise_if_cancel_was_lost()    # pymodbus waits with 3.11's wait_for
                 if not self._client.connected:
                     raise MeterUnavailable(f"Modbus {where}: port unavailable (adapter unplugged?)")
             call = (self._client.read_input_registers if function == 4
@@ -110,6 +112,7 @@ class ModbusRtuBus:
                 raise MeterUnavailable(f"Modbus {where}: no valid answer to FC{function:02d} "
                                        f"0x{address:04X}+{count}: {exc} (check wiring A/B, "
                                        f"baudrate/parity, device_id)") from exc
+            raise_if_cancel_was_lost()
         if response.isError():
             code = getattr(response, "exception_code", "?")
             raise MeterUnavailable(f"Modbus {where}: exception {code} for FC{function:02d} "

@@ -24,6 +24,8 @@ import time
 from collections import deque
 from typing import Callable, Protocol
 
+from hal.tasks import cancel_and_wait
+
 from . import editor as ed
 from .accounts import Account, Lockout, hash_password, verify_password
 from .audit import AuditLog
@@ -141,7 +143,10 @@ class ConsoleSession:
                 timeout = self.idle_logout_s if self.user is not None and self.login_required \
                     else None
                 try:
-                    chunk = await asyncio.wait_for(self.transport.read_bytes(), timeout)
+                    # asyncio.timeout, not wait_for: 3.11's wait_for returns the data and
+                    # drops our cancellation when both arrive in the same loop turn
+                    async with asyncio.timeout(timeout):
+                        chunk = await self.transport.read_bytes()
                 except TimeoutError:
                     self._logout(f"idle for {self.idle_logout_s:.0f} s: logged out")
                     self._prompt()
@@ -284,11 +289,7 @@ class ConsoleSession:
                     self.transport.resume_reading()
                     data = b""
                 if b"\x03" in data:
-                    task.cancel()
-                    try:
-                        await task
-                    except asyncio.CancelledError:
-                        pass
+                    await cancel_and_wait(task)
                     self._pending += data.split(b"\x03", 1)[1]
                     return None
                 self._pending += data

@@ -97,4 +97,28 @@ async def running_agent(site_path: Path, *, retry_clock: Callable[[], float] | N
     finally:
         if not task.done():
             agent.stop()
-        await asyncio.wait_for(task, 15)
+        await stopped_within(task, STOP_DEADLINE_S)
+
+
+STOP_DEADLINE_S = 15.0
+
+
+async def stopped_within(task: asyncio.Task, timeout_s: float) -> None:
+    """Wait for the agent's task to end; when it does not, fail naming every task still
+    running, with its stack, instead of hanging: a task that swallows its cancellation
+    would otherwise keep ``wait_for``'s own cancel-and-wait (and the suite) waiting
+    forever."""
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if done:
+        task.result()
+        return
+    stuck = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    report = []
+    for other in stuck:
+        frames = other.get_stack(limit=8)
+        where = " <- ".join(f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno} "
+                            f"{f.f_code.co_name}" for f in reversed(frames))
+        report.append(f"{other.get_name()}: {where}")
+    task.cancel()
+    raise AssertionError(f"the agent did not stop within {timeout_s:g} s; tasks still "
+                         f"running:\n" + "\n".join(report))

@@ -58,9 +58,6 @@ def shows_times(line: str, health: DeviceHealth) -> None:
                          line), line
 
 
-@pytest.mark.timeout(90)
-@pytest.mark.xfail(reason="hangs intermittently on a loaded CI machine (twice in 4 fresh-clone "
-                          "runs, never alone): cause not found yet, see the stop note", strict=False)
 async def test_a_reader_unplugged_mid_run_shows_its_error_then_its_recovery(
         csms, tmp_path, rig):
     adapter = tmp_path / "usb-desk-reader"          # the stable name the board uses
