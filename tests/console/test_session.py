@@ -41,6 +41,20 @@ class Peer:
     def send(self, data: bytes) -> None:
         os.write(self.fd, data)
 
+    async def send_all(self, data: bytes) -> None:
+        """Write everything, waiting while the pty's buffer is full (a loaded machine
+        moves pty data late) and reading what the console wrote meanwhile, so neither
+        side's buffer stays full."""
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self.fd, view):]
+            except BlockingIOError:
+                try:
+                    self.buffer += os.read(self.fd, 4096)
+                except BlockingIOError:
+                    await asyncio.sleep(0.01)
+
     async def until(self, marker: bytes, timeout_s: float = DEADLINE_S) -> bytes:
         async with asyncio.timeout(timeout_s):
             while marker not in self.buffer:

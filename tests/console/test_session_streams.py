@@ -98,9 +98,9 @@ async def test_random_bytes_never_stop_the_session():
     try:
         for _ in range(400):
             chunk = bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
-            os.write(peer_fd, chunk.replace(b"\x04", b""))  # ^D would only log out
+            await peer.send_all(chunk.replace(b"\x04", b""))  # ^D would only log out
             await asyncio.sleep(0)
-        os.write(peer_fd, b"\x03\x15say a b\r")
+        await peer.send_all(b"\x03\x15say a b\r")
         assert b"xx\r\nOK\r\n" in await peer.until(b"xx\r\nOK\r\n", timeout_s=10)
         assert not task.done()
     finally:
