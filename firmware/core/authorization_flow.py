@@ -28,6 +28,7 @@ from .authorization import (ASK, REJECT, STOP, AuthKeys, decide_remote_start,
                             on_transaction_id_tag_info, same_id_tag)
 from .connector import Authorization, Connector
 from .parts import StationParts
+from .timers import ConnectionTimeout
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class AuthorizationFlowMixin(StationParts):
         for c in self.connectors.values():
             if c.authorization is not None and same_id_tag(c.authorization.id_tag, tag):
                 c.authorization = None
-                return [fx.CancelTimer(("connection-timeout", c.connector_id)),
+                return [fx.CancelTimer(ConnectionTimeout(c.connector_id)),
                         fx.RecordDecision(tag, False, "cancelled-by-second-tap", c.connector_id)]
         plugged = self._plugged_waiting(event.connector_id)
         if plugged is None and group_stop is not None:

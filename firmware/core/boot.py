@@ -17,10 +17,11 @@ from . import effects as fx
 from . import events as ev
 from .metering import seconds_to_next_aligned
 from .parts import StationParts
+from .timers import AlignedSample, KeepAlive, RegistrationRetry
 
-BOOT_TIMER = ("boot",)
-HEARTBEAT_TIMER = ("heartbeat",)
-ALIGNED_TIMER = ("aligned",)
+BOOT_TIMER = RegistrationRetry()
+HEARTBEAT_TIMER = KeepAlive()
+ALIGNED_TIMER = AlignedSample()
 
 DEFAULT_BOOT_RETRY_S = 60  # when the CSMS answers Pending/Rejected with interval 0
 BOOT_FAILURE_RETRY_S = 30  # when BootNotification got a CALLERROR or no answer

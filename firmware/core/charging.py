@@ -15,24 +15,24 @@ from hal.interfaces import PilotState
 from . import effects as fx
 from . import events as ev
 from .authorization_flow import AuthorizationFlowMixin
-from .boot import ALIGNED_TIMER, BOOT_TIMER, HEARTBEAT_TIMER
 from .connector import (Authorization, Connector, Fault, PendingStop, Transaction,
                         TransactionRecord)
 from .effects import MeterSample
 from .metering import sample
 from .sampling import SamplingMixin
-from .smart_charging_flow import SMART_CHARGING_TIMER
+from .timers import (AlignedSample, ConnectionTimeout, KeepAlive, PeriodicSample,
+                     ProfileBoundary, RegistrationRetry, StopMeterRead)
 
 
 STOP_METER_TIMEOUT_S = 5.0
 
 
-def connection_timeout_timer(connector_id: int) -> tuple[str, int]:
-    return ("connection-timeout", connector_id)
+def connection_timeout_timer(connector_id: int) -> ConnectionTimeout:
+    return ConnectionTimeout(connector_id)
 
 
-def stop_meter_timer(connector_id: int) -> tuple[str, int]:
-    return ("stop-meter", connector_id)
+def stop_meter_timer(connector_id: int) -> StopMeterRead:
+    return StopMeterRead(connector_id)
 
 
 class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
@@ -40,25 +40,23 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
     # ------------------------------------------------------------------ timers
     def _on_timer(self, event: ev.TimerFired, now: float) -> list[fx.Effect]:
         key = event.key
-        if key == BOOT_TIMER:
+        if isinstance(key, RegistrationRetry):
             return self._on_boot_timer(now)
-        if key == HEARTBEAT_TIMER:
+        if isinstance(key, KeepAlive):
             return self._on_heartbeat_timer(now)
-        if key == ALIGNED_TIMER:
+        if isinstance(key, AlignedSample):
             return self._on_aligned_timer(now)
-        if key == SMART_CHARGING_TIMER:
+        if isinstance(key, ProfileBoundary):
             return self._arm_smart_charging_timer(now)  # _sync applies the new limits
-        if isinstance(key, tuple) and len(key) == 2:
-            kind, connector_id = key
-            c = self.connectors.get(connector_id)
+        if isinstance(key, (ConnectionTimeout, PeriodicSample, StopMeterRead)):
+            c = self.connectors.get(key.connector_id)
             if c is None:
                 return []
-            if kind == "connection-timeout":
+            if isinstance(key, ConnectionTimeout):
                 return self._on_connection_timeout(c, now)
-            if kind == "sample":
+            if isinstance(key, PeriodicSample):
                 return self._on_sample_timer(c, now)
-            if kind == "stop-meter":
-                return self._finish_stop(c)
+            return self._finish_stop(c)
         return []
 
     def _on_connection_timeout(self, c: Connector, now: float) -> list[fx.Effect]:
@@ -170,7 +168,7 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
                 reason == "EVDisconnected"
                 and not self.config.get_bool("UnlockConnectorOnEVSideDisconnect"))):
             c.cable_held_for = tx.id_tag
-        out: list[fx.Effect] = [fx.CancelTimer(("sample", c.connector_id))]
+        out: list[fx.Effect] = [fx.CancelTimer(PeriodicSample(c.connector_id))]
         if read_meter and energised and c.reading is not None:
             c.stopping = PendingStop(tx.local_tx_id, reason, id_tag, now,
                                      tuple(tx.stop_data), meter_stop_wh)

@@ -12,6 +12,7 @@ from . import events as ev
 from .connector import Connector
 from .metering import sample
 from .parts import StationParts
+from .timers import ConnectionTimeout
 
 TRIGGERABLE = {"BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
                "Heartbeat", "MeterValues", "StatusNotification"}
@@ -88,7 +89,7 @@ class RequestsMixin(StationParts):
         if not operative and c.authorization is not None:
             tag = c.authorization.id_tag
             c.authorization = None
-            return [fx.CancelTimer(("connection-timeout", c.connector_id)),
+            return [fx.CancelTimer(ConnectionTimeout(c.connector_id)),
                     fx.RecordDecision(tag, False, "connector-unavailable", c.connector_id)]
         return []
 

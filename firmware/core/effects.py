@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
+from .timers import TimerKey
+
 
 class Effect:
     """Marker base class."""
@@ -21,13 +23,13 @@ class Effect:
 class StartTimer(Effect):
     """Fire ``TimerFired(key)`` after ``delay_s`` (replaces a timer with the same key)."""
 
-    key: Hashable
+    key: TimerKey
     delay_s: float
 
 
 @dataclass(frozen=True)
 class CancelTimer(Effect):
-    key: Hashable
+    key: TimerKey
 
 
 # ----------------------------------------------------------------- hardware

@@ -13,6 +13,8 @@ from typing import Any, Hashable
 
 from hal.interfaces import MeterReading, PilotState
 
+from .timers import TimerKey
+
 
 class Event:
     """Marker base class."""
@@ -69,7 +71,7 @@ class CallFailed(Event):
 
 @dataclass(frozen=True)
 class TimerFired(Event):
-    key: Hashable
+    key: TimerKey
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from .boot import ALIGNED_TIMER
 from .connector import Connector, Fault
 from .metering import sample, seconds_to_next_aligned
 from .parts import StationParts
+from .timers import PeriodicSample
 
 # A running transaction's meter reading is saved when it has advanced this much or this
 # long since the last save: a power cut loses at most ~10 Wh (or 5 s of energy, whichever
@@ -29,8 +30,8 @@ METER_CHECKPOINT_S = 5.0
 ALIGNMENT_TOLERANCE_S = 2.0
 
 
-def sample_timer(connector_id: int) -> tuple[str, int]:
-    return ("sample", connector_id)
+def sample_timer(connector_id: int) -> PeriodicSample:
+    return PeriodicSample(connector_id)
 
 
 class SamplingMixin(StationParts):

@@ -22,11 +22,12 @@ from . import effects as fx
 from . import events as ev
 from .connector import Connector
 from .parts import StationParts
+from .timers import ProfileBoundary
 from .smart_charging import (DAILY_S, TX, ChargingProfile, Electrical, ProfileLimits,
                              composite_schedule, for_connector, limits_at, next_change_s,
                              offer_a, problem_with)
 
-SMART_CHARGING_TIMER = ("smart-charging", 0)
+SMART_CHARGING_TIMER = ProfileBoundary()
 
 
 class SmartChargingMixin(StationParts):

@@ -18,6 +18,7 @@ from firmware.core import events as ev
 from firmware.core.boot import ALIGNED_TIMER, HEARTBEAT_TIMER
 from firmware.core.smart_charging import ABSOLUTE, TX_DEFAULT, ChargingProfile, SchedulePeriod
 from firmware.core.smart_charging_flow import SMART_CHARGING_TIMER
+from firmware.core.timers import ConnectionTimeout, PeriodicSample
 
 from ..core.harness import T0, Harness
 
@@ -78,7 +79,7 @@ def test_duration_timers_are_not_touched_by_a_step(jump_s):
     h.now += jump_s
     out = h.handle(ev.ClockStepped(jump_s))
     assert not [e for e in out if isinstance(e, (fx.StartTimer, fx.CancelTimer))
-                and e.key in (HEARTBEAT_TIMER, ("connection-timeout", 1), ("sample", 1))]
+                and e.key in (HEARTBEAT_TIMER, ConnectionTimeout(1), PeriodicSample(1))]
 
 
 def test_a_schedule_starting_beyond_a_day_is_not_forgotten():

@@ -2,6 +2,7 @@
 
 from firmware.core import effects as fx
 from firmware.core import events as ev
+from firmware.core.timers import KeepAlive, PeriodicSample, RegistrationRetry
 
 from tests.core.harness import Harness
 
@@ -101,13 +102,13 @@ def test_4_2_pending_rejects_remote_start_and_stop_and_reports_no_status():
     h = Harness()
     h.handle(ev.LinkConnected())
     out = h.handle(ev.RegistrationAnswered("Pending", 30, None))
-    assert fx.StartTimer(("boot",), 30) in out
+    assert fx.StartTimer(RegistrationRetry(), 30) in out
     assert h.of(fx.SendConnectorStatus) == []
     assert h.reply(h.handle(ev.RemoteStartRequested(h.ref(), "T1", 1))) == {"status": "Rejected"}
     assert h.reply(h.handle(ev.RemoteStopRequested(h.ref(), 1))) == {"status": "Rejected"}
     h.pilot("B")
     assert h.of(fx.SendConnectorStatus) == []
-    out = h.handle(ev.TimerFired(("boot",)))
+    out = h.handle(ev.TimerFired(RegistrationRetry()))
     assert out == [fx.SendRegistration()]
 
 
@@ -117,7 +118,7 @@ def test_4_2_rejected_waits_the_interval_even_across_reconnects():
     h.handle(ev.RegistrationAnswered("Rejected", 600, None))
     h.handle(ev.LinkDisconnected())
     assert h.handle(ev.LinkConnected()) == []  # no early BootNotification
-    assert h.handle(ev.TimerFired(("boot",))) == [fx.SendRegistration()]
+    assert h.handle(ev.TimerFired(RegistrationRetry())) == [fx.SendRegistration()]
 
 
 def test_remote_start_picks_the_plugged_connector_when_none_is_given():
@@ -132,8 +133,8 @@ def test_remote_start_picks_the_plugged_connector_when_none_is_given():
 def test_heartbeat_follows_the_interval():
     h = Harness()
     h.boot(interval_s=60)
-    out = h.handle(ev.TimerFired(("heartbeat",)))
-    assert out == [fx.SendKeepAlive(), fx.StartTimer(("heartbeat",), 60)]
+    out = h.handle(ev.TimerFired(KeepAlive()))
+    assert out == [fx.SendKeepAlive(), fx.StartTimer(KeepAlive(), 60)]
     # The clock sync happened in the link at receipt; the core has nothing to do.
     assert h.handle(ev.KeepAliveAnswered(h.now + 3)) == []
 
@@ -144,7 +145,7 @@ def test_change_configuration_rearms_timers():
     h.start_session()
     out = h.handle(ev.ConfigurationChangeRequested(h.ref(), "MeterValueSampleInterval", "5"))
     assert h.reply(out) == {"status": "Accepted"}
-    assert fx.StartTimer(("sample", 1), 5) in out
+    assert fx.StartTimer(PeriodicSample(1), 5) in out
     out = h.handle(ev.ConfigurationChangeRequested(h.ref(), "heartbeatinterval", "42"))
     assert fx.PersistConfiguration("HeartbeatInterval", "42") in out  # keys are case-insensitive
-    assert fx.StartTimer(("heartbeat",), 42) in out
+    assert fx.StartTimer(KeepAlive(), 42) in out

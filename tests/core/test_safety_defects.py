@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from firmware.core import effects as fx
 from firmware.core import events as ev
+from firmware.core.timers import ConnectionTimeout, StopMeterRead
 
 from .harness import Entry, Harness
 
@@ -106,10 +107,10 @@ def test_C_an_authorization_is_bound_to_connection_timeout_whatever_happens_betw
     h.answer_authorize()
     h.handle(ev.MeterFailed(1, "no answer"))      # a fault before the plug
     out = h.pilot("B")                            # plugged: nothing starts (fault)
-    assert fx.CancelTimer(("connection-timeout", 1)) not in out
+    assert fx.CancelTimer(ConnectionTimeout(1)) not in out
     h.pilot("A")
     h.advance(8)
-    h.handle(ev.TimerFired(("connection-timeout", 1)))
+    h.handle(ev.TimerFired(ConnectionTimeout(1)))
     h.meter()                                     # the fault clears
     h.pilot("B")                                  # someone else plugs in
     assert h.of(fx.SendTransactionStarted) == []
@@ -122,7 +123,7 @@ def test_C_plugged_first_then_authorized_with_a_fault_still_times_out():
     h.handle(ev.MeterFailed(1, "no answer"))
     h.pilot("B")
     out = h.handle(ev.RemoteStartRequested(h.ref(), "AABBCCDD", 1))
-    assert any(isinstance(e, fx.StartTimer) and e.key == ("connection-timeout", 1)
+    assert any(isinstance(e, fx.StartTimer) and e.key == ConnectionTimeout(1)
                for e in out) or h.station.connectors[1].authorization is None
 
 
@@ -222,7 +223,7 @@ def test_14_a_meter_that_does_not_answer_after_the_stop_falls_back_to_the_last_p
     h.meter(add_wh=20)
     h.tap("AABBCCDD")
     assert not h.station.connectors[1].is_idle()
-    out = h.handle(ev.TimerFired(("stop-meter", 1)))
+    out = h.handle(ev.TimerFired(StopMeterRead(1)))
     assert h.of(fx.SendTransactionEnded, out)[0].meter_stop_wh == 1020
     out = h.handle(ev.MeterRead(1, None))           # a late answer changes nothing
     assert h.of(fx.SendTransactionEnded, out) == []

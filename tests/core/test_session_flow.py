@@ -2,6 +2,7 @@
 
 from firmware.core import effects as fx
 from firmware.core import events as ev
+from firmware.core.timers import AlignedSample, ConnectionTimeout, KeepAlive, PeriodicSample
 
 from tests.core.harness import Entry, Harness
 
@@ -14,7 +15,7 @@ def test_boot_accepted_sets_heartbeat_and_reports_every_connector():
     assert out == [fx.SendRegistration()]
     out = h.handle(ev.RegistrationAnswered("Accepted", 120, h.now + 5))
     assert fx.PersistConfiguration("HeartbeatInterval", "120") in out
-    assert fx.StartTimer(("heartbeat",), 120) in out
+    assert fx.StartTimer(KeepAlive(), 120) in out
     sent = [(e.connector_id, e.status) for e in h.of(fx.SendConnectorStatus, out)]
     assert sent == [(0, "Available"), (1, "Available"), (2, "Available")]
 
@@ -86,9 +87,9 @@ def test_tap_before_plug_then_connection_timeout_cancels():
     h.tap("CAFE0001")
     h.answer_authorize()
     assert h.status() == "Preparing"
-    assert fx.StartTimer(("connection-timeout", 1), 30) in h.log
+    assert fx.StartTimer(ConnectionTimeout(1), 30) in h.log
     h.advance(30)
-    h.handle(ev.TimerFired(("connection-timeout", 1)))
+    h.handle(ev.TimerFired(ConnectionTimeout(1)))
     assert h.status() == "Available"
     assert h.of(fx.SendTransactionStarted) == []
 
@@ -99,7 +100,7 @@ def test_tap_before_plug_then_plug_starts():
     h.tap("CAFE0001")
     h.answer_authorize()
     out = h.pilot("B")
-    assert fx.CancelTimer(("connection-timeout", 1)) in out
+    assert fx.CancelTimer(ConnectionTimeout(1)) in out
     assert h.last(fx.SendTransactionStarted).id_tag == "CAFE0001"
 
 
@@ -174,10 +175,10 @@ def test_meter_values_sampled_during_transaction():
     h = Harness(config={"MeterValueSampleInterval": "10"})
     h.boot()
     h.start_session()
-    assert fx.StartTimer(("sample", 1), 10) in h.log
+    assert fx.StartTimer(PeriodicSample(1), 10) in h.log
     h.advance(10)
     h.meter(add_wh=20)
-    out = h.handle(ev.TimerFired(("sample", 1)))
+    out = h.handle(ev.TimerFired(PeriodicSample(1)))
     values = h.of(fx.SendMeterSamples, out)[0]
     assert values.local_tx_id == 1
     measured = {(v.measurand, v.value, v.unit) for v in values.samples[0].values}
@@ -288,7 +289,7 @@ def test_meter_failure_sends_no_stale_values_and_stops_with_the_last_persisted_r
     h.advance(20)
     h.meter(add_wh=100)  # persisted checkpoint (15 s since start)
     h.handle(ev.MeterFailed(1, "no answer"))
-    out = h.handle(ev.TimerFired(("sample", 1)))
+    out = h.handle(ev.TimerFired(PeriodicSample(1)))
     assert h.of(fx.SendMeterSamples, out) == []
     h.tap("AABBCCDD")
     assert h.last(fx.SendTransactionEnded).meter_stop_wh == 1100
@@ -298,9 +299,9 @@ def test_clock_aligned_values_every_slot_even_with_a_one_second_interval():
     h = Harness(config={"ClockAlignedDataInterval": "1"})
     h.boot()
     h.now = float(int(h.now)) + 0.005  # the timer fires 5 ms after the slot
-    out = h.handle(ev.TimerFired(("aligned",)))
+    out = h.handle(ev.TimerFired(AlignedSample()))
     timer = h.of(fx.StartTimer, out)[0]
-    assert timer.key == ("aligned",) and 0.9 < timer.delay_s < 1.0
+    assert timer.key == AlignedSample() and 0.9 < timer.delay_s < 1.0
     stamp = h.of(fx.SendMeterSamples, out)[0].samples[0].timestamp_s
     assert stamp == float(int(h.now))  # the slot's time, not the loop's
 

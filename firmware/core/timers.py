@@ -1,0 +1,57 @@
+"""The core's timers, one key type each (issue 9 item 1: timers get typed keys).
+
+A ``StartTimer(key, delay_s)`` replaces the running timer with an equal key; the
+runtime fires ``TimerFired(key)`` on the monotonic clock. Keys are frozen dataclasses,
+so a misspelt or mis-shaped key is a type error (mypy) instead of a timer that never
+fires, and the station dispatches on the key's type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TimerKey:
+    """Base of every timer key."""
+
+
+@dataclass(frozen=True)
+class RegistrationRetry(TimerKey):
+    """The next registration after Pending/Rejected or a failed one (boot)."""
+
+
+@dataclass(frozen=True)
+class KeepAlive(TimerKey):
+    """The next keep-alive (HeartbeatInterval)."""
+
+
+@dataclass(frozen=True)
+class AlignedSample(TimerKey):
+    """The next clock-aligned meter slot (ClockAlignedDataInterval, from midnight)."""
+
+
+@dataclass(frozen=True)
+class ProfileBoundary(TimerKey):
+    """The next charging-profile period boundary (or a daily look ahead)."""
+
+
+@dataclass(frozen=True)
+class ConnectionTimeout(TimerKey):
+    """An authorization waiting for its cable (ConnectionTimeOut) on one connector."""
+
+    connector_id: int
+
+
+@dataclass(frozen=True)
+class PeriodicSample(TimerKey):
+    """The next MeterValueSampleInterval sample of one connector's transaction."""
+
+    connector_id: int
+
+
+@dataclass(frozen=True)
+class StopMeterRead(TimerKey):
+    """How long a stop waits for the meter read behind its opening contactor."""
+
+    connector_id: int
