@@ -125,7 +125,8 @@ def build_agent(site: SiteConfig, *,
                             phases=c.config.values["phases"])
                   for c in board.connectors]
     station = Station(connectors, configuration, next_local_tx_id=repo.next_local_tx_id(conn),
-                      profiles=repo.charging_profiles(conn))
+                      profiles=repo.charging_profiles(conn),
+                      reservations=repo.reservations(conn))
     clock = AgentClock()
     hardware = {
         c.config.connector_id: ConnectorHardware(

@@ -256,6 +256,8 @@ class Runtime:
                     repo.save_transaction(self.conn, effect.record)
                 elif isinstance(effect, fx.PersistChargingProfiles):
                     repo.save_charging_profiles(self.conn, effect.profiles)
+                elif isinstance(effect, fx.PersistReservations):
+                    repo.save_reservations(self.conn, effect.reservations)
                 elif isinstance(effect, fx.PersistStopData):
                     repo.save_stop_data(self.conn, effect.local_tx_id, effect.samples)
                 elif isinstance(effect, fx.SendMessage) and effect.transaction_related:

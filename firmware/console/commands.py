@@ -57,7 +57,11 @@ def install_core_commands(console: Console, agent: Any) -> None:
                 parts.append("inoperative")
             elif c.scheduled_operative is False:
                 parts.append("inoperative-after-tx")
+            if c.reservation is not None:
+                parts.append(_reservation(c.reservation))
             lines.append(" ".join(parts))
+        for r in agent.station.reservations.station_wide():
+            lines.append(f"station: {_reservation(r)} (any connector)")
         return lines
 
     async def config_get(args: list[str]) -> list[str]:
@@ -208,3 +212,10 @@ def install_auth_commands(console: Console, agent: Any) -> None:
                      lookup)
     console.register("auth stats", "local list version and size, cache size and hit rate",
                      stats)
+
+
+def _reservation(r: Any) -> str:
+    """A reservation as ``status`` shows it (the holder masked like every idTag)."""
+    group = f" group={mask_id_tag(r.parent_id_tag)}" if r.parent_id_tag else ""
+    return (f"reserved={r.reservation_id} for={mask_id_tag(r.id_tag)}{group} "
+            f"until={_stamp(r.expiry_s)}")

@@ -74,10 +74,10 @@ class AuthorizationFlowMixin(StationParts):
                 c.authorization = None
                 return [fx.CancelTimer(ConnectionTimeout(c.connector_id)),
                         fx.RecordDecision(tag, False, "cancelled-by-second-tap", c.connector_id)]
-        plugged = self._plugged_waiting(event.connector_id)
+        plugged = self._plugged_waiting(event.connector_id, tag)
         if plugged is None and group_stop is not None:
             return self._stop_by_tap(group_stop, tag, "group", now)
-        target = plugged or self._start_target(event.connector_id)
+        target = plugged or self._start_target(event.connector_id, tag)
         if target is None:
             if group_unknown and not event.negative_cached:
                 # Perhaps a group member come to stop: only the CSMS knows its parent.
@@ -103,18 +103,32 @@ class AuthorizationFlowMixin(StationParts):
             return [c] if c is not None else []
         return list(self.connectors.values())
 
-    def _plugged_waiting(self, connector_id: int = 0) -> Connector | None:
-        for c in self._candidates(connector_id):
-            if c.is_idle() and c.pilot.ev_connected:
+    def _plugged_waiting(self, connector_id: int = 0,
+                         id_tag: str | None = None) -> Connector | None:
+        for c in self._startable(connector_id, id_tag):
+            if c.pilot.ev_connected:
                 return c
         return None
 
-    def _start_target(self, connector_id: int = 0) -> Connector | None:
-        """The connector a tap starts on: plugged and waiting first, else the first free."""
-        plugged = self._plugged_waiting(connector_id)
+    def _start_target(self, connector_id: int = 0,
+                      id_tag: str | None = None) -> Connector | None:
+        """The connector a tap starts on: the one reserved for it, plugged and waiting,
+        else the first free (one reserved for someone else is never a target)."""
+        startable = self._startable(connector_id, id_tag)
+        if id_tag is not None:
+            held = self.reservations.held_connector(id_tag, [c.connector_id for c in startable])
+            if held is not None:
+                return held
+        plugged = next((c for c in startable if c.pilot.ev_connected), None)
         if plugged is not None:
             return plugged
-        return next((c for c in self._candidates(connector_id) if c.is_idle()), None)
+        return next(iter(startable), None)
+
+    def _startable(self, connector_id: int, id_tag: str | None) -> list[Connector]:
+        """Idle connectors a session for ``id_tag`` could start on (None: anyone's)."""
+        return [c for c in self._candidates(connector_id) if c.is_idle() and (
+            self.reservations.may_be_for(c, id_tag) if id_tag is not None
+            else c.reservation is None)]
 
     def _tag_in_active_tx(self, tag: str) -> bool:
         return any(c.tx is not None and same_id_tag(c.tx.id_tag, tag)
@@ -167,7 +181,7 @@ class AuthorizationFlowMixin(StationParts):
         if c is not None:
             c.awaiting_authorize = False
         info = event.info
-        plugged = self._plugged_waiting(pending.scope)
+        plugged = self._plugged_waiting(pending.scope, pending.id_tag)
         if plugged is None:
             for other in self.connectors.values():
                 if other.tx is not None and decide_stop_after_authorize(
@@ -177,7 +191,7 @@ class AuthorizationFlowMixin(StationParts):
             return out + [fx.RecordDecision(pending.id_tag, False, f"csms:{info.status}",
                                             pending.connector_id or 0)]
         if c is None or not c.is_idle():
-            c = self._start_target(pending.scope)
+            c = self._start_target(pending.scope, pending.id_tag)
         if c is None:
             return out + [fx.RecordDecision(pending.id_tag, False, "no-free-connector")]
         why = "csms:Accepted" if pending.purpose == "tap" else "remote:csms:Accepted"
@@ -195,7 +209,8 @@ class AuthorizationFlowMixin(StationParts):
         if c is not None:
             c.awaiting_authorize = False
         # The CSMS could not answer: decide as offline ([16] §3.5).
-        target = c if c is not None and c.is_idle() else self._start_target(pending.scope)
+        target = c if c is not None and c.is_idle() else self._start_target(pending.scope,
+                                                                            pending.id_tag)
         if target is None:
             return [fx.RecordDecision(pending.id_tag, False, "no-free-connector")]
         decision = decide_start(pending.id_tag, pending.list_entry, pending.cache_entry,

@@ -21,7 +21,7 @@ from .effects import MeterSample
 from .metering import sample
 from .sampling import SamplingMixin
 from .timers import (AlignedSample, ConnectionTimeout, KeepAlive, PeriodicSample,
-                     ProfileBoundary, RegistrationRetry, StopMeterRead)
+                     ProfileBoundary, RegistrationRetry, ReservationExpiry, StopMeterRead)
 
 
 STOP_METER_TIMEOUT_S = 5.0
@@ -48,6 +48,8 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
             return self._on_aligned_timer(now)
         if isinstance(key, ProfileBoundary):
             return self._arm_smart_charging_timer(now)  # _sync applies the new limits
+        if isinstance(key, ReservationExpiry):
+            return self.reservations.expire(key.reservation_id, now)
         if isinstance(key, (ConnectionTimeout, PeriodicSample, StopMeterRead)):
             c = self.connectors.get(key.connector_id)
             if c is None:
@@ -102,6 +104,10 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
     # ------------------------------------------------------------------ transactions
     def _authorize_connector(self, c: Connector, auth: Authorization,
                              now: float) -> list[fx.Effect]:
+        if not self.reservations.may_start(c, auth.id_tag, auth.parent_id_tag):
+            # [16] §5.13: a reserved connector (or the last ones station-wide
+            # reservations need) starts only for the holder or its group.
+            return [fx.RecordDecision(auth.id_tag, False, "reserved", c.connector_id)]
         c.authorization = auth
         c.finishing = False
         timeout_s = self.config.get_int("ConnectionTimeOut")
@@ -123,10 +129,13 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
             parent_id_tag=auth.parent_id_tag, meter_start_wh=meter_start_wh,
             started_at_s=now, last_meter_wh=meter_start_wh, last_meter_at_s=now)
         c.tx = Transaction(record, last_persisted_s=now)
+        reservation_id, ended = self.reservations.started(c, auth.id_tag, auth.parent_id_tag)
         out: list[fx.Effect] = [
             fx.CancelTimer(connection_timeout_timer(c.connector_id)),
             fx.PersistTransaction(record),
-            fx.SendTransactionStarted(local_tx_id, c.connector_id, auth.id_tag, meter_start_wh, now),
+            fx.SendTransactionStarted(local_tx_id, c.connector_id, auth.id_tag, meter_start_wh,
+                                      now, reservation_id),
+            *ended,
         ]
         measurands = self.config.get_list("StopTxnSampledData")
         if measurands:

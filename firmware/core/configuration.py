@@ -30,7 +30,7 @@ SUPPORTED_MEASURANDS = (
     "Power.Factor",
 )
 
-FEATURE_PROFILES = "Core,LocalAuthListManagement,RemoteTrigger,SmartCharging"
+FEATURE_PROFILES = "Core,LocalAuthListManagement,RemoteTrigger,SmartCharging,Reservation"
 
 
 # An OCPP integer value: ASCII digits with an optional sign, nothing else. ``int()``
@@ -191,6 +191,9 @@ DEFINITIONS: tuple[KeyDefinition, ...] = (
     KeyDefinition("LocalAuthListEnabled", "bool", "true"),
     integer("LocalAuthListMaxLength", 1_000_000, 1, 1_000_000, readonly=True),
     integer("SendLocalListMaxLength", 10_000, 1, 1_000_000, readonly=True),
+    # 9.3 Reservation profile ([16] §9.3: read-only): a connector-0 reservation holds
+    # any connector
+    KeyDefinition("ReserveConnectorZeroSupported", "bool", "true", readonly=True),
     # 9.4 Smart Charging profile ([16] §3.13.5; all read-only)
     integer("ChargeProfileMaxStackLevel", 8, 0, 100, readonly=True),
     KeyDefinition("ChargingScheduleAllowedChargingRateUnit", "csl", "Current,Power",

@@ -32,11 +32,14 @@ IEC 61851 → OCPP 1.6 status (checked in this order):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hal.interfaces import MeterReading, PilotState
 
 from .effects import MeterSample
+
+if TYPE_CHECKING:
+    from .reservations import Reservation
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,8 @@ class Connector:
         # The transaction ended but the cable stays locked until this idTag returns
         # (DeAuthorized, [16] §3.5.4; or UnlockConnectorOnEVSideDisconnect=false).
         self.cable_held_for: str | None = None
+        # Held for a driver (firmware.core.reservations, which sets and clears it).
+        self.reservation: Reservation | None = None
 
     # ------------------------------------------------------------------ derived facts
     @property
@@ -217,6 +222,9 @@ class Connector:
             return "Unavailable"
         if self.finishing and self.ev_plugged:
             return "Finishing"
+        if self.reservation is not None and self.authorization is None \
+                and not self.awaiting_authorize:
+            return "Reserved"  # a plug without the holder's token changes nothing
         if self.authorization is not None or self.awaiting_authorize or self.pilot.ev_connected:
             return "Preparing"
         return "Available"

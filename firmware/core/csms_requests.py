@@ -36,9 +36,14 @@ class RequestsMixin(StationParts):
             if c is None or not c.is_idle():
                 return [_reply(event, "Rejected")]
         else:
-            c = self._start_target()
+            c = self._start_target(0, event.id_tag)
             if c is None:
                 return [_reply(event, "Rejected")]
+        parent = getattr(event.list_entry, "parent_id_tag", None)
+        if not self.reservations.may_start(c, event.id_tag, parent) and not (
+                c.reservation is not None and c.reservation.parent_id_tag is not None
+                and parent is None):
+            return [_reply(event, "Rejected")]  # reserved for another driver ([16] §5.13)
         return [_reply(event, "Accepted")] + self.remote_start(c, event, now)
 
     def _on_remote_stop(self, event: ev.RemoteStopRequested, now: float) -> list[fx.Effect]:

@@ -115,6 +115,14 @@ class PersistStopData(Effect):
 
 
 @dataclass(frozen=True)
+class PersistReservations(Effect):
+    """Write every reservation (``firmware.core.reservations.Reservation``): they
+    survive restarts."""
+
+    reservations: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class PersistChargingProfiles(Effect):
     """Write every installed charging profile (they survive restarts, [E16] 3.37)."""
 
@@ -231,6 +239,16 @@ class SendTransactionStarted(SendMessage):
     timestamp_s: float
     reservation_id: int | None = None
     transaction_related = True
+
+
+@dataclass(frozen=True)
+class SendReservationEnded(SendMessage):
+    """A reservation ended other than by its holder's start: ``why`` "Expired" or
+    "Removed" (cancelled, or its connector became Faulted/Unavailable). 2.0.1 reports it
+    (ReservationStatusUpdate); 1.6 has no message for it."""
+
+    reservation_id: int
+    why: str
 
 
 @dataclass(frozen=True)

@@ -256,6 +256,25 @@ class RemoteStartRequested(Request):
 
 
 @dataclass(frozen=True)
+class ReservationRequested(Request):
+    """Hold a connector (0: any) for ``id_tag`` or its parent group until ``expiry_s``
+    (UTC epoch s). Reply ``status``: Accepted, Faulted, Occupied, Rejected, Unavailable."""
+
+    reservation_id: int = 0
+    connector_id: int = 0
+    id_tag: str = ""
+    expiry_s: float = 0.0
+    parent_id_tag: str | None = None
+
+
+@dataclass(frozen=True)
+class ReservationCancelRequested(Request):
+    """Reply ``status``: Accepted (it existed and ended) or Rejected."""
+
+    reservation_id: int = 0
+
+
+@dataclass(frozen=True)
 class RemoteStopRequested(Request):
     transaction_id: int = 0
 

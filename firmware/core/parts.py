@@ -19,6 +19,7 @@ from .smart_charging import ChargingProfile
 
 if TYPE_CHECKING:
     from .authorization import AuthKeys
+    from .reservations import Reservations
     from .authorization_flow import PendingAuthorization
 
 
@@ -33,6 +34,7 @@ class StationParts(Protocol):
     reset_accepted: bool
     _authorize_seq: int
     _pending_authorize: dict[Hashable, PendingAuthorization]
+    reservations: Reservations
 
     @property
     def online(self) -> bool: ...
@@ -85,7 +87,8 @@ class StationParts(Protocol):
     def remote_start(self, c: Connector, event: ev.RemoteStartRequested,
                      now: float) -> list[fx.Effect]: ...
 
-    def _start_target(self, connector_id: int = 0) -> Connector | None: ...
+    def _start_target(self, connector_id: int = 0,
+                      id_tag: str | None = None) -> Connector | None: ...
 
     def _on_call_failed(self, event: ev.CallFailed, now: float) -> list[fx.Effect]: ...
 

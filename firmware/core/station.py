@@ -20,13 +20,15 @@ from .charging import ChargingMixin
 from .configuration import Configuration
 from .connector import Connector
 from .csms_requests import RequestsMixin
+from .reservations import Reservation, Reservations
 from .smart_charging import ChargingProfile
 from .smart_charging_flow import SmartChargingMixin
 
 
 class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
     def __init__(self, connectors: list[Connector], configuration: Configuration, *,
-                 next_local_tx_id: int = 1, profiles: list[ChargingProfile] | None = None):
+                 next_local_tx_id: int = 1, profiles: list[ChargingProfile] | None = None,
+                 reservations: list[Reservation] | None = None):
         if not connectors:
             raise ValueError("a station needs at least one connector")
         self.connectors: dict[int, Connector] = {c.connector_id: c for c in connectors}
@@ -41,10 +43,11 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
         self._tx_running: tuple[int | None, ...] = ()
         self.reset_accepted = False  # a Reset was accepted: no new session until restart
         self._authorize_seq = 0
+        self.reservations = Reservations(self.connectors, configuration, reservations)
         self._pending_authorize: dict[Hashable, PendingAuthorization] = {}
         # Each handler takes its own event type: the table is keyed by that type.
         self._handlers: dict[type[ev.Event], Callable[..., list[fx.Effect]]] = {
-            ev.AgentStarted: self._on_started,
+            ev.AgentStarted: self._on_agent_started,
             ev.ShutdownRequested: self._on_shutdown,
             ev.LinkConnected: self._on_link_connected,
             ev.LinkDisconnected: self._on_link_disconnected,
@@ -73,6 +76,8 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
             ev.RecoveredTransaction: self._on_recovered_transaction,
             ev.RemoteStartRequested: self._on_remote_start,
             ev.RemoteStopRequested: self._on_remote_stop,
+            ev.ReservationRequested: self._on_reserve,
+            ev.ReservationCancelRequested: self._on_cancel_reservation,
             ev.ResetRequested: self._on_reset,
             ev.AvailabilityChangeRequested: self._on_change_availability,
             ev.CableUnlockRequested: self._on_unlock,
@@ -94,6 +99,23 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
         # Opening contactors and withdrawing offers go first: nothing may delay them.
         return safety + effects + reports
 
+    def _on_agent_started(self, event: ev.AgentStarted, now: float) -> list[fx.Effect]:
+        # A reservation that expired while the agent was down ends now.
+        return self._on_started(event, now) + self.reservations.rearm(now)
+
+    def _on_reserve(self, event: ev.ReservationRequested, now: float) -> list[fx.Effect]:
+        if self.reset_accepted:
+            return [fx.Reply(event.ref, {"status": "Rejected"})]
+        status, out = self.reservations.reserve(Reservation(
+            event.reservation_id, event.connector_id, event.id_tag, event.expiry_s,
+            event.parent_id_tag), now)
+        return [fx.Reply(event.ref, {"status": status}), *out]
+
+    def _on_cancel_reservation(self, event: ev.ReservationCancelRequested,
+                               now: float) -> list[fx.Effect]:
+        status, out = self.reservations.cancel(event.reservation_id)
+        return [fx.Reply(event.ref, {"status": status}), *out]
+
     def _on_clock_stepped(self, event: ev.ClockStepped, now: float) -> list[fx.Effect]:
         """Re-arm what counts from the wall clock: clock-aligned slots ([16] §9.1.7:
         from midnight) and smart-charging period boundaries. Durations (heartbeat,
@@ -101,6 +123,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
         out = self._arm_aligned_timer(now)
         if self.profiles:
             out.extend(self._arm_smart_charging_timer(now))
+        out.extend(self.reservations.rearm(now))  # expiryDate is a wall-clock time
         return out
 
     @property
@@ -114,7 +137,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
     # ------------------------------------------------------------------ derived outputs
     def _sync(self, now: float) -> tuple[list[fx.Effect], list[fx.Effect]]:
         safety: list[fx.Effect] = []
-        later: list[fx.Effect] = []
+        later: list[fx.Effect] = self.reservations.end_unusable()
         for c in self.connectors.values():
             fault = c.session_ending_fault() if c.tx is not None else None
             if fault is not None:

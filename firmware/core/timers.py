@@ -55,3 +55,10 @@ class StopMeterRead(TimerKey):
     """How long a stop waits for the meter read behind its opening contactor."""
 
     connector_id: int
+
+
+@dataclass(frozen=True)
+class ReservationExpiry(TimerKey):
+    """A reservation's expiryDate (wall clock: re-armed when the clock steps)."""
+
+    reservation_id: int

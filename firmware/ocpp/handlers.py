@@ -16,14 +16,14 @@ from typing import Any, Awaitable, Callable, Protocol
 from firmware.auth.validate import SendLocalListFormatError
 from firmware.core import events as ev
 
-from . import charging_profiles, frames
+from . import charging_profiles, frames, mapping
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[frames.CallFrame], Awaitable[tuple[dict[str, Any], Any]]]
 
 # Recognised 1.6 actions this charge point does not implement (profiles not offered).
-UNSUPPORTED = {"CancelReservation", "ReserveNow", "GetDiagnostics", "UpdateFirmware"}
+UNSUPPORTED = {"GetDiagnostics", "UpdateFirmware"}
 
 
 class AuthorizationService(Protocol):
@@ -67,6 +67,9 @@ class InboundDispatcher:
                 _ref(f), f.payload["key"], f.payload["value"]),
             "TriggerMessage": lambda f: ev.MessageTriggerRequested(
                 _ref(f), f.payload["requestedMessage"], f.payload.get("connectorId")),
+            "ReserveNow": self._reserve_now,
+            "CancelReservation": lambda f: ev.ReservationCancelRequested(
+                _ref(f), f.payload["reservationId"]),
             "SetChargingProfile": self._set_charging_profile,
             "ClearChargingProfile": lambda f: ev.ChargingProfileClearRequested(
                 _ref(f), **charging_profiles.clear_filters(f.payload)),
@@ -127,6 +130,15 @@ class InboundDispatcher:
                 raise frames.CallErrorReply("PropertyConstraintViolation", str(e)) from None
         return ev.RemoteStartRequested(_ref(frame), id_tag, frame.payload.get("connectorId"),
                                        list_entry, cache_entry, profile)
+
+    def _reserve_now(self, frame: frames.CallFrame) -> ev.ReservationRequested:
+        expiry_s = mapping.parse_time(frame.payload["expiryDate"])
+        if expiry_s is None:
+            raise frames.CallErrorReply("TypeConstraintViolation",
+                                        "expiryDate is not an RFC 3339 date-time")
+        return ev.ReservationRequested(
+            _ref(frame), frame.payload["reservationId"], frame.payload["connectorId"],
+            frame.payload["idTag"], expiry_s, frame.payload.get("parentIdTag"))
 
     def _set_charging_profile(self, frame: frames.CallFrame) -> ev.ChargingProfileInstallRequested:
         try:

@@ -249,6 +249,31 @@ def save_charging_profiles(conn: sqlite3.Connection, profiles: tuple[Any, ...]) 
                                                    separators=(",", ":")))
 
 
+def save_reservations(conn: sqlite3.Connection, reservations: tuple[Any, ...]) -> None:
+    """Replace the reservations (``firmware.core.reservations.Reservation``s)."""
+    from dataclasses import asdict
+
+    set_meta(conn, "reservations", json.dumps([asdict(r) for r in reservations],
+                                              separators=(",", ":")))
+
+
+def reservations(conn: sqlite3.Connection) -> list[Any]:
+    """The reservations saved by ``save_reservations``; [] when none or unreadable
+    (logged: the CSMS then sees the connectors Available and may reserve again)."""
+    from firmware.core.reservations import Reservation
+
+    try:
+        rows = json.loads(get_meta(conn, "reservations", "[]") or "[]")
+        return [Reservation(int(row["reservation_id"]), int(row["connector_id"]),
+                            str(row["id_tag"]), float(row["expiry_s"]),
+                            None if row.get("parent_id_tag") is None
+                            else str(row["parent_id_tag"]))
+                for row in rows]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        log.warning("saved reservations unreadable; starting without them")
+        return []
+
+
 def charging_profiles(conn: sqlite3.Connection) -> list[Any]:
     """The profiles saved by ``save_charging_profiles``; [] when none or unreadable."""
     from firmware.core.smart_charging import ChargingProfile, SchedulePeriod
