@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from firmware.core import effects as fx
 from firmware.core import events as ev
 from firmware.core.connector import TransactionRecord
+from firmware.core.reservations import Reservations
 
 from .harness import Entry, Harness
 
@@ -203,6 +204,15 @@ def remote_stop(tx: int):
     return lambda rig: rig.feed(ev.RemoteStopRequested(rig.ref(), 1000 + tx))
 
 
+def reserve(cid: int, tag: str, rid: int, expires_in_s: float):
+    return lambda rig: rig.feed(ev.ReservationRequested(rig.ref(), rid, cid, tag,
+                                                        rig.h.now + expires_in_s))
+
+
+def cancel_reservation(rid: int):
+    return lambda rig: rig.feed(ev.ReservationCancelRequested(rig.ref(), rid))
+
+
 def availability(cid: int, kind: str):
     return lambda rig: rig.feed(ev.AvailabilityChangeRequested(rig.ref(), cid, kind))
 
@@ -245,6 +255,7 @@ def restart(rig: Rig) -> None:
     """The agent died: a fresh station on the same hardware, the open transactions
     recovered from the store (PowerLoss); the hardware opens everything on start."""
     records = [c.tx.record for c in rig.h.station.connectors.values() if c.tx is not None]
+    reservations = list(rig.h.station.reservations.all())   # persisted
     plugged = {cid: c.pilot for cid, c in rig.h.station.connectors.items()}
     h = Harness(connectors=len(CONNECTORS), auto_lock=False,
                 config={"ConnectionTimeOut": "30", "MeterValueSampleInterval": "0"})
@@ -259,6 +270,8 @@ def restart(rig: Rig) -> None:
     rig.pending_starts.clear()
     rig.pending_reads.clear()
     rig.restarting = False
+    h.station.reservations = Reservations(h.station.connectors, h.station.config, reservations)
+    rig.feed(ev.AgentStarted())
     for record in records:
         rig.feed(ev.RecoveredTransaction(record))
     for cid, state in plugged.items():
@@ -297,6 +310,9 @@ ACTIONS = st.one_of(
               st.sampled_from(("Operative", "Inoperative"))),
     st.builds(link, st.booleans()),
     st.builds(advance, st.sampled_from((1.0, 10.0, 31.0))),
+    st.builds(reserve, st.sampled_from((0, 1, 2)), st.sampled_from(TAGS), st.integers(1, 3),
+              st.sampled_from((20.0, 600.0))),
+    st.builds(cancel_reservation, st.integers(1, 3)),
     st.just(reset),
     st.just(restart),
 )
