@@ -283,6 +283,8 @@ class ConsoleSession:
                 done, _ = await asyncio.wait({task, reader},
                                              return_when=asyncio.FIRST_COMPLETED)
                 if task in done:
+                    if reader in done:  # typed ahead as the command ended: keep it
+                        self._pending += reader.result() or b""
                     return task.result()
                 data = reader.result()
                 if data is None:

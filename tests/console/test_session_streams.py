@@ -125,3 +125,35 @@ async def test_a_vanished_serial_device_ends_input_without_a_traceback():
     finally:
         transport.stop()
         os.close(agent_fd)
+
+
+async def test_input_typed_while_a_command_ends_is_kept():
+    """Regression (found by the fuzz above under load): a chunk that arrived in the same
+    loop turn as a command's end was dropped, so a technician's paste of several
+    commands lost some. Written back to back here (no yield between writes), the 8 kB
+    stream reaches the editor whole and the last command still runs."""
+    peer_fd, agent_fd = pty_pair()
+    console = Console()
+
+    async def ok(args):
+        return ["x" * len(args)]
+
+    console.register("say TEXT", "echo", ok)
+    transport = ConsoleTransport(agent_fd, agent_fd, echo=True, newline=b"\r\n",
+                                 description="pty-test")
+    session = ConsoleSession(console, transport, station_id="CP-9", accounts={}, audit=None,
+                             page_lines=0)
+    task = asyncio.create_task(session.run())
+    peer = Peer(peer_fd)
+    rng = random.Random(1414)
+    try:
+        for _ in range(400):
+            chunk = bytes(rng.choice(range(256)) for _ in range(rng.randint(1, 40)))
+            await peer.send_all(chunk.replace(b"\x04", b""))
+        await peer.send_all(b"\x03\x15say a b\r")
+        assert b"xx\r\nOK\r\n" in await peer.until(b"xx\r\nOK\r\n", timeout_s=10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        os.close(peer_fd)
+        os.close(agent_fd)
