@@ -16,8 +16,8 @@ TypeConstraintViolation, OccurrenceConstraintViolation, PropertyConstraintViolat
 Only then does anything reach the core, so a refused CALL changes nothing. Every
 response is checked against ``<Action>Response.json`` before it is returned: one of ours
 that fails is a bug, logged, and answered InternalError. ``codec.V201Codec.read`` makes
-the same checks before the dispatcher sees a frame; they are repeated here so that a
-frame from anywhere else gets them too.
+the same checks before the dispatcher sees a frame and marks it a ``CheckedCall``; any
+other ``CallFrame`` is checked here.
 
 What each action becomes is in ``inbound_actions`` (the core's request events and the
 2.0.1 statuses their replies map to).
@@ -33,6 +33,7 @@ from firmware.core import events as ev
 from firmware.ocpp.frames import CallErrorReply
 from firmware.ocpp.handlers import AuthorizationService
 from firmware.ocpp.v201 import local_list
+from firmware.ocpp.v201.codec import CheckedCall
 from firmware.ocpp.v201.errors import CallError, InvalidOutgoingMessage, from_v16
 from firmware.ocpp.v201.frames import CallFrame
 from firmware.ocpp.v201.inbound_actions import (
@@ -123,10 +124,13 @@ class V201InboundDispatcher:
             raise CallError("NotSupported", f"{action} is not supported")
         if self._activity.registration_rejected():
             raise CallError("SecurityError", "registration was rejected (B03.FR.08)")
-        problem = payload_problem(action, "Request", frame.payload)
-        if problem is not None:
-            raise problem
-        payload = with_integers(action, "Request", frame.payload)
+        if isinstance(frame, CheckedCall):
+            payload = frame.payload  # the codec checked it already
+        else:
+            problem = payload_problem(action, "Request", frame.payload)
+            if problem is not None:
+                raise problem
+            payload = with_integers(action, "Request", frame.payload)
         response, continuation = await handler(frame, payload)
         try:
             require_valid(action, "Response", response)

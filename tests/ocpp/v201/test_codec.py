@@ -13,7 +13,7 @@ from firmware.errors import OcppError
 from firmware.ocpp.adapter import FrameCodec
 from firmware.ocpp.frames import CallErrorReply
 from firmware.ocpp.v201 import frames
-from firmware.ocpp.v201.codec import V201Codec
+from firmware.ocpp.v201.codec import CheckedCall, V201Codec
 from firmware.ocpp.v201.errors import CallError, InvalidOutgoingMessage
 
 from .samples import NOW, VALID
@@ -36,6 +36,7 @@ def test_a_valid_call_is_ready_for_the_dispatcher():
     received = codec.read(json.dumps([2, "m-1", "Reset", {"type": "Immediate", "evseId": 1.0}]))
     assert received.kind == "call" and received.action == "Reset"
     assert received.message_id == "m-1"
+    assert isinstance(received.call, CheckedCall)  # the dispatcher trusts its check
     assert isinstance(received.call, frames.CallFrame)
     assert received.call.payload == {"type": "Immediate", "evseId": 1}
     assert type(received.call.payload["evseId"]) is int  # draft 6 1.0 → int 1
