@@ -8,13 +8,15 @@ MessageTypeNotSupported) — ocpp201-rules.md §0.
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from firmware.errors import OcppError
 from firmware.ocpp.adapter import FrameCodec
 from firmware.ocpp.frames import CallErrorReply
 from firmware.ocpp.v201 import frames
 from firmware.ocpp.v201.codec import CheckedCall, V201Codec
-from firmware.ocpp.v201.errors import CallError, InvalidOutgoingMessage
+from firmware.ocpp.v201.errors import ERROR_CODES, CallError, InvalidOutgoingMessage
 
 from .samples import NOW, VALID
 
@@ -203,3 +205,16 @@ def test_response_problem_checks_the_answer_to_our_call():
     assert problem is not None and problem[0] == "OccurrenceConstraintViolation"
     _, problem = codec.response_problem("Heartbeat", {"currentTime": "yesterday"})
     assert problem is not None and problem[0] == "FormatViolation"
+
+
+@settings(derandomize=True, database=None, max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode)
+       | st.sampled_from([b'[2,"m",', b'[3,"m",{', b'[4,"m","', b'[2,"m","Reset",{"type":'])
+       .flatmap(lambda head: st.binary(max_size=40).map(lambda tail: head + tail)))
+def test_read_never_raises_and_a_bad_frame_has_one_2_0_1_callerror(data):
+    received = codec.read(data)
+    assert received.kind in ("call", "result", "error", "bad")
+    if received.kind == "bad" and received.reply is not None:
+        reply = json.loads(received.reply)
+        assert reply[0] == 4 and reply[2] in ERROR_CODES and len(reply) == 5

@@ -261,3 +261,21 @@ async def test_an_invalid_response_of_ours_is_internalerror_and_logged(rig, capl
     assert await rig.error("ChangeAvailability", {"operationalStatus": "Operative"}) == \
         "InternalError"
     assert "would be invalid" in caplog.text
+
+
+async def test_every_variable_of_the_device_model_reads_from_the_core(rig):
+    from firmware.ocpp.v201.device_model import VARIABLES
+
+    def item(v):
+        variable = {"name": v.variable}
+        if v.instance is not None:
+            variable["instance"] = v.instance
+        return {"component": {"name": v.component}, "variable": variable}
+
+    result = await rig.result("GetVariables", {"getVariableData": [item(v) for v in VARIABLES]})
+    for v, r in zip(VARIABLES, result["getVariableResult"]):
+        expected = "Rejected" if v.mutability == "WriteOnly" else "Accepted"
+        assert r["attributeStatus"] == expected, v
+        if expected == "Accepted":
+            assert r["attributeValue"] == rig.station.config.get(v.key)
+    assert len(rig.runtime.requests) == 1  # one read for every item
