@@ -1,0 +1,182 @@
+"""Inbound OCPP 2.0.1 CALLs: check, translate to the core's request events, answer.
+
+``V201InboundDispatcher(runtime, auth, transactions)`` has the call contract of the 1.6
+``firmware.ocpp.handlers.InboundDispatcher``: ``await dispatcher(frame)`` with a
+``frames.CallFrame`` gives ``(response payload, continuation or None)`` — the session
+sends the CALLRESULT, then awaits the continuation, which releases what the core
+produced besides the reply (a triggered message, the Ended of a reset) — or raises
+``CallError`` (a ``frames.CallErrorReply``), which the session answers as a CALLERROR.
+
+Order of checks for every CALL (rules §0, [J201] §4.3): an action 2.0.1 does not know
+is NotImplemented ("Requested Action is not known"); one it knows that we do not answer
+is NotSupported ("recognized but not supported"); a station whose boot was Rejected
+answers SecurityError (B03.FR.08, [TC201] TC_B_30_CS); the payload must pass
+``<Action>Request.json`` (``schemas.payload_problem``: FormatViolation,
+TypeConstraintViolation, OccurrenceConstraintViolation, PropertyConstraintViolation).
+Only then does anything reach the core, so a refused CALL changes nothing. Every
+response is checked against ``<Action>Response.json`` before it is returned: one of ours
+that fails is a bug, logged, and answered InternalError. ``codec.V201Codec.read`` makes
+the same checks before the dispatcher sees a frame and marks it a ``CheckedCall``; any
+other ``CallFrame`` is checked here.
+
+What each action becomes is in ``inbound_actions`` (the core's request events and the
+2.0.1 statuses their replies map to).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Protocol
+
+from firmware.auth.validate import SendLocalListFormatError
+from firmware.core import events as ev
+from firmware.ocpp.frames import CallErrorReply
+from firmware.ocpp.handlers import AuthorizationService
+from firmware.ocpp.v201 import local_list
+from firmware.ocpp.v201.codec import CheckedCall
+from firmware.ocpp.v201.errors import CallError, InvalidOutgoingMessage, from_v16
+from firmware.ocpp.v201.frames import CallFrame
+from firmware.ocpp.v201.inbound_actions import (
+    ChargingActivity,
+    CoreRequests,
+    StationActivity,
+    TransactionDirectory,
+)
+from firmware.ocpp.v201.schemas import known_actions, payload_problem, require_valid, with_integers
+
+log = logging.getLogger(__name__)
+
+Continuation = Callable[[], Awaitable[None]]
+
+__all__ = ["ChargingActivity", "StationActivity", "TransactionDirectory",
+           "V201InboundDispatcher", "SUPPORTED"]
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class InboundRuntime(Protocol):
+    """What the dispatcher needs of ``firmware.runtime.Runtime``: ``request`` dispatches
+    a core request event and waits (at most ``timeout_s``, else ``TimeoutError``) for the
+    core's ``Reply``: (its fields, the continuation); ``clock.now()`` is the agent's UTC
+    epoch seconds; ``station`` is read, never changed, by ``StationActivity``."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def station(self) -> Any: ...
+
+    async def request(self, event: ev.Request, timeout_s: float
+                      ) -> tuple[dict[str, Any], Any]: ...
+
+
+Handler = Callable[[CallFrame, dict[str, Any]],
+                   Awaitable[tuple[dict[str, Any], Continuation | None]]]
+
+
+class V201InboundDispatcher:
+    """``transactions``: the adapter's transactionId directory; ``activity``: whether a
+    transaction runs (Reset OnIdle, UnlockConnector) and whether the boot was Rejected;
+    by default read from ``runtime.station``. ``reply_timeout_s``: how long the core may
+    take to reply (an unlock waits for the hardware); later, InternalError."""
+
+    def __init__(self, runtime: InboundRuntime, auth: AuthorizationService,
+                 transactions: TransactionDirectory, reply_timeout_s: float = 25.0,
+                 *, activity: ChargingActivity | None = None) -> None:
+        self._auth = auth
+        self._clock = runtime.clock
+        self._core = CoreRequests(runtime, transactions,
+                                  activity or StationActivity(runtime.station),
+                                  reply_timeout_s, self._lookup)
+        self._activity = self._core.activity
+        self._handlers: dict[str, Handler] = {
+            "RequestStartTransaction": self._core.request_start,
+            "RequestStopTransaction": self._core.request_stop,
+            "Reset": self._core.reset,
+            "ChangeAvailability": self._core.change_availability,
+            "UnlockConnector": self._core.unlock,
+            "TriggerMessage": self._core.trigger,
+            "GetVariables": self._core.get_variables,
+            "SetVariables": self._core.set_variables,
+            "ClearCache": self._clear_cache,
+            "GetLocalListVersion": self._get_local_list_version,
+            "SendLocalList": self._send_local_list,
+            "DataTransfer": self._data_transfer,
+        }
+
+    def _lookup(self, tag: str) -> tuple[Any, Any]:
+        list_entry, cache_entry, _ = self._auth.lookup(tag, self._clock.now())
+        return list_entry, cache_entry
+
+    @property
+    def supported(self) -> frozenset[str]:
+        """The actions answered: give them to ``V201Codec`` (others: NotSupported)."""
+        return frozenset(self._handlers)
+
+    async def __call__(self, frame: CallFrame) -> tuple[dict[str, Any], Continuation | None]:
+        action = frame.action
+        if action not in known_actions():
+            raise CallError("NotImplemented", f"{action[:60]!r} is not an OCPP 2.0.1 action")
+        handler = self._handlers.get(action)
+        if handler is None:
+            raise CallError("NotSupported", f"{action} is not supported")
+        if self._activity.registration_rejected():
+            raise CallError("SecurityError", "registration was rejected (B03.FR.08)")
+        if isinstance(frame, CheckedCall):
+            payload = frame.payload  # the codec checked it already
+        else:
+            problem = payload_problem(action, "Request", frame.payload)
+            if problem is not None:
+                raise problem
+            payload = with_integers(action, "Request", frame.payload)
+        response, continuation = await handler(frame, payload)
+        try:
+            require_valid(action, "Response", response)
+        except InvalidOutgoingMessage as error:
+            log.error("our %s response would be invalid (%s): %s", action, error, response)
+            raise CallError("InternalError", f"{action} response could not be built") from None
+        return response, continuation
+
+    # ------------------------------------------------------------------ direct
+    async def _clear_cache(self, frame: CallFrame, payload: dict[str, Any]
+                           ) -> tuple[dict[str, Any], None]:
+        return {"status": "Accepted" if self._auth.clear_cache() else "Rejected"}, None
+
+    async def _get_local_list_version(self, frame: CallFrame, payload: dict[str, Any]
+                                      ) -> tuple[dict[str, Any], None]:
+        # The store says -1 for "list management disabled" (1.6's "not supported");
+        # 2.0.1 gives -1 no meaning and reports the list's state by
+        # LocalAuthListCtrlr.Enabled, so a disabled list reads as empty (unverified).
+        return {"versionNumber": max(0, self._auth.local_list_version())}, None
+
+    async def _send_local_list(self, frame: CallFrame, payload: dict[str, Any]
+                               ) -> tuple[dict[str, Any], None]:
+        try:
+            stored = local_list.as_stored_payload(payload)
+        except local_list.Unstorable as error:
+            log.warning("SendLocalList refused: %s", error.why)
+            return {"status": "Failed", "statusInfo": {
+                "reasonCode": error.reason_code, "additionalInfo": error.why[:512]}}, None
+        try:
+            status = await self._auth.send_local_list(stored)
+        except SendLocalListFormatError as e:  # the store's own checks (1.6 spelling)
+            raise from_v16(CallErrorReply(e.code, e.description)) from None
+        if status == "NotSupported":  # list management disabled: 2.0.1 has no such status
+            return {"status": "Failed", "statusInfo": {
+                "reasonCode": "Disabled",
+                "additionalInfo": "LocalAuthListCtrlr.Enabled is false"}}, None
+        return {"status": status}, None
+
+    async def _data_transfer(self, frame: CallFrame, payload: dict[str, Any]
+                             ) -> tuple[dict[str, Any], None]:
+        return {"status": "UnknownVendorId"}, None  # no vendor extensions (block P)
+
+
+SUPPORTED: frozenset[str] = frozenset({
+    "RequestStartTransaction", "RequestStopTransaction", "Reset", "ChangeAvailability",
+    "UnlockConnector", "TriggerMessage", "GetVariables", "SetVariables", "ClearCache",
+    "GetLocalListVersion", "SendLocalList", "DataTransfer"})
+"""What ``V201InboundDispatcher`` answers (``V201Codec(SUPPORTED)``); GetBaseReport and
+GetTransactionStatus of ``actions.CSMS_TO_CS`` are not answered yet: NotSupported."""
