@@ -74,8 +74,16 @@ class QueuedAnswer(Protocol):
 
 
 class ProtocolAdapter(Protocol):
-    subprotocol: str  # the websocket subprotocol, e.g. "ocpp1.6"
-    codec: FrameCodec
+    """``subprotocol``: the websocket subprotocol, e.g. "ocpp1.6", also the tag of the
+    outbox rows this adapter writes. ``csms_assigns_transaction_ids``: True in 1.6 (a
+    transaction's later messages wait for the CSMS's id, ``firmware.ocpp.outbox``);
+    False in 2.0.1, where the station chose it and wrote it in every payload."""
+
+    subprotocol: str
+    csms_assigns_transaction_ids: bool
+
+    @property
+    def codec(self) -> FrameCodec: ...
 
     def message(self, effect: fx.SendMessage) -> tuple[str, dict[str, Any]] | None: ...
 
