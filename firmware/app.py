@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import logging
 import signal
 import time
@@ -125,7 +126,8 @@ def _require_protocol_support(protocol: str) -> None:
     if protocol != V201Adapter.subprotocol:
         return
     try:
-        from firmware.ocpp.v201 import codec, inbound  # noqa: F401
+        for module in ("firmware.ocpp.v201.codec", "firmware.ocpp.v201.inbound"):
+            importlib.import_module(module)
     except ImportError as e:
         raise StartupError(f"[ocpp] protocol = \"{protocol}\": this build lacks its frame "
                            f"codec or CALL handlers ({e})") from e

@@ -4,6 +4,7 @@ switch is refused while messages are queued unless forced").
 """
 
 import logging
+import sys
 
 import pytest
 
@@ -70,3 +71,32 @@ def test_16_rows_block_a_switch_to_201(tmp_path):
     assert settle_protocol_switch(conn, "ocpp2.0.1", force=True) == 1
     assert repo.outbox_protocols(conn) == {}
     conn.close()
+
+
+def build(site):
+    agent = build_agent(load_site_config(site))
+    agent.conn.close()
+    agent.auth.store.close()
+    return agent
+
+
+def test_a_201_site_gets_the_201_adapter_outbox_and_call_handlers(tmp_path):
+    pytest.importorskip("firmware.ocpp.v201.inbound", reason="2.0.1 CALL handlers not merged")
+    agent = build(write_site(tmp_path, "ws://127.0.0.1:9/ocpp", ocpp={"protocol": "ocpp2.0.1"}))
+    assert agent.runtime.adapter.subprotocol == "ocpp2.0.1"  # the subprotocol offered
+    assert agent.outbox.protocol == "ocpp2.0.1"
+    assert type(agent.link._handler).__name__ == "V201InboundDispatcher"
+
+
+def test_a_16_site_is_built_as_before(tmp_path):
+    agent = build(write_site(tmp_path, "ws://127.0.0.1:9/ocpp"))
+    assert agent.runtime.adapter.subprotocol == agent.outbox.protocol == "ocpp1.6"
+    assert type(agent.link._handler).__name__ == "InboundDispatcher"
+
+
+def test_a_201_site_on_a_build_without_its_call_handlers_is_refused_at_start(
+        tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "firmware.ocpp.v201.inbound", None)  # import fails
+    site = write_site(tmp_path, "ws://127.0.0.1:9/ocpp", ocpp={"protocol": "ocpp2.0.1"})
+    with pytest.raises(StartupError, match="lacks its frame codec or CALL handlers"):
+        build_agent(load_site_config(site))
