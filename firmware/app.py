@@ -108,15 +108,32 @@ def _configuration(site: SiteConfig, conn: Any) -> Configuration:
 
 
 def protocol_adapter(subprotocol: str, info: StationInfo, conn: Any,
-                     online: Callable[[], bool]) -> ProtocolAdapter:
+                     online: Callable[[], bool], boot_reason: str = "PowerUp"
+                     ) -> ProtocolAdapter:
     """The adapter of the site's ``[ocpp] protocol`` (the config allows only known ones).
     ``conn``: the agent's database (2.0.1 keeps its transactions' seqNo there);
-    ``online()``: the link is up (2.0.1 marks events that happen otherwise offline)."""
+    ``online()``: the link is up (2.0.1 marks events that happen otherwise offline);
+    ``boot_reason``: why this process started (2.0.1 BootNotification.reason)."""
     if subprotocol == V16Adapter.subprotocol:
         return V16Adapter(info)
     if subprotocol == V201Adapter.subprotocol:
-        return V201Adapter(info, conn, online=online)
+        return V201Adapter(info, conn, online=online, boot_reason=boot_reason)
     raise ValueError(f"no adapter for OCPP subprotocol {subprotocol!r}")
+
+
+BOOT_REASON_KEY = "next_boot_reason"
+
+
+def take_boot_reason(conn: Any) -> str:
+    """Why this start happened, as 2.0.1 names it ([S201] BootReasonEnumType): RemoteReset
+    after a CSMS Reset (recorded by ``run`` before the restart), else PowerUp (a power
+    cut, a crash or a first start leave nothing behind). Read once: the record is
+    cleared, so the start after next says PowerUp again."""
+    reason = repo.get_meta(conn, BOOT_REASON_KEY) or "PowerUp"
+    if reason != "PowerUp":
+        with atomic(conn):
+            repo.set_meta(conn, BOOT_REASON_KEY, "PowerUp")
+    return reason
 
 
 def _require_protocol_support(protocol: str) -> None:
@@ -195,7 +212,8 @@ def build_agent(site: SiteConfig, *,
     def online() -> bool:
         return link is not None and link.connected
 
-    adapter = protocol_adapter(site.ocpp["protocol"], info, conn, online)
+    adapter = protocol_adapter(site.ocpp["protocol"], info, conn, online,
+                               take_boot_reason(conn))
     runtime = Runtime(station, conn, clock, hardware, info, auth, adapter)
     for h in hardware.values():
         h.dispatch = runtime.dispatch
@@ -292,6 +310,9 @@ async def run(agent: Agent) -> str | None:
             systemd.notify("STOPPING=1")
             resetter.cancel()
             await _shutdown(agent, workers)
+            if agent.runtime.restart_requested is not None:
+                with atomic(agent.conn):  # the next start's BootNotification says why
+                    repo.set_meta(agent.conn, BOOT_REASON_KEY, "RemoteReset")
             supervisor.cancel()
     except ExceptionGroup as group:
         # A bug in any task (or one the runtime recorded): one policy, one exception.

@@ -59,6 +59,22 @@ class RawCsms201:
     subprotocols: list[str | None] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     port: int = 0
+    connection: ServerConnection | None = None
+    answers: list[list[Any]] = field(default_factory=list)
+
+    async def call(self, message_id: str, action: str, payload: dict[str, Any],
+                   timeout_s: float = 20.0) -> dict[str, Any]:
+        """Send a CALL to the agent; its CALLRESULT's payload (validated)."""
+        assert self.connection is not None
+        await self.connection.send(json.dumps([2, message_id, action, payload]))
+        async with asyncio.timeout(timeout_s):
+            while not any(a[1] == message_id for a in self.answers):
+                self.changed.clear()
+                await self.changed.wait()
+        answer = next(a for a in self.answers if a[1] == message_id)
+        assert answer[0] == 3, answer
+        assert not list(schema(action, "Response").iter_errors(answer[2])), answer
+        return answer[2]
 
     def answer(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         if action == "BootNotification":
@@ -73,10 +89,13 @@ class RawCsms201:
 
     async def handler(self, connection: ServerConnection) -> None:
         self.subprotocols.append(connection.subprotocol)
+        self.connection = connection
         async for text in connection:
             frame = json.loads(text)
             if frame[0] != 2:
-                continue  # the agent's answers to our CALLs: we send none
+                self.answers.append(frame)  # the agent's answers to our CALLs
+                self.changed.set()
+                continue
             _, message_id, action, payload = frame
             for error in schema(action, "Request").iter_errors(payload):
                 self.problems.append(f"{action}: {error.message}")
@@ -153,3 +172,25 @@ async def test_boot_status_and_a_session_with_seq_no_across_a_power_loss(tmp_pat
     assert [e["eventType"] for e in events].count("Started") == 1
     boots = csms.of("BootNotification")
     assert len(boots) == 2 and all(b.payload["reason"] == "PowerUp" for b in boots)
+
+
+async def test_a_csms_reset_restarts_the_agent_which_boots_with_remote_reset_b11(tmp_path):
+    csms = RawCsms201()
+    async with serve(csms.handler, "127.0.0.1", 0, subprotocols=["ocpp2.0.1"]) as server:
+        csms.port = server.sockets[0].getsockname()[1]
+        site = write_site(tmp_path, csms.url, station_id=STATION, console="stdio",
+                          ocpp={"protocol": "ocpp2.0.1"})
+        agent = AgentProcess(site, tmp_path / "agent.log")
+        await agent.start()
+        try:
+            await csms.wait_for("StatusNotification")
+            assert await csms.call("r-1", "Reset", {"type": "Immediate"}) == {
+                "status": "Accepted"}
+            await agent.wait_banner()  # the process re-executed itself
+            second = await csms.wait_for("BootNotification", lambda c: c.seq > 0)
+            assert await agent.terminate() == 0
+        finally:
+            await agent.kill()
+    assert csms.problems == [], csms.problems
+    assert csms.of("BootNotification")[0].payload["reason"] == "PowerUp"
+    assert second.payload["reason"] == "RemoteReset"

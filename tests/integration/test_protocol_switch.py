@@ -100,3 +100,15 @@ def test_a_201_site_on_a_build_without_its_call_handlers_is_refused_at_start(
     site = write_site(tmp_path, "ws://127.0.0.1:9/ocpp", ocpp={"protocol": "ocpp2.0.1"})
     with pytest.raises(StartupError, match="lacks its frame codec or CALL handlers"):
         build_agent(load_site_config(site))
+
+
+def test_the_boot_reason_after_a_csms_reset_is_remote_reset_once_b11(tmp_path):
+    from firmware.app import BOOT_REASON_KEY, take_boot_reason
+
+    conn = db.open_database(tmp_path)
+    assert take_boot_reason(conn) == "PowerUp"  # first start, power cut, crash
+    with db.atomic(conn):
+        repo.set_meta(conn, BOOT_REASON_KEY, "RemoteReset")  # what run() records
+    assert take_boot_reason(conn) == "RemoteReset"
+    assert take_boot_reason(conn) == "PowerUp"  # the start after next
+    conn.close()
