@@ -66,11 +66,17 @@ class FrameCodec(Protocol):
 
 
 class QueuedAnswer(Protocol):
-    """The parts of a delivered outbox row an adapter reads."""
+    """The parts of a delivered outbox row an adapter reads (read-only: the outbox's
+    rows are frozen)."""
 
-    action: str
-    local_tx_id: int | None
-    payload: dict[str, Any]
+    @property
+    def action(self) -> str: ...
+
+    @property
+    def local_tx_id(self) -> int | None: ...
+
+    @property
+    def payload(self) -> dict[str, Any]: ...
 
 
 class ProtocolAdapter(Protocol):
