@@ -1,6 +1,8 @@
 """The ``borne`` command.
 
     borne run --config SITE.toml            run the agent in the foreground
+              [--force-protocol-switch]     ... discarding messages queued in another
+                                            OCPP version ([ocpp] protocol was changed)
     borne check-config --config SITE.toml   validate; exit 0, or list problems and exit 2
     borne passwd --config SITE.toml USER --role ROLE   add or change a console account
 
@@ -40,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the agent in the foreground")
     run.add_argument("--config", required=True, help="site configuration TOML")
     run.add_argument("--log-level", help="override [log] level (DEBUG shows OCPP frames)")
+    run.add_argument("--force-protocol-switch", action="store_true",
+                     help="start even though transaction messages of another OCPP version "
+                          "than [ocpp] protocol are queued: they are DISCARDED (logged), "
+                          "never sent in the wrong version")
     check = sub.add_parser("check-config", help="validate a site config and its board config")
     check.add_argument("--config", required=True, help="site configuration TOML")
     reset = sub.add_parser(
@@ -116,7 +122,7 @@ def reset_ocpp_config(path: str) -> int:
     return 0
 
 
-def run(path: str, log_level: str | None) -> int:
+def run(path: str, log_level: str | None, force_protocol_switch: bool = False) -> int:
     from firmware.app import build_agent, run as run_agent
 
     site = _load(path)
@@ -124,7 +130,7 @@ def run(path: str, log_level: str | None) -> int:
         return EXIT_CONFIG
     logs.configure(log_level or site.log["level"])
     try:
-        agent = build_agent(site)
+        agent = build_agent(site, force_protocol_switch=force_protocol_switch)
         restart = asyncio.run(run_agent(agent))
     except (StartupError, StoreError) as e:
         log.critical("cannot start: %s", e)
@@ -164,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         return passwd(args.config, args.user, args.role)
     if args.command == "reset-ocpp-config":
         return reset_ocpp_config(args.config)
-    return run(args.config, args.log_level)
+    return run(args.config, args.log_level, args.force_protocol_switch)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import logging
 import signal
 import time
@@ -25,6 +26,7 @@ from firmware.auth import AuthorizationStore
 from firmware.auth.ports import StoreAuthorization
 from firmware.board import Board, build_board, close_devices, open_devices
 from firmware.config import SiteConfig
+from firmware.errors import StartupError
 from firmware.console.commands import (install_auth_commands, install_core_commands,
                                        install_sim_commands)
 from firmware.console.console import Console
@@ -40,7 +42,10 @@ from firmware.ocpp.handlers import InboundDispatcher
 from firmware.ocpp.link import LinkSettings, OcppLink
 from firmware.ocpp.mapping import StationInfo
 from firmware.ocpp.adapter import ProtocolAdapter
+from firmware.ocpp.protocol_switch import settle_protocol_switch
+from firmware.ocpp.session import InboundHandler
 from firmware.ocpp.v16 import V16Adapter
+from firmware.ocpp.v201.adapter import V201Adapter
 from firmware.ocpp.outbox import Outbox, RetryPolicy
 from firmware.readers import ReaderTask, id_tag_rule
 from firmware.runtime import AgentClock, Runtime
@@ -102,19 +107,77 @@ def _configuration(site: SiteConfig, conn: Any) -> Configuration:
     return configuration
 
 
-def protocol_adapter(subprotocol: str, info: StationInfo) -> ProtocolAdapter:
-    """The adapter of the site's ``[ocpp] protocol`` (the config allows only known ones)."""
+def protocol_adapter(subprotocol: str, info: StationInfo, conn: Any,
+                     online: Callable[[], bool], boot_reason: str = "PowerUp"
+                     ) -> ProtocolAdapter:
+    """The adapter of the site's ``[ocpp] protocol`` (the config allows only known ones).
+    ``conn``: the agent's database (2.0.1 keeps its transactions' seqNo there);
+    ``online()``: the link is up (2.0.1 marks events that happen otherwise offline);
+    ``boot_reason``: why this process started (2.0.1 BootNotification.reason)."""
     if subprotocol == V16Adapter.subprotocol:
         return V16Adapter(info)
+    if subprotocol == V201Adapter.subprotocol:
+        return V201Adapter(info, conn, online=online, boot_reason=boot_reason)
     raise ValueError(f"no adapter for OCPP subprotocol {subprotocol!r}")
 
 
+BOOT_REASON_KEY = "next_boot_reason"
+
+
+def take_boot_reason(conn: Any) -> str:
+    """Why this start happened, as 2.0.1 names it ([S201] BootReasonEnumType): RemoteReset
+    after a CSMS Reset (recorded by ``run`` before the restart), else PowerUp (a power
+    cut, a crash or a first start leave nothing behind). Read once: the record is
+    cleared, so the start after next says PowerUp again."""
+    reason = repo.get_meta(conn, BOOT_REASON_KEY) or "PowerUp"
+    if reason != "PowerUp":
+        with atomic(conn):
+            repo.set_meta(conn, BOOT_REASON_KEY, "PowerUp")
+    return reason
+
+
+def _require_protocol_support(protocol: str) -> None:
+    """Raise ``StartupError`` before anything is built when this build lacks a part of
+    the site's OCPP version (2.0.1's frame codec and CALL handlers are modules of their
+    own, imported on first use)."""
+    if protocol != V201Adapter.subprotocol:
+        return
+    try:
+        for module in ("firmware.ocpp.v201.codec", "firmware.ocpp.v201.inbound"):
+            importlib.import_module(module)
+    except ImportError as e:
+        raise StartupError(f"[ocpp] protocol = \"{protocol}\": this build lacks its frame "
+                           f"codec or CALL handlers ({e})") from e
+
+
+def _inbound_dispatcher(runtime: Runtime, auth: StoreAuthorization,
+                        adapter: ProtocolAdapter) -> InboundHandler:
+    """The handler of the CSMS's CALLs in the adapter's version."""
+    if not isinstance(adapter, V201Adapter):
+        return InboundDispatcher(runtime, auth)
+    from firmware.ocpp.v201.inbound import V201InboundDispatcher
+
+    handler: InboundHandler = V201InboundDispatcher(runtime, auth, transactions=adapter)
+    return handler
+
+
 def build_agent(site: SiteConfig, *,
-                retry_clock: Callable[[], float] = time.monotonic) -> Agent:
+                retry_clock: Callable[[], float] = time.monotonic,
+                force_protocol_switch: bool = False) -> Agent:
     """Build the agent for ``site``. ``retry_clock`` is the monotonic clock (s) the outbox
     schedules retransmissions on; tests inject one they move by hand, to assert the
-    schedule the agent computed rather than gaps measured on a loaded machine."""
+    schedule the agent computed rather than gaps measured on a loaded machine.
+
+    Raises ``StartupError`` when the outbox holds messages of another OCPP version than
+    ``[ocpp] protocol`` (``firmware.ocpp.protocol_switch``), unless
+    ``force_protocol_switch``, which discards them."""
+    _require_protocol_support(site.ocpp["protocol"])
     conn = open_database(site.state_dir)
+    try:
+        settle_protocol_switch(conn, site.ocpp["protocol"], force=force_protocol_switch)
+    except StartupError:
+        conn.close()
+        raise
     configuration = _configuration(site, conn)
     availability = repo.load_availability(conn)
     board = build_board(site.board)
@@ -144,7 +207,13 @@ def build_agent(site: SiteConfig, *,
                                cache_capacity=site.auth["cache_capacity"], keys=auth_keys(),
                                negative_window_s=site.auth["negative_cache_window_s"])
     auth = StoreAuthorization(store, auth_keys)
-    adapter = protocol_adapter(site.ocpp["protocol"], info)
+    link: OcppLink | None = None  # built below, once the runtime exists
+
+    def online() -> bool:
+        return link is not None and link.connected
+
+    adapter = protocol_adapter(site.ocpp["protocol"], info, conn, online,
+                               take_boot_reason(conn))
     runtime = Runtime(station, conn, clock, hardware, info, auth, adapter)
     for h in hardware.values():
         h.dispatch = runtime.dispatch
@@ -155,7 +224,8 @@ def build_agent(site: SiteConfig, *,
 
     outbox = Outbox(conn, policy,
                     budget_bytes=int(float(site.ocpp["outbox_budget_mb"]) * 1_000_000),
-                    monotonic=retry_clock)
+                    monotonic=retry_clock, protocol=adapter.subprotocol,
+                    csms_assigns_transaction_ids=adapter.csms_assigns_transaction_ids)
 
     def settings() -> LinkSettings:
         return LinkSettings(
@@ -170,7 +240,7 @@ def build_agent(site: SiteConfig, *,
             replay_max_per_s=site.ocpp["replay_max_per_s"],
             unanswered_calls_max=site.ocpp["unanswered_calls_max"])
 
-    dispatcher = InboundDispatcher(runtime, auth)
+    dispatcher = _inbound_dispatcher(runtime, auth, adapter)
     link = OcppLink(settings, dispatcher, runtime.dispatch, outbox, adapter, clock.now,
                     sync_clock=clock.sync)
     runtime.link = link
@@ -240,6 +310,9 @@ async def run(agent: Agent) -> str | None:
             systemd.notify("STOPPING=1")
             resetter.cancel()
             await _shutdown(agent, workers)
+            if agent.runtime.restart_requested is not None:
+                with atomic(agent.conn):  # the next start's BootNotification says why
+                    repo.set_meta(agent.conn, BOOT_REASON_KEY, "RemoteReset")
             supervisor.cancel()
     except ExceptionGroup as group:
         # A bug in any task (or one the runtime recorded): one policy, one exception.

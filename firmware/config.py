@@ -72,7 +72,8 @@ STATION_OPTIONS = (
 OCPP_OPTIONS = (
     required("csms_url", str, "ws:// or wss:// URL of the CSMS (identity is appended)",
              check=_csms_url),
-    optional("protocol", str, "ocpp1.6", "websocket subprotocol", choices=("ocpp1.6",)),
+    optional("protocol", str, "ocpp1.6", "OCPP version: the websocket subprotocol offered",
+             choices=("ocpp1.6", "ocpp2.0.1")),
     optional("call_timeout_s", float, 30.0, "how long to wait for a CALLRESULT, s",
              minimum=1, maximum=600),
     optional("reconnect_initial_s", float, 1.0, "first reconnect delay, s", minimum=0.1,

@@ -265,7 +265,7 @@ class Runtime:
                     if message is not None:
                         action, payload = message
                         repo.outbox_append(self.conn, action, mapping.local_tx_id_of(effect),
-                                           payload, now)
+                                           payload, now, self.adapter.subprotocol)
                     if isinstance(effect, fx.SendTransactionEnded):
                         repo.delete_transaction(self.conn, effect.local_tx_id)
                     queued = True

@@ -66,16 +66,30 @@ class FrameCodec(Protocol):
 
 
 class QueuedAnswer(Protocol):
-    """The parts of a delivered outbox row an adapter reads."""
+    """The parts of a delivered outbox row an adapter reads (read-only: the outbox's
+    rows are frozen)."""
 
-    action: str
-    local_tx_id: int | None
-    payload: dict[str, Any]
+    @property
+    def action(self) -> str: ...
+
+    @property
+    def local_tx_id(self) -> int | None: ...
+
+    @property
+    def payload(self) -> dict[str, Any]: ...
 
 
 class ProtocolAdapter(Protocol):
-    subprotocol: str  # the websocket subprotocol, e.g. "ocpp1.6"
-    codec: FrameCodec
+    """``subprotocol``: the websocket subprotocol, e.g. "ocpp1.6", also the tag of the
+    outbox rows this adapter writes. ``csms_assigns_transaction_ids``: True in 1.6 (a
+    transaction's later messages wait for the CSMS's id, ``firmware.ocpp.outbox``);
+    False in 2.0.1, where the station chose it and wrote it in every payload."""
+
+    subprotocol: str
+    csms_assigns_transaction_ids: bool
+
+    @property
+    def codec(self) -> FrameCodec: ...
 
     def message(self, effect: fx.SendMessage) -> tuple[str, dict[str, Any]] | None: ...
 

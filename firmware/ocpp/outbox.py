@@ -41,6 +41,13 @@
   queued row, and the runtime only appends after the last one, so the rows read stay
   true until one of our own changes (a failure, a drop), which reads them again. The
   CSMS transactionIds are kept in memory the same way (only this class writes them).
+- One OCPP version per queue (issue 9 item 2): every row names the version it was
+  written in, and an outbox only ever reads and sends the rows of its own
+  ``protocol``; a site switched between versions is refused at start while the other
+  version's rows are queued (``firmware.app``). The CSMS-assigned transactionId rules
+  above are 1.6's (``csms_assigns_transaction_ids``); in 2.0.1 the station chose the
+  transactionId and wrote it in every payload, so nothing is filled in or dropped for
+  want of it.
 - Disk budget (``budget_bytes``, site key ``[ocpp] outbox_budget_mb``): the queue only
   ever holds transaction messages, which are never dropped for space, so the budget
   is an alarm, not an eviction rule. Crossing it is logged at ERROR (again every
@@ -124,8 +131,11 @@ class Outbox:
 
     def __init__(self, conn: sqlite3.Connection, policy: Callable[[], RetryPolicy],
                  budget_bytes: int | None = None,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, *,
+                 protocol: str = "ocpp1.6", csms_assigns_transaction_ids: bool = True):
         self._conn = conn
+        self.protocol = protocol
+        self._csms_ids = csms_assigns_transaction_ids
         self._policy = policy
         self._monotonic = monotonic
         self.budget_bytes = budget_bytes
@@ -171,7 +181,8 @@ class Outbox:
                 self._settle()
                 return None, wait_s
             payload = message.payload
-            if message.local_tx_id is not None and message.action != "StartTransaction":
+            if self._csms_ids and message.local_tx_id is not None \
+                    and message.action != "StartTransaction":
                 transaction_id = self._transaction_id(message.local_tx_id)
                 if transaction_id is None:
                     self._drop_transaction(message.local_tx_id,
@@ -186,7 +197,7 @@ class Outbox:
     def _first_row(self) -> repo.OutboxMessage | None:
         if not self._ahead:
             self._ahead.extend(repo.outbox_rows_from(self._conn, self._delivered_seq,
-                                                     READ_AHEAD))
+                                                     READ_AHEAD, self.protocol))
         return self._ahead[0] if self._ahead else None
 
     def _reread(self) -> None:
@@ -220,7 +231,7 @@ class Outbox:
         failure, or as resumed after a restart; 0.0 once due. None when the queue is
         empty, the head has never failed, or ``head`` has not looked at it since a
         restart (its wait is only resumed then). Reads the schedule, changes nothing."""
-        message = repo.outbox_head(self._conn)
+        message = repo.outbox_head(self._conn, self.protocol)
         if message is None or message.attempts == 0:
             return None
         due_s = self._retry_due_mono_s.get(message.seq)
@@ -236,7 +247,7 @@ class Outbox:
     def snapshot(self) -> OutboxSnapshot:
         self.flush()
         depth, oldest, _ = repo.outbox_stats(self._conn)
-        head = repo.outbox_head(self._conn)
+        head = repo.outbox_head(self._conn, self.protocol)
         return OutboxSnapshot(
             depth=depth, stored_bytes=self._bytes, budget_bytes=self.budget_bytes,
             oldest_created_at_s=oldest,
@@ -268,7 +279,8 @@ class Outbox:
         self._pending.append(message)
         self.delivered_total += 1
         self._removed(message.stored_bytes)
-        if message.action in _RECORDING_ACTIONS and message.local_tx_id is not None:
+        if self._csms_ids and message.action in _RECORDING_ACTIONS \
+                and message.local_tx_id is not None:
             self._commit_pending(message.local_tx_id, message.action, response)
         elif len(self._pending) >= DURABLE_EVERY \
                 or self._monotonic() - self._pending_since_s >= DURABLE_AFTER_S:
@@ -316,7 +328,8 @@ class Outbox:
                 self._drop(message.seq, message.action, message.local_tx_id,
                            message.stored_bytes,
                            f"{transmissions} transmission(s) failed, last: {why}")
-                if message.action == "StartTransaction" and message.local_tx_id is not None:
+                if self._csms_ids and message.action == "StartTransaction" \
+                        and message.local_tx_id is not None:
                     self._drop_transaction(message.local_tx_id,
                                            "its StartTransaction was dropped just now")
             return True
@@ -337,7 +350,7 @@ class Outbox:
         with atomic(self._conn):
             repo.outbox_remove(self._conn, seq)
             repo.add_counter(self._conn, DROPPED_COUNTER)
-            if action == "StopTransaction" and local_tx_id is not None \
+            if self._csms_ids and action == "StopTransaction" and local_tx_id is not None \
                     and repo.outbox_pending_for(self._conn, local_tx_id) == 0:
                 self._forget_transaction_id(local_tx_id)
         self._removed(stored_bytes)

@@ -79,6 +79,20 @@ MIGRATIONS: list[str] = [
         kind TEXT NOT NULL,
         detail TEXT NOT NULL);
     """,
+    # version 5 (issue #9 item 2): every queued message names the OCPP version it is
+    # written in (rows queued before are 1.6), so a site switched between versions never
+    # replays one in the wrong protocol; and a 2.0.1 transaction's station-chosen
+    # transactionId, EVSE and next seqNo, written in the same commit as the message
+    # that used the previous seqNo (so a restart continues the sequence, gap-free).
+    """
+    ALTER TABLE outbox ADD COLUMN protocol TEXT NOT NULL DEFAULT 'ocpp1.6';
+    CREATE TABLE ocpp201_transactions (
+        local_tx_id INTEGER PRIMARY KEY,
+        transaction_id TEXT NOT NULL UNIQUE,
+        evse_id INTEGER NOT NULL,
+        next_seq_no INTEGER NOT NULL,
+        remote_start_id INTEGER);
+    """,
 ]
 
 def open_database(state_dir: str | Path) -> sqlite3.Connection:

@@ -154,11 +154,27 @@ class OutboxMessage:
 
 
 def outbox_append(conn: sqlite3.Connection, action: str, local_tx_id: int | None,
-                  payload: dict[str, Any], created_at_s: float) -> int:
+                  payload: dict[str, Any], created_at_s: float,
+                  protocol: str = "ocpp1.6") -> int:
+    """Queue one message written in ``protocol`` (the websocket subprotocol, "ocpp1.6")."""
     cursor = conn.execute(
-        "INSERT INTO outbox(action, local_tx_id, payload, created_at_s) VALUES(?, ?, ?, ?)",
-        (action, local_tx_id, json.dumps(payload, separators=(",", ":")), created_at_s))
+        "INSERT INTO outbox(action, local_tx_id, payload, created_at_s, protocol) "
+        "VALUES(?, ?, ?, ?, ?)",
+        (action, local_tx_id, json.dumps(payload, separators=(",", ":")), created_at_s,
+         protocol))
     return int(cursor.lastrowid)
+
+
+def outbox_protocols(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many messages are queued in each OCPP version (subprotocol -> count)."""
+    return {str(row[0]): int(row[1]) for row in conn.execute(
+        "SELECT protocol, COUNT(*) FROM outbox GROUP BY protocol")}
+
+
+def outbox_discard_other_than(conn: sqlite3.Connection, protocol: str) -> int:
+    """Delete every queued message not written in ``protocol`` (a forced protocol
+    switch); returns how many."""
+    return int(conn.execute("DELETE FROM outbox WHERE protocol != ?", (protocol,)).rowcount)
 
 
 _OUTBOX_COLUMNS = "seq, action, local_tx_id, payload, created_at_s, attempts, next_attempt_at_s"
@@ -169,16 +185,20 @@ def _outbox_message(row: tuple[Any, ...]) -> OutboxMessage:
                          len(row[3]) + OUTBOX_ROW_OVERHEAD_BYTES)
 
 
-def outbox_head(conn: sqlite3.Connection) -> OutboxMessage | None:
-    row = conn.execute(f"SELECT {_OUTBOX_COLUMNS} FROM outbox ORDER BY seq LIMIT 1").fetchone()
+def outbox_head(conn: sqlite3.Connection, protocol: str = "ocpp1.6") -> OutboxMessage | None:
+    """The oldest queued message written in ``protocol``."""
+    row = conn.execute(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE protocol=? "
+                       "ORDER BY seq LIMIT 1", (protocol,)).fetchone()
     return None if row is None else _outbox_message(row)
 
 
-def outbox_rows_from(conn: sqlite3.Connection, after_seq: int, limit: int) -> list[OutboxMessage]:
-    """The first ``limit`` queued messages after ``after_seq``, in order (a key range)."""
+def outbox_rows_from(conn: sqlite3.Connection, after_seq: int, limit: int,
+                     protocol: str = "ocpp1.6") -> list[OutboxMessage]:
+    """The first ``limit`` messages of ``protocol`` queued after ``after_seq``, in order
+    (a key range; rows of another version are skipped, never handed out)."""
     return [_outbox_message(row) for row in conn.execute(
-        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-        (after_seq, limit))]
+        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE seq > ? AND protocol=? "
+        "ORDER BY seq LIMIT ?", (after_seq, protocol, limit))]
 
 
 def outbox_remove(conn: sqlite3.Connection, seq: int) -> None:
@@ -227,6 +247,45 @@ def outbox_remove_for(conn: sqlite3.Connection, local_tx_id: int) -> list[tuple[
         (local_tx_id,))]
     conn.execute("DELETE FROM outbox WHERE local_tx_id=?", (local_tx_id,))
     return rows
+
+
+# ---------------------------------------------------------------------- OCPP 2.0.1 transactions
+@dataclass(frozen=True)
+class Ocpp201Transaction:
+    """A 2.0.1 transaction's protocol state: the transactionId the station chose, its
+    EVSE, the seqNo its next TransactionEvent gets, and the remoteStartId it was
+    started with (None: not a remote start)."""
+
+    local_tx_id: int
+    transaction_id: str
+    evse_id: int
+    next_seq_no: int
+    remote_start_id: int | None
+
+
+def save_ocpp201_transaction(conn: sqlite3.Connection, t: Ocpp201Transaction) -> None:
+    conn.execute("INSERT OR REPLACE INTO ocpp201_transactions(local_tx_id, transaction_id, "
+                 "evse_id, next_seq_no, remote_start_id) VALUES(?, ?, ?, ?, ?)",
+                 (t.local_tx_id, t.transaction_id, t.evse_id, t.next_seq_no, t.remote_start_id))
+
+
+def ocpp201_transaction(conn: sqlite3.Connection, local_tx_id: int) -> Ocpp201Transaction | None:
+    row = conn.execute("SELECT local_tx_id, transaction_id, evse_id, next_seq_no, "
+                       "remote_start_id FROM ocpp201_transactions WHERE local_tx_id=?",
+                       (local_tx_id,)).fetchone()
+    return None if row is None else Ocpp201Transaction(int(row[0]), str(row[1]), int(row[2]),
+                                                       int(row[3]), row[4])
+
+
+def ocpp201_local_tx_id(conn: sqlite3.Connection, transaction_id: str) -> int | None:
+    """The local id of the running 2.0.1 transaction ``transaction_id`` (None: unknown)."""
+    row = conn.execute("SELECT local_tx_id FROM ocpp201_transactions WHERE transaction_id=?",
+                       (transaction_id,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def forget_ocpp201_transaction(conn: sqlite3.Connection, local_tx_id: int) -> None:
+    conn.execute("DELETE FROM ocpp201_transactions WHERE local_tx_id=?", (local_tx_id,))
 
 
 # ---------------------------------------------------------------------- counters

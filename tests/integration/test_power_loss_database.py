@@ -5,6 +5,7 @@ keeps its queue; the retry state, the failure and drop counters and the disk bud
 figures are read back from disk after a restart.
 """
 
+import json
 import sqlite3
 
 from firmware.ocpp.outbox import Outbox, RetryPolicy
@@ -25,8 +26,10 @@ def test_a_version_1_database_is_upgraded_with_its_queue_intact(tmp_path):
     for statement in db._statements(db.MIGRATIONS[1]):
         conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
-    for n in range(3):
-        repo.outbox_append(conn, "StartTransaction", n + 1, payload(n), T0 + n)
+    for n in range(3):  # the columns a version-1 release wrote (no protocol: version 5)
+        conn.execute("INSERT INTO outbox(action, local_tx_id, payload, created_at_s) "
+                     "VALUES(?, ?, ?, ?)", ("StartTransaction", n + 1,
+                                            json.dumps(payload(n)), T0 + n))
     conn.close()
 
     upgraded = db.open_database(tmp_path)
@@ -36,6 +39,7 @@ def test_a_version_1_database_is_upgraded_with_its_queue_intact(tmp_path):
         "outbox_by_local_tx"]
     assert repo.outbox_stats(upgraded)[0] == 3
     assert repo.outbox_head(upgraded).payload == payload(0)
+    assert repo.outbox_protocols(upgraded) == {"ocpp1.6": 3}  # queued before 2.0.1 existed
 
 
 def test_retry_state_counters_and_queue_size_come_back_after_a_restart(tmp_path):

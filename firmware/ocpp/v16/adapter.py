@@ -17,6 +17,7 @@ from .codec import V16Codec
 
 class V16Adapter:
     subprotocol = "ocpp1.6"
+    csms_assigns_transaction_ids = True
 
     def __init__(self, info: mapping.StationInfo) -> None:
         self._info = info

@@ -1,0 +1,190 @@
+"""OCPP 2.0.1 as a ``ProtocolAdapter`` (issue 9 item 2): the core's facts through
+``outbound.to_call``, the CSMS's answers back to core events, and the station-side
+transaction state 2.0.1 needs and the core does not keep.
+
+Rules (ocpp201-rules.md §3; [S201] = the 2.0.1 JSON schemas):
+- The station chooses the transactionId (``outbound.transaction_id``), so the core's
+  transaction id *is* its local id: the Started event's answer reports
+  ``TransactionStartAnswered(local_tx_id, local_tx_id, ...)``, and the inbound side
+  maps a transactionId back with ``local_id_of`` (``TransactionDirectory``).
+- seqNo increases by one per TransactionEvent of a transaction, Started is 0, gap-free
+  across restarts: ``queued_message`` reads and advances the counter in the runtime's
+  persistence transaction (``ocpp201_transactions``), so the message and the counter
+  commit together or not at all. A message of a transaction this adapter never saw
+  start (started under 1.6 before a forced switch) has no transactionId to carry: it
+  is not queued, and says so in the log.
+- The first event after a RequestStartTransaction uses triggerReason RemoteStart and
+  carries its remoteStartId ([TC201 GR]); ``remember_remote_start`` keeps it (in memory:
+  a remote start not yet begun does not survive a restart in the core either).
+- ``offline: true`` on transaction events that happen while the link is down
+  ([S201]; TC_E_40): ``online`` says whether it is up.
+- The CSMS's IdTokenInfo becomes the core's IdTagInfo: 2.0.1's extra statuses
+  (NoCredit, NotAllowedTypeEVSE, NotAtThisLocation, NotAtThisTime, Unknown) refuse like
+  Invalid; cacheExpiryDateTime is the expiry, groupIdToken the parent. A
+  TransactionEventResponse without idTokenInfo says nothing about the token: the core
+  hears Accepted and learns nothing for its cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any, Callable
+
+from firmware.core import effects as fx
+from firmware.core import events as ev
+from firmware.core.events import IdTagInfo
+from firmware.ocpp.adapter import FrameCodec, QueuedAnswer
+from firmware.ocpp.mapping import StationInfo, parse_time
+from firmware.store import repositories as repo
+
+from . import outbound
+from .outbound import TransactionContext
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = "ocpp2.0.1"
+
+# 1.6's AuthorizationStatus values keep their meaning; 2.0.1's others all refuse.
+_AS_IN_16 = frozenset({"Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"})
+
+
+def id_token_info(payload: Any) -> IdTagInfo:
+    """The core's IdTagInfo of a 2.0.1 IdTokenInfoType (a missing one is Invalid)."""
+    if not isinstance(payload, dict):
+        return IdTagInfo("Invalid")
+    status = str(payload.get("status", "Invalid"))
+    group = payload.get("groupIdToken")
+    parent = group.get("idToken") if isinstance(group, dict) else None
+    return IdTagInfo(status if status in _AS_IN_16 else "Invalid",
+                     parse_time(payload.get("cacheExpiryDateTime")),
+                     parent if isinstance(parent, str) and parent else None)
+
+
+def _token_type(id_tag: str) -> str:
+    # The core does not say yet how a token was presented (issue 9 item 1): a card.
+    return "ISO14443" if id_tag else "NoAuthorization"
+
+
+class V201Adapter:
+    """The 2.0.1 adapter over the agent's database ``conn`` (the runtime's connection:
+    used from the event loop thread only). ``online()``: the link is up now.
+    ``boot_reason``: BootNotification's reason ([S201] BootReasonEnumType)."""
+
+    subprotocol = SUBPROTOCOL
+    csms_assigns_transaction_ids = False
+
+    def __init__(self, info: StationInfo, conn: sqlite3.Connection, *,
+                 online: Callable[[], bool] = lambda: True,
+                 boot_reason: str = "PowerUp") -> None:
+        self._info = info
+        self._conn = conn
+        self._online = online
+        self.boot_reason = boot_reason
+        self._codec: FrameCodec | None = None
+        self._remote_starts: dict[int | None, int] = {}
+        self._statuses: dict[int, str] = {}  # the last status reported per EVSE
+
+    @property
+    def codec(self) -> FrameCodec:
+        if self._codec is None:
+            # Imported on first use: the 2.0.1 frame codec is its own module.
+            from .codec import V201Codec
+
+            self._codec = V201Codec()
+        return self._codec
+
+    # ------------------------------------------------------------------ TransactionDirectory
+    def local_id_of(self, transaction_id: str) -> int | None:
+        """The core's id of the running 2.0.1 transaction ``transaction_id`` (its local
+        id); None when no running transaction has it."""
+        return repo.ocpp201_local_tx_id(self._conn, transaction_id)
+
+    def remember_remote_start(self, evse_id: int | None, remote_start_id: int) -> None:
+        """Echo ``remote_start_id`` in the next Started on ``evse_id`` (None: on
+        whichever EVSE starts next)."""
+        self._remote_starts[evse_id] = remote_start_id
+
+    # ------------------------------------------------------------------ messages out
+    def message(self, effect: fx.SendMessage) -> tuple[str, dict[str, Any]] | None:
+        if isinstance(effect, fx.SendConnectorStatus):
+            self._statuses[effect.connector_id] = effect.status
+        context = None
+        if isinstance(effect, fx.SendAuthorizationRequest):
+            context = TransactionContext(id_token_type=_token_type(effect.id_tag))
+        return outbound.to_call(effect, self._info, context, boot_reason=self.boot_reason)
+
+    def queued_message(self, effect: fx.SendMessage,
+                       conn: sqlite3.Connection) -> tuple[str, dict[str, Any]] | None:
+        """A TransactionEvent, its seqNo taken and advanced in ``conn``'s open
+        transaction; a MeterValues for samples outside a transaction."""
+        local_tx_id = getattr(effect, "local_tx_id", None)
+        if local_tx_id is None:
+            return outbound.to_call(effect, self._info)
+        offline = not self._online()
+        if isinstance(effect, fx.SendTransactionStarted):
+            remote_start_id = self._remote_starts.pop(effect.connector_id, None)
+            if remote_start_id is None:
+                remote_start_id = self._remote_starts.pop(None, None)
+            state = repo.Ocpp201Transaction(
+                local_tx_id, outbound.transaction_id(local_tx_id, effect.timestamp_s),
+                effect.connector_id, 0, remote_start_id)
+            context = TransactionContext(
+                seq_no=0, transaction_id=state.transaction_id, offline=offline,
+                trigger="RemoteStart" if remote_start_id is not None else "Authorized",
+                remote_start_id=remote_start_id,
+                status=self._statuses.get(effect.connector_id, "Charging"),
+                id_token_type=_token_type(effect.id_tag))
+        else:
+            known = repo.ocpp201_transaction(conn, local_tx_id)
+            if known is None:
+                log.error("%s of local transaction %d not queued: it did not start under "
+                          "OCPP 2.0.1, so it has no 2.0.1 transactionId",
+                          type(effect).__name__, local_tx_id)
+                return None
+            state = known
+            id_tag = (effect.id_tag or "") if isinstance(effect, fx.SendTransactionEnded) else ""
+            context = TransactionContext(
+                seq_no=state.next_seq_no, transaction_id=state.transaction_id,
+                offline=offline, status=self._statuses.get(state.evse_id, "Charging"),
+                id_token_type=_token_type(id_tag))
+        if isinstance(effect, fx.SendTransactionEnded):
+            repo.forget_ocpp201_transaction(conn, local_tx_id)  # nothing follows Ended
+        else:
+            repo.save_ocpp201_transaction(conn, repo.Ocpp201Transaction(
+                state.local_tx_id, state.transaction_id, state.evse_id,
+                context.seq_no + 1, state.remote_start_id))
+        return outbound.to_call(effect, self._info, context)
+
+    # ------------------------------------------------------------------ answers in
+    def answered(self, effect: fx.SendMessage, response: dict[str, Any]) -> list[ev.Event]:
+        if isinstance(effect, fx.SendRegistration):
+            return [ev.RegistrationAnswered(str(response.get("status", "Rejected")),
+                                            int(response.get("interval", 0)),
+                                            parse_time(response.get("currentTime")))]
+        if isinstance(effect, fx.SendKeepAlive):
+            return [ev.KeepAliveAnswered(parse_time(response.get("currentTime")))]
+        if isinstance(effect, fx.SendAuthorizationRequest):
+            return [ev.AuthorizationAnswered(effect.ref, effect.id_tag,
+                                             id_token_info(response.get("idTokenInfo")))]
+        return []
+
+    def queued_answered(self, message: QueuedAnswer,
+                        response: dict[str, Any]) -> list[ev.Event]:
+        if message.local_tx_id is None or message.action != "TransactionEvent":
+            return []
+        event_type = message.payload.get("eventType")
+        token = message.payload.get("idToken")
+        id_tag = token.get("idToken", "") if isinstance(token, dict) else ""
+        info = response.get("idTokenInfo")
+        if event_type == "Started":
+            if info is None:  # the CSMS said nothing about the token: nothing to learn
+                return [ev.TransactionStartAnswered(message.local_tx_id, message.local_tx_id,
+                                                    IdTagInfo("Accepted"), "")]
+            return [ev.TransactionStartAnswered(message.local_tx_id, message.local_tx_id,
+                                                id_token_info(info), id_tag)]
+        if event_type == "Ended":
+            return [ev.TransactionEndAnswered(
+                message.local_tx_id, id_token_info(info) if info is not None else None,
+                id_tag if info is not None else "")]
+        return []

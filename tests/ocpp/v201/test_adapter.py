@@ -1,0 +1,217 @@
+"""The 2.0.1 adapter on the real database: TransactionEvent seqNo per transaction,
+persisted in the runtime's own commit, the station-chosen transactionId as the core's
+id, and the CSMS's answers as core events. Every payload is checked against the
+official 2.0.1 schema ([S201], draft 6). Rules: ocpp201-rules.md §1-§3.
+
+The frame codec (``firmware.ocpp.v201.codec``) is not touched here: the adapter imports
+it only when the link first asks for ``codec``.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import jsonschema
+import pytest
+
+from firmware.core import effects as fx
+from firmware.core import events as ev
+from firmware.core.events import IdTagInfo
+from firmware.ocpp.mapping import StationInfo
+from firmware.ocpp.outbox import ReadyMessage
+from firmware.ocpp.v201.adapter import V201Adapter, id_token_info
+from firmware.store import db
+
+T0 = 1_767_225_600.0
+INFO = StationInfo("Borne", "AC-22", "SN-1", "borne-0.1.0")
+ENERGY = fx.SampledValue("1234", "Energy.Active.Import.Register", "Sample.Periodic", "Wh")
+
+
+def valid(action: str, payload: dict, kind: str = "Request") -> dict:
+    text = resources.files("ocpp.v201").joinpath("schemas", f"{action}{kind}.json").read_text(
+        encoding="utf-8-sig")
+    jsonschema.Draft6Validator(json.loads(text)).validate(payload)
+    return payload
+
+
+@pytest.fixture
+def conn(tmp_path):
+    connection = db.open_database(tmp_path)
+    yield connection
+    connection.close()
+
+
+def queue(adapter: V201Adapter, conn, effect: fx.SendMessage) -> tuple[str, dict]:
+    with db.atomic(conn):  # as the runtime does: one commit per event
+        message = adapter.queued_message(effect, conn)
+    assert message is not None
+    action, payload = message
+    return action, valid(action, payload)
+
+
+def started(local_tx_id: int = 3, connector_id: int = 1, id_tag: str = "CARD01"):
+    return fx.SendTransactionStarted(local_tx_id, connector_id, id_tag, 1000, T0)
+
+
+def updated(local_tx_id: int = 3):
+    return fx.SendMeterSamples(1, (fx.MeterSample(T0 + 60, (ENERGY,)),), local_tx_id)
+
+
+def ended(local_tx_id: int = 3, reason: str = "Local"):
+    return fx.SendTransactionEnded(local_tx_id, 2000, T0 + 120, reason, "CARD01")
+
+
+def answer(action: str, local_tx_id: int, payload: dict) -> ReadyMessage:
+    return ReadyMessage(1, action, local_tx_id, payload, 0, T0)
+
+
+def test_seq_no_counts_from_0_per_transaction_with_one_station_chosen_id_e01(conn):
+    adapter = V201Adapter(INFO, conn)
+    events = [queue(adapter, conn, e)[1] for e in (started(), updated(), updated(), ended())]
+    assert [e["eventType"] for e in events] == ["Started", "Updated", "Updated", "Ended"]
+    assert [e["seqNo"] for e in events] == [0, 1, 2, 3]
+    assert len({e["transactionInfo"]["transactionId"] for e in events}) == 1
+    assert events[-1]["transactionInfo"]["stoppedReason"] == "Local"
+    other = queue(adapter, conn, started(local_tx_id=4, connector_id=2))[1]
+    assert other["seqNo"] == 0 and other["evse"] == {"id": 2, "connectorId": 1}
+
+
+def test_seq_no_continues_after_a_restart_e_power_loss(tmp_path):
+    conn = db.open_database(tmp_path)
+    adapter = V201Adapter(INFO, conn)
+    first = queue(adapter, conn, started())[1]
+    queue(adapter, conn, updated())
+    conn.close()
+
+    conn = db.open_database(tmp_path)  # a new process: only the disk remembers
+    again = V201Adapter(INFO, conn)
+    power_loss = queue(again, conn, ended(reason="PowerLoss"))[1]
+    assert power_loss["seqNo"] == 2
+    assert power_loss["transactionInfo"]["transactionId"] == \
+        first["transactionInfo"]["transactionId"]
+    assert power_loss["transactionInfo"]["stoppedReason"] == "PowerLoss"
+    conn.close()
+
+
+def test_a_rolled_back_commit_takes_the_seq_no_back_with_the_message(conn):
+    adapter = V201Adapter(INFO, conn)
+    queue(adapter, conn, started())
+    with pytest.raises(RuntimeError):
+        with db.atomic(conn):
+            adapter.queued_message(updated(), conn)
+            raise RuntimeError("the outbox row could not be written")
+    assert queue(adapter, conn, updated())[1]["seqNo"] == 1  # no gap
+
+
+def test_the_transaction_id_maps_back_to_the_local_id_until_ended(conn):
+    adapter = V201Adapter(INFO, conn)
+    transaction_id = queue(adapter, conn, started())[1]["transactionInfo"]["transactionId"]
+    assert adapter.local_id_of(transaction_id) == 3
+    assert adapter.local_id_of("no-such-transaction") is None
+    queue(adapter, conn, ended())
+    assert adapter.local_id_of(transaction_id) is None
+
+
+def test_a_remote_start_id_is_echoed_with_trigger_remote_start_f01(conn):
+    adapter = V201Adapter(INFO, conn)
+    adapter.remember_remote_start(2, 77)
+    plain = queue(adapter, conn, started(local_tx_id=1, connector_id=1))[1]
+    assert plain["triggerReason"] == "Authorized"
+    assert "remoteStartId" not in plain["transactionInfo"]
+    remote = queue(adapter, conn, started(local_tx_id=2, connector_id=2))[1]
+    assert remote["triggerReason"] == "RemoteStart"
+    assert remote["transactionInfo"]["remoteStartId"] == 77
+    adapter.remember_remote_start(None, 78)  # the station picks the EVSE
+    assert queue(adapter, conn, started(local_tx_id=5, connector_id=1))[1][
+        "transactionInfo"]["remoteStartId"] == 78
+
+
+def test_events_while_the_link_is_down_say_offline_e_tc_e_40(conn):
+    online = [False]
+    adapter = V201Adapter(INFO, conn, online=lambda: online[0])
+    assert queue(adapter, conn, started())[1]["offline"] is True
+    online[0] = True
+    assert "offline" not in queue(adapter, conn, updated())[1]
+
+
+def test_a_transaction_not_started_under_201_is_not_queued(conn, caplog):
+    adapter = V201Adapter(INFO, conn)
+    with db.atomic(conn):
+        assert adapter.queued_message(ended(local_tx_id=9), conn) is None
+    assert "no 2.0.1 transactionId" in caplog.text
+
+
+def test_started_answer_makes_the_local_id_the_cores_transaction_id(conn):
+    adapter = V201Adapter(INFO, conn)
+    _, payload = queue(adapter, conn, started())
+    response = valid("TransactionEvent", {"idTokenInfo": {
+        "status": "Accepted", "cacheExpiryDateTime": "2026-01-02T00:00:00Z",
+        "groupIdToken": {"idToken": "GROUP1", "type": "Central"}}}, "Response")
+    assert adapter.queued_answered(answer("TransactionEvent", 3, payload), response) == [
+        ev.TransactionStartAnswered(3, 3, IdTagInfo("Accepted", T0 + 86400, "GROUP1"),
+                                    "CARD01")]
+
+
+def test_a_started_answer_without_id_token_info_teaches_nothing(conn):
+    adapter = V201Adapter(INFO, conn)
+    _, payload = queue(adapter, conn, started())
+    assert adapter.queued_answered(answer("TransactionEvent", 3, payload), {}) == [
+        ev.TransactionStartAnswered(3, 3, IdTagInfo("Accepted"), "")]
+
+
+def test_ended_and_updated_answers(conn):
+    adapter = V201Adapter(INFO, conn)
+    queue(adapter, conn, started())
+    _, update = queue(adapter, conn, updated())
+    _, end = queue(adapter, conn, ended())
+    assert adapter.queued_answered(answer("TransactionEvent", 3, update), {}) == []
+    assert adapter.queued_answered(answer("TransactionEvent", 3, end), {}) == [
+        ev.TransactionEndAnswered(3, None, "")]
+    assert adapter.queued_answered(answer("TransactionEvent", 3, end), {
+        "idTokenInfo": {"status": "Blocked"}}) == [
+        ev.TransactionEndAnswered(3, IdTagInfo("Blocked"), "CARD01")]
+
+
+@pytest.mark.parametrize("status", ["NoCredit", "NotAllowedTypeEVSE", "NotAtThisLocation",
+                                    "NotAtThisTime", "Unknown", "Invalid"])
+def test_201_only_authorization_statuses_refuse_like_invalid_c01(status):
+    assert id_token_info({"status": status}) == IdTagInfo("Invalid")
+
+
+def test_id_token_info_of_garbage_is_invalid():
+    assert id_token_info(None) == IdTagInfo("Invalid")
+    assert id_token_info({"status": "Accepted", "groupIdToken": "x",
+                          "cacheExpiryDateTime": "yesterday"}) == IdTagInfo("Accepted")
+
+
+@pytest.mark.parametrize("status", ["Accepted", "Pending", "Rejected"])
+def test_boot_answers_become_registration_answered_b01_b02_b03(conn, status):
+    adapter = V201Adapter(INFO, conn, boot_reason="RemoteReset")
+    action, payload = adapter.message(fx.SendRegistration())
+    assert action == "BootNotification" and valid(action, payload)["reason"] == "RemoteReset"
+    response = valid("BootNotification", {"currentTime": "2026-01-01T00:00:00Z",
+                                          "interval": 300, "status": status}, "Response")
+    assert adapter.answered(fx.SendRegistration(), response) == [
+        ev.RegistrationAnswered(status, 300, T0)]
+
+
+def test_heartbeat_and_authorize_answers(conn):
+    adapter = V201Adapter(INFO, conn)
+    assert adapter.message(fx.SendKeepAlive()) == ("Heartbeat", {})
+    assert adapter.answered(fx.SendKeepAlive(), {"currentTime": "2026-01-01T00:00:00Z"}) == [
+        ev.KeepAliveAnswered(T0)]
+    request = fx.SendAuthorizationRequest("ref-1", "CARD01")
+    action, payload = adapter.message(request)
+    assert valid(action, payload) == {"idToken": {"idToken": "CARD01", "type": "ISO14443"}}
+    assert adapter.answered(request, {"idTokenInfo": {"status": "Expired"}}) == [
+        ev.AuthorizationAnswered("ref-1", "CARD01", IdTagInfo("Expired"))]
+
+
+def test_statuses_are_per_evse_and_feed_the_charging_state(conn):
+    adapter = V201Adapter(INFO, conn)
+    assert adapter.message(fx.SendConnectorStatus(0, "Available", timestamp_s=T0)) is None
+    action, payload = adapter.message(fx.SendConnectorStatus(1, "Preparing", timestamp_s=T0))
+    assert valid(action, payload)["connectorStatus"] == "Occupied"
+    assert queue(adapter, conn, started())[1]["transactionInfo"]["chargingState"] == \
+        "EVConnected"
