@@ -2,8 +2,8 @@
 
 From issue #9 ("Core and Advanced Security-free functional blocks") and
 ocpp201-rules.md §1-§6: B provisioning, C authorization, D local list, E transactions,
-F remote control, G availability, J meter values, P data transfer. Smart charging (K),
-reservation (H), tariff (I), firmware (L), diagnostics (N) and security messages (A) are
+F remote control, G availability, H reservation, J meter values, P data transfer. Smart
+charging (K), tariff (I), firmware (L), diagnostics (N) and security messages (A) are
 later issues; their actions are known 2.0.1 actions (``schemas.known_actions``) that we
 answer with NotSupported ([J201] §4.3: "recognized but not supported") until then.
 
@@ -52,6 +52,10 @@ ACTIONS: tuple[Action, ...] = (
     # G — Availability (rules §5)
     Action("StatusNotification", "CS->CSMS", "G", "G01 per EVSE/connector"),
     Action("ChangeAvailability", "CSMS->CS", "G", "G03-G05 station / EVSE / connector"),
+    # H — Reservation (rules §7; issue #10 item 3)
+    Action("ReserveNow", "CSMS->CS", "H", "H01-H03 an EVSE or any EVSE, groupIdToken"),
+    Action("CancelReservation", "CSMS->CS", "H", "H02"),
+    Action("ReservationStatusUpdate", "CS->CSMS", "H", "H04 Expired / Removed"),
     # J — Meter values (rules §6): EVSE 0 and idle EVSEs; in a tx, TransactionEvent
     Action("MeterValues", "CS->CSMS", "J", "J01 main meter and idle EVSEs"),
     # P — Data transfer: either side may send it

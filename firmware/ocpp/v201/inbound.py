@@ -97,6 +97,8 @@ class V201InboundDispatcher:
             "Reset": self._core.reset,
             "ChangeAvailability": self._core.change_availability,
             "UnlockConnector": self._core.unlock,
+            "ReserveNow": self._core.reserve_now,
+            "CancelReservation": self._core.cancel_reservation,
             "TriggerMessage": self._core.trigger,
             "GetVariables": self._core.get_variables,
             "SetVariables": self._core.set_variables,
@@ -177,6 +179,7 @@ class V201InboundDispatcher:
 SUPPORTED: frozenset[str] = frozenset({
     "RequestStartTransaction", "RequestStopTransaction", "Reset", "ChangeAvailability",
     "UnlockConnector", "TriggerMessage", "GetVariables", "SetVariables", "ClearCache",
+    "ReserveNow", "CancelReservation",
     "GetLocalListVersion", "SendLocalList", "DataTransfer"})
 """What ``V201InboundDispatcher`` answers (``V201Codec(SUPPORTED)``); GetBaseReport and
 GetTransactionStatus of ``actions.CSMS_TO_CS`` are not answered yet: NotSupported."""

@@ -43,6 +43,13 @@ core decision are answered here, without asking the core, so they change nothing
   and a Rejected one changes nothing. More than ``ITEMS_PER_MESSAGE`` items (our
   DeviceDataCtrlr.ItemsPerMessage) → OccurrenceConstraintViolation (unverified
   reading of B05/B06).
+- ReserveNow / CancelReservation (block H; rules §7): → ``ReservationRequested`` /
+  ``ReservationCancelRequested``; no evseId is a station-wide reservation (the core's
+  connector 0, ReservationCtrlr.NonEvseSpecific = ReserveConnectorZeroSupported);
+  groupIdToken.idToken is the group the core matches like 1.6's parentIdTag. Refused
+  without asking the core: an idToken or groupIdToken longer than the core's tag, an
+  evseId ≤ 0, a connectorType (every connector here is the board's one type: no
+  filter to apply, and accepting it would promise one), an unparseable expiryDateTime.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from typing import Any, Awaitable, Callable, Protocol
 
 from firmware.core import events as ev
 from firmware.core.idtag import ID_TAG_MAX_CHARS
+from firmware.ocpp.mapping import parse_time
 from firmware.ocpp.v201 import device_model
 from firmware.ocpp.v201.errors import CallError
 from firmware.ocpp.v201.frames import CallFrame
@@ -193,6 +201,31 @@ class CoreRequests:
         if local is None:
             return _status("Rejected", "UnknownTransaction"), None
         fields, continuation = await self._ask(ev.RemoteStopRequested(_ref(frame), local))
+        return _status(fields.get("status", "Rejected")), continuation
+
+    # ------------------------------------------------------------------ H
+    async def reserve_now(self, frame: CallFrame, payload: dict[str, Any]) -> Answer:
+        tag: str = payload["idToken"]["idToken"]
+        group = payload.get("groupIdToken", {}).get("idToken")
+        evse_id: int | None = payload.get("evseId")
+        if not tag or len(tag) > ID_TAG_MAX_CHARS or (
+                group is not None and len(group) > ID_TAG_MAX_CHARS):
+            return _status("Rejected", "InvalidIdToken",
+                           f"idTokens must be 1-{ID_TAG_MAX_CHARS} characters here"), None
+        if evse_id is not None and evse_id <= 0:
+            return _status("Rejected", "UnknownEvse", "evseId must be > 0"), None
+        if "connectorType" in payload:
+            return _status("Rejected", "UnknownConnectorType"), None
+        expiry_s = parse_time(payload["expiryDateTime"])
+        if expiry_s is None:
+            return _status("Rejected", "InvalidValue", "expiryDateTime unreadable"), None
+        fields, continuation = await self._ask(ev.ReservationRequested(
+            _ref(frame), payload["id"], evse_id or 0, tag, expiry_s, group))
+        return _status(fields.get("status", "Rejected")), continuation
+
+    async def cancel_reservation(self, frame: CallFrame, payload: dict[str, Any]) -> Answer:
+        fields, continuation = await self._ask(ev.ReservationCancelRequested(
+            _ref(frame), payload["reservationId"]))
         return _status(fields.get("status", "Rejected")), continuation
 
     async def unlock(self, frame: CallFrame, payload: dict[str, Any]) -> Answer:

@@ -192,6 +192,9 @@ def to_call(effect: fx.SendMessage, info: StationInfo,
         return "Authorize", {"idToken": {"idToken": effect.id_tag, "type": token_type}}
     if isinstance(effect, fx.SendFirmwareStatus):
         return "FirmwareStatusNotification", {"status": effect.status}
+    if isinstance(effect, fx.SendReservationEnded):  # H04
+        return "ReservationStatusUpdate", {"reservationId": effect.reservation_id,
+                                           "reservationUpdateStatus": effect.why}
     if isinstance(effect, (fx.SendTransactionStarted, fx.SendTransactionEnded)) or (
             isinstance(effect, fx.SendMeterSamples) and effect.local_tx_id is not None):
         if context is None or not context.transaction_id:

@@ -216,7 +216,7 @@ def test_supported_is_what_the_dispatcher_answers(rig):
     assert SUPPORTED <= CSMS_TO_CS
 
 
-@pytest.mark.parametrize("action", ["GetBaseReport", "GetTransactionStatus", "ReserveNow",
+@pytest.mark.parametrize("action", ["GetBaseReport", "GetTransactionStatus", "ClearChargingProfile",
                                     "SetChargingProfile", "UpdateFirmware"])
 async def test_known_actions_we_do_not_answer_are_notsupported(rig, action):
     assert await rig.error(action, {}) == "NotSupported"
