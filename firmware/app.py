@@ -81,6 +81,11 @@ class Agent:
     def link_url(self) -> str:
         return self.link._settings().url
 
+    @property
+    def protocol(self) -> str:
+        """The OCPP version spoken (the websocket subprotocol), e.g. "ocpp2.0.1"."""
+        return self.runtime.adapter.subprotocol
+
 
 def _configuration(site: SiteConfig, conn: Any) -> Configuration:
     persisted = repo.load_configuration(conn)

@@ -26,7 +26,7 @@ def install_core_commands(console: Console, agent: Any) -> None:
     async def status(args: list[str]) -> list[str]:
         link = agent.link.status
         lines = [f"link: {link.state} since {_stamp(link.since_s)} ({_age(time.time() - link.since_s)})"
-                 f", boot {link.boot_state}, csms {agent.link_url}"
+                 f", boot {link.boot_state}, {agent.protocol}, csms {agent.link_url}"
                  + (f", last error: {link.last_error}" if link.last_error and link.state != "connected" else "")]
         depth, oldest, _ = agent.outbox.stats()
         if depth:

@@ -194,3 +194,54 @@ async def test_a_csms_reset_restarts_the_agent_which_boots_with_remote_reset_b11
     assert csms.problems == [], csms.problems
     assert csms.of("BootNotification")[0].payload["reason"] == "PowerUp"
     assert second.payload["reason"] == "RemoteReset"
+
+
+async def test_csms_calls_reservation_remote_start_stop_and_variables_over_the_wire(tmp_path):
+    """The CSMS side of 2.0.1 against the real agent: GetVariables, a reservation for a
+    token (Reserved, the holder's remote start carries reservationId), RequestStop, and
+    the console names the version spoken."""
+    csms = RawCsms201()
+    async with serve(csms.handler, "127.0.0.1", 0, subprotocols=["ocpp2.0.1"]) as server:
+        csms.port = server.sockets[0].getsockname()[1]
+        site = write_site(tmp_path, csms.url, station_id=STATION, console="stdio",
+                          ocpp={"protocol": "ocpp2.0.1"})
+        agent = AgentProcess(site, tmp_path / "agent.log")
+        await agent.start()
+        try:
+            await csms.wait_for("StatusNotification")
+            status = await agent.command("status")
+            assert "ocpp2.0.1" in status[0], status
+            variables = await csms.call("v-1", "GetVariables", {"getVariableData": [
+                {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}},
+                {"component": {"name": "NoSuchCtrlr"}, "variable": {"name": "Nope"}}]})
+            results = variables["getVariableResult"]
+            assert [r["attributeStatus"] for r in results] == ["Accepted", "UnknownComponent"]
+            expiry = datetime.fromtimestamp(datetime.now(timezone.utc).timestamp() + 3600,
+                                            timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            assert await csms.call("r-1", "ReserveNow", {
+                "id": 11, "expiryDateTime": expiry, "evseId": 1,
+                "idToken": {"idToken": "04A2B3C4", "type": "ISO14443"}}) == {"status": "Accepted"}
+            await csms.wait_for("StatusNotification", lambda c: c.payload["evseId"] == 1
+                                and c.payload["connectorStatus"] == "Reserved")
+            assert (await csms.call("s-1", "RequestStartTransaction", {
+                "remoteStartId": 5, "evseId": 1,
+                "idToken": {"idToken": "0403D003", "type": "Central"}}))["status"] == "Rejected"
+            assert (await csms.call("s-2", "RequestStartTransaction", {
+                "remoteStartId": 6, "evseId": 1,
+                "idToken": {"idToken": "04A2B3C4", "type": "Central"}}))["status"] == "Accepted"
+            await agent.command("sim plug 1")
+            started = await csms.wait_for(
+                "TransactionEvent", lambda c: c.payload["eventType"] == "Started")
+            transaction_id = started.payload["transactionInfo"]["transactionId"]
+            assert (await csms.call("t-1", "RequestStopTransaction", {
+                "transactionId": transaction_id}))["status"] == "Accepted"
+            ended = await csms.wait_for(
+                "TransactionEvent", lambda c: c.payload["eventType"] == "Ended")
+            assert await agent.terminate() == 0
+        finally:
+            await agent.kill()
+    assert csms.problems == [], csms.problems
+    assert started.payload["reservationId"] == 11
+    assert started.payload["transactionInfo"].get("remoteStartId") == 6
+    assert started.payload["triggerReason"] == "RemoteStart"
+    assert ended.payload["transactionInfo"]["stoppedReason"] == "Remote"
