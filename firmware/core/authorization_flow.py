@@ -148,7 +148,7 @@ class AuthorizationFlowMixin(StationParts):
             return self._send_authorize(pending, c)
         parent = getattr(decision.entry, "parent_id_tag", None)
         auth = Authorization(pending.id_tag, parent, decision.why, now,
-                             pending.charging_profile)
+                             pending.charging_profile, pending.purpose == "remote")
         return self._authorize_connector(c, auth, now)
 
     def _send_authorize(self, pending: PendingAuthorization, c: Connector | None) -> list[fx.Effect]:
@@ -197,7 +197,7 @@ class AuthorizationFlowMixin(StationParts):
         why = "csms:Accepted" if pending.purpose == "tap" else "remote:csms:Accepted"
         return out + self._authorize_connector(
             c, Authorization(pending.id_tag, info.parent_id_tag, why, now,
-                             pending.charging_profile), now)
+                             pending.charging_profile, pending.purpose == "remote"), now)
 
     def _on_call_failed(self, event: ev.CallFailed, now: float) -> list[fx.Effect]:
         if event.action == "BootNotification":

@@ -59,6 +59,7 @@ class Authorization:
     why: str
     authorized_at_s: float
     charging_profile: Any = None  # a RemoteStart's TxProfile for the transaction to come
+    remote: bool = False  # from the CSMS's remote start (its start says so: 2.0.1 trigger)
 
 
 @dataclass(frozen=True)

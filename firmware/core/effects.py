@@ -238,6 +238,7 @@ class SendTransactionStarted(SendMessage):
     meter_start_wh: int
     timestamp_s: float
     reservation_id: int | None = None
+    remote: bool = False  # started by the CSMS's remote start (not a tap or a plug)
     transaction_related = True
 
 

@@ -149,3 +149,17 @@ def test_change_configuration_rearms_timers():
     out = h.handle(ev.ConfigurationChangeRequested(h.ref(), "heartbeatinterval", "42"))
     assert fx.PersistConfiguration("HeartbeatInterval", "42") in out  # keys are case-insensitive
     assert fx.StartTimer(KeepAlive(), 42) in out
+
+
+def test_a_remote_start_says_so_in_its_start_and_a_tap_does_not():
+    """The start fact names a remote start (2.0.1 triggerReason RemoteStart and the
+    remoteStartId echo depend on it), whatever path authorized it."""
+    h = Harness(connectors=2)
+    h.boot()
+    h.pilot("B", connector_id=1)
+    h.handle(ev.RemoteStartRequested(h.ref(), "REMOTE01", 1))
+    assert h.last(fx.SendTransactionStarted).remote is True
+    h.pilot("B", connector_id=2)
+    h.tap("AABBCCDD")
+    h.answer_authorize()
+    assert h.last(fx.SendTransactionStarted).remote is False

@@ -123,9 +123,13 @@ class V201Adapter:
             return outbound.to_call(effect, self._info)
         offline = not self._online()
         if isinstance(effect, fx.SendTransactionStarted):
+            # Only a start the core says came from a remote start echoes an id; a tap on
+            # an EVSE drops the id a refused or timed-out remote start left there.
             remote_start_id = self._remote_starts.pop(effect.connector_id, None)
-            if remote_start_id is None:
+            if remote_start_id is None and effect.remote:
                 remote_start_id = self._remote_starts.pop(None, None)
+            if not effect.remote:
+                remote_start_id = None
             state = repo.Ocpp201Transaction(
                 local_tx_id, outbound.transaction_id(local_tx_id, effect.timestamp_s),
                 effect.connector_id, 0, remote_start_id)

@@ -50,8 +50,10 @@ def queue(adapter: V201Adapter, conn, effect: fx.SendMessage) -> tuple[str, dict
     return action, valid(action, payload)
 
 
-def started(local_tx_id: int = 3, connector_id: int = 1, id_tag: str = "CARD01"):
-    return fx.SendTransactionStarted(local_tx_id, connector_id, id_tag, 1000, T0)
+def started(local_tx_id: int = 3, connector_id: int = 1, id_tag: str = "CARD01",
+            remote: bool = False):
+    return fx.SendTransactionStarted(local_tx_id, connector_id, id_tag, 1000, T0,
+                                     remote=remote)
 
 
 def updated(local_tx_id: int = 3):
@@ -119,12 +121,25 @@ def test_a_remote_start_id_is_echoed_with_trigger_remote_start_f01(conn):
     plain = queue(adapter, conn, started(local_tx_id=1, connector_id=1))[1]
     assert plain["triggerReason"] == "Authorized"
     assert "remoteStartId" not in plain["transactionInfo"]
-    remote = queue(adapter, conn, started(local_tx_id=2, connector_id=2))[1]
+    remote = queue(adapter, conn, started(local_tx_id=2, connector_id=2, remote=True))[1]
     assert remote["triggerReason"] == "RemoteStart"
     assert remote["transactionInfo"]["remoteStartId"] == 77
     adapter.remember_remote_start(None, 78)  # the station picks the EVSE
-    assert queue(adapter, conn, started(local_tx_id=5, connector_id=1))[1][
+    assert queue(adapter, conn, started(local_tx_id=5, connector_id=1, remote=True))[1][
         "transactionInfo"]["remoteStartId"] == 78
+
+
+def test_a_remote_start_id_left_by_a_refused_remote_start_is_not_echoed_by_a_tap(conn):
+    """The id is remembered before the core decides; the core refused (or the driver
+    never plugged in) and a tap later starts on that EVSE: not a RemoteStart."""
+    adapter = V201Adapter(INFO, conn)
+    adapter.remember_remote_start(1, 90)
+    tapped = queue(adapter, conn, started(local_tx_id=1, connector_id=1))[1]
+    assert tapped["triggerReason"] == "Authorized"
+    assert "remoteStartId" not in tapped["transactionInfo"]
+    adapter.remember_remote_start(1, 91)
+    again = queue(adapter, conn, started(local_tx_id=2, connector_id=1, remote=True))[1]
+    assert again["transactionInfo"]["remoteStartId"] == 91
 
 
 def test_events_while_the_link_is_down_say_offline_e_tc_e_40(conn):
