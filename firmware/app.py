@@ -317,7 +317,7 @@ async def run(agent: Agent) -> str | None:
             await _shutdown(agent, workers)
             if agent.runtime.restart_requested is not None:
                 with atomic(agent.conn):  # the next start's BootNotification says why
-                    repo.set_meta(agent.conn, BOOT_REASON_KEY, "RemoteReset")
+                    repo.set_meta(agent.conn, BOOT_REASON_KEY, agent.runtime.restart_reason)
             supervisor.cancel()
     except ExceptionGroup as group:
         # A bug in any task (or one the runtime recorded): one policy, one exception.

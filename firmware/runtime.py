@@ -98,6 +98,7 @@ class Runtime:
         self.link: LinkPort | None = None  # attached by the app once built
         self.decisions: deque[Decision] = deque(maxlen=50)
         self.restart_requested: str | None = None
+        self.restart_reason = "RemoteReset"  # or ScheduledReset: the next boot says why
         self.restart_event = asyncio.Event()
         self._timers: dict[Hashable, asyncio.TimerHandle] = {}
         self._replies: dict[Hashable, asyncio.Future] = {}
@@ -243,6 +244,7 @@ class Runtime:
                 log.warning("%s reset requested: restarting once transactions are stopped",
                             effect.kind)
                 self.restart_requested = effect.kind
+                self.restart_reason = "ScheduledReset" if effect.scheduled else "RemoteReset"
                 self.restart_event.set()
 
     def _persist(self, effects: list[fx.Effect], now: float) -> bool:

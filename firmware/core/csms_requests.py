@@ -23,6 +23,8 @@ def _reply(event: ev.Request, status: str, **fields: object) -> fx.Reply:
 
 
 class RequestsMixin(StationParts):
+    reset_when_idle: str | None  # a scheduled reset's kind (the station applies it)
+
     # ------------------------------------------------------------------ remote start/stop
     def _on_remote_start(self, event: ev.RemoteStartRequested, now: float) -> list[fx.Effect]:
         if self.boot_state != "Accepted" or self.reset_accepted:
@@ -56,7 +58,16 @@ class RequestsMixin(StationParts):
 
     # ------------------------------------------------------------------ reset
     def _on_reset(self, event: ev.ResetRequested, now: float) -> list[fx.Effect]:
-        """Stop every transaction with SoftReset/HardReset, then restart ([16] §5.14)."""
+        """Stop every transaction with SoftReset/HardReset, then restart ([16] §5.14);
+        a when-idle reset with transactions running waits for their end instead."""
+        running = any(c.tx is not None or c.stopping is not None
+                      for c in self.connectors.values())
+        if event.when_idle and running:
+            self.reset_accepted = True  # no new session: the reset would wait forever
+            self.reset_when_idle = event.kind
+            for c in self.connectors.values():
+                c.authorization = None
+            return [_reply(event, "Scheduled")]
         out: list[fx.Effect] = [_reply(event, "Accepted")]
         self.reset_accepted = True  # refuse new sessions until the restart
         reason = "HardReset" if event.kind == "Hard" else "SoftReset"

@@ -168,9 +168,12 @@ class RecordDecision(Effect):
 # ----------------------------------------------------------------- process
 @dataclass(frozen=True)
 class RestartAgent(Effect):
-    """Restart the process once queued transaction messages are safe ("Soft"/"Hard")."""
+    """Restart the process once queued transaction messages are safe ("Soft"/"Hard");
+    ``scheduled``: a reset that waited for the transactions to end (the next boot says
+    ScheduledReset in 2.0.1, RemoteReset otherwise)."""
 
     kind: str
+    scheduled: bool = False
 
 
 @dataclass(frozen=True)

@@ -282,6 +282,9 @@ class RemoteStopRequested(Request):
 @dataclass(frozen=True)
 class ResetRequested(Request):
     kind: str = "Soft"  # "Soft" | "Hard"
+    # 2.0.1 OnIdle: with a transaction running, reply Scheduled and restart after the
+    # last one ends (B12, TC_B_21); no new session starts meanwhile
+    when_idle: bool = False
 
 
 @dataclass(frozen=True)

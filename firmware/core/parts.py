@@ -32,6 +32,7 @@ class StationParts(Protocol):
     boot_state: str  # None | Pending | Accepted | Rejected
     boot_retry_pending: bool
     reset_accepted: bool
+    reset_when_idle: str | None  # a scheduled reset's kind, until the last transaction ends
     _authorize_seq: int
     _pending_authorize: dict[Hashable, PendingAuthorization]
     reservations: Reservations

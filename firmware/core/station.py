@@ -42,6 +42,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
         self.profiles = [p for p in profiles or [] if p.purpose != "Tx"]
         self._tx_running: tuple[int | None, ...] = ()
         self.reset_accepted = False  # a Reset was accepted: no new session until restart
+        self.reset_when_idle: str | None = None
         self._authorize_seq = 0
         self.reservations = Reservations(self.connectors, configuration, reservations)
         self._pending_authorize: dict[Hashable, PendingAuthorization] = {}
@@ -172,6 +173,10 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
                 later.append(fx.ShowStatus(c.connector_id, status))
             later.extend(self._report_status(c, now))
         later.extend(self._report_station_status(now))
+        if self.reset_when_idle is not None and all(
+                c.tx is None and c.stopping is None for c in self.connectors.values()):
+            later.append(fx.RestartAgent(self.reset_when_idle, scheduled=True))
+            self.reset_when_idle = None
         running = tuple(c.tx.local_tx_id if c.tx is not None else None
                         for c in self.connectors.values())
         if running != self._tx_running:

@@ -163,3 +163,24 @@ def test_a_remote_start_says_so_in_its_start_and_a_tap_does_not():
     h.tap("AABBCCDD")
     h.answer_authorize()
     assert h.last(fx.SendTransactionStarted).remote is False
+
+
+def test_a_when_idle_reset_without_transactions_is_accepted_at_once():
+    h = Harness()
+    h.boot()
+    out = h.handle(ev.ResetRequested(h.ref(), "Soft", when_idle=True))
+    assert h.reply(out) == {"status": "Accepted"}
+    assert fx.RestartAgent("Soft") in out
+
+
+def test_a_when_idle_reset_waits_for_the_stop_meter_read_too():
+    """A transaction whose stop still waits for its meter read is not over yet."""
+    h = Harness(auto_meter=False)
+    h.boot()
+    h.start_session()
+    out = h.handle(ev.ResetRequested(h.ref(), "Soft", when_idle=True))
+    assert h.reply(out) == {"status": "Scheduled"}
+    h.pilot("A")                                   # unplugged: stop, read the meter
+    assert not h.of(fx.RestartAgent)
+    out = h.handle(ev.MeterRead(1, h.reading()))
+    assert fx.RestartAgent("Soft", scheduled=True) in out

@@ -251,6 +251,11 @@ def reset(rig: Rig) -> None:
     rig.feed(ev.ResetRequested(rig.ref(), "Soft"))
 
 
+def reset_when_idle(rig: Rig) -> None:
+    """2.0.1 Reset OnIdle: Scheduled while a transaction runs, a restart after it."""
+    rig.feed(ev.ResetRequested(rig.ref(), "Soft", when_idle=True))
+
+
 def restart(rig: Rig) -> None:
     """The agent died: a fresh station on the same hardware, the open transactions
     recovered from the store (PowerLoss); the hardware opens everything on start."""
@@ -314,6 +319,7 @@ ACTIONS = st.one_of(
               st.sampled_from((20.0, 600.0))),
     st.builds(cancel_reservation, st.integers(1, 3)),
     st.just(reset),
+    st.just(reset_when_idle),
     st.just(restart),
 )
 

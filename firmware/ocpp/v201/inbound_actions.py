@@ -18,11 +18,11 @@ core decision are answered here, without asking the core, so they change nothing
 - RequestStopTransaction (TC_F_08/09) → ``RemoteStopRequested`` with the core's id
   from the directory; an unknown transactionId is Rejected.
 - Reset (B11/B12, TC_B_20-22): Immediate → ``ResetRequested("Hard")`` (the core stops
-  every transaction, reason ImmediateReset, then restarts). OnIdle with nothing running
-  → ``ResetRequested("Soft")``; OnIdle while a transaction runs should be Scheduled and
-  happen when it ends, which the core cannot defer yet: Rejected (reasonCode
-  TxInProgress), never a stopped session. An evseId: the core resets only the whole
-  station: Rejected.
+  every transaction, reason ImmediateReset, then restarts). OnIdle →
+  ``ResetRequested("Soft", when_idle=True)``: Accepted when nothing runs, else the core
+  answers Scheduled, starts no new session and restarts after the last transaction
+  ends (the next BootNotification says ScheduledReset, TC_B_21). An evseId: the core
+  resets only the whole station: Rejected.
 - ChangeAvailability (G03-G05): no ``evse`` or evse.id 0 → connector 0 (the whole
   station), else evse.id; a connectorId other than 1 is Rejected. The core answers
   Accepted / Rejected / Scheduled (a transaction runs) and persists it.
@@ -261,14 +261,9 @@ class CoreRequests:
         if "evseId" in payload:
             return _status("Rejected", "NotSupported",
                            "only the whole station can be reset"), None
-        if payload["type"] == "OnIdle":
-            if self.activity.any_transaction():
-                return _status("Rejected", "TxInProgress",
-                               "a transaction runs; a scheduled reset is not supported yet"), None
-            kind = "Soft"
-        else:
-            kind = "Hard"
-        fields, continuation = await self._ask(ev.ResetRequested(_ref(frame), kind))
+        on_idle = payload["type"] == "OnIdle"
+        fields, continuation = await self._ask(ev.ResetRequested(
+            _ref(frame), "Soft" if on_idle else "Hard", when_idle=on_idle))
         return _status(fields.get("status", "Rejected")), continuation
 
     async def change_availability(self, frame: CallFrame, payload: dict[str, Any]) -> Answer:

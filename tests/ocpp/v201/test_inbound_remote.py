@@ -5,6 +5,7 @@ nothing: ``rig.untouched()``."""
 import pytest
 
 from firmware.core import effects as fx
+from firmware.core import events as ev
 from firmware.ocpp.v201.frames import CallFrame
 
 TOKEN = {"idToken": "CENTRAL7", "type": "Central"}
@@ -145,15 +146,22 @@ async def test_reset_on_idle_with_nothing_running_is_accepted(rig):
     assert rig.harness.last(fx.RestartAgent).kind == "Soft"
 
 
-async def test_reset_on_idle_during_a_transaction_never_stops_it(rig):
-    # TC_B_21 wants Scheduled and a reboot after the transaction; the core cannot defer
-    # a reset yet, so it is Rejected rather than ending the driver's session.
+async def test_reset_on_idle_during_a_transaction_is_scheduled_after_it_tc_b_21(rig):
+    """Scheduled, the session runs on, no new one starts, and the restart comes when
+    the last transaction has ended (its next boot says ScheduledReset)."""
     rig.boot()
     rig.start_session(1)
     result = await rig.result("Reset", {"type": "OnIdle"})
-    assert result["status"] == "Rejected"
-    assert rig.untouched() and rig.station.connectors[1].tx is not None
+    assert result["status"] == "Scheduled"
+    assert rig.station.connectors[1].tx is not None
     assert not rig.harness.of(fx.RestartAgent)
+    rig.harness.pilot("B", 2)
+    rig.harness.handle(ev.CardPresented("OTHER001", "test", connector_id=2))
+    assert rig.station.connectors[2].tx is None          # no new session meanwhile
+    rig.harness.pilot("A", 1)                            # the driver leaves: the tx ends
+    assert rig.station.connectors[1].tx is None
+    [restart] = rig.harness.of(fx.RestartAgent)
+    assert restart == fx.RestartAgent("Soft", scheduled=True)
 
 
 async def test_reset_of_one_evse_is_rejected(rig):
