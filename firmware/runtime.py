@@ -121,7 +121,9 @@ class Runtime:
         try:
             now = self.clock.now()
             effects = self.station.handle(event, now)
-            held = _Held(triggered=isinstance(event, ev.MessageTriggerRequested))
+            # Messages the CSMS asked for (a trigger, a report) may go out while Pending.
+            held = _Held(triggered=isinstance(event, (ev.MessageTriggerRequested,
+                                                      ev.ConfigurationReportRequested)))
             self._execute(effects, now, held, hold_messages)
             for observer in self._after_dispatch:
                 observer(effects)

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from . import effects as fx
+
 BOOL_VALUES = {"true": True, "false": False}
 
 PHASE_ROTATIONS = {"NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR"}
@@ -309,6 +311,11 @@ class Configuration:
                 entry["value"] = self._values[d.name]
             known.append(entry)
         return known, unknown
+
+    def reported(self) -> tuple[fx.ReportedKey, ...]:
+        """Every key for a configuration report (write-only values left out)."""
+        return tuple(fx.ReportedKey(d.name, None if d.write_only else self._values[d.name],
+                                    d.readonly, d.kind) for d in DEFINITIONS)
 
     def as_dict(self) -> dict[str, str]:
         return {d.name: self._values[d.name] for d in DEFINITIONS if not d.write_only}

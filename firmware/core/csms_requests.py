@@ -138,6 +138,11 @@ class RequestsMixin(StationParts):
             fields["unknown_key"] = unknown
         return [fx.Reply(event.ref, fields)]
 
+    def _on_configuration_report(self, event: ev.ConfigurationReportRequested,
+                                 now: float) -> list[fx.Effect]:
+        return [_reply(event, "Accepted"),
+                fx.SendConfigurationReport(event.request_id, now, self.config.reported())]
+
     def _on_change_configuration(self, event: ev.ConfigurationChangeRequested,
                                  now: float) -> list[fx.Effect]:
         result = self.config.change(event.key, event.value)

@@ -246,6 +246,28 @@ class SendTransactionStarted(SendMessage):
 
 
 @dataclass(frozen=True)
+class ReportedKey:
+    """One configuration key as reported: ``value`` None for a write-only one (a
+    secret); ``kind`` as ``KeyDefinition.kind`` (bool, int, csl, str)."""
+
+    key: str
+    value: str | None
+    readonly: bool
+    kind: str
+
+
+@dataclass(frozen=True)
+class SendConfigurationReport(SendMessage):
+    """The whole configuration for the CSMS's report request ``request_id``, as of
+    ``generated_at_s``. 2.0.1 sends it as NotifyReport; 1.6 answers GetConfiguration
+    directly and has no such message."""
+
+    request_id: int
+    generated_at_s: float
+    keys: tuple[ReportedKey, ...]
+
+
+@dataclass(frozen=True)
 class SendReservationEnded(SendMessage):
     """A reservation ended other than by its holder's start: ``why`` "Expired" or
     "Removed" (cancelled, or its connector became Faulted/Unavailable). 2.0.1 reports it

@@ -304,6 +304,14 @@ class ConfigurationReadRequested(Request):
 
 
 @dataclass(frozen=True)
+class ConfigurationReportRequested(Request):
+    """Report every configuration key in messages of their own (2.0.1 GetBaseReport →
+    NotifyReport); reply ``status`` Accepted, then ``SendConfigurationReport``."""
+
+    request_id: int = 0
+
+
+@dataclass(frozen=True)
 class ConfigurationChangeRequested(Request):
     key: str = ""
     value: str = ""

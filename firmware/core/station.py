@@ -84,6 +84,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
             ev.CableUnlockRequested: self._on_unlock,
             ev.ConfigurationReadRequested: self._on_get_configuration,
             ev.ConfigurationChangeRequested: self._on_change_configuration,
+            ev.ConfigurationReportRequested: self._on_configuration_report,
             ev.MessageTriggerRequested: self._on_trigger,
             ev.ChargingProfileInstallRequested: self._on_set_charging_profile,
             ev.ChargingProfileClearRequested: self._on_clear_charging_profile,

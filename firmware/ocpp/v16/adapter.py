@@ -24,8 +24,8 @@ class V16Adapter:
         self.codec = V16Codec()
 
     def message(self, effect: fx.SendMessage) -> tuple[str, dict[str, Any]] | None:
-        if isinstance(effect, fx.SendReservationEnded):
-            return None  # 1.6 has no message for an expired/removed reservation
+        if isinstance(effect, (fx.SendReservationEnded, fx.SendConfigurationReport)):
+            return None  # 1.6 has no such message (GetConfiguration answers directly)
         return mapping.to_call(effect, self._info)
 
     def queued_message(self, effect: fx.SendMessage,

@@ -12,6 +12,11 @@ so a site switched between versions keeps its values.
   (``attributeType`` omitted means Actual: [TC201] TC_B_09).
 - WriteOnly variables (BasicAuthPassword) are never reported (B07.FR.03 per [E201] 2.9):
   a GetVariables of one is Rejected.
+- GetBaseReport (B07): ConfigurationInventory and FullInventory report every variable
+  of the table in one NotifyReport (the table is far below a message's size), each
+  with its Actual value (none for WriteOnly), mutability, persistent (every key is
+  stored) and its dataType from the core key's kind; SummaryInventory is
+  NotSupported (no component availability model yet).
 - Set: the core's verdict maps Accepted → Accepted, RebootRequired → RebootRequired,
   Rejected → Rejected with reasonCode InvalidValue (TC_B_10); a ReadOnly variable is
   Rejected (TC_B_11: OCPPCommCtrlr.MessageTimeout[Default]).
@@ -20,7 +25,9 @@ so a site switched between versions keeps its values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
+
+from firmware.core.effects import ReportedKey
 
 ACTUAL = "Actual"
 
@@ -139,3 +146,30 @@ def set_result(item: dict[str, Any], core_status: str) -> dict[str, Any]:
         return {**out, "attributeStatus": "UnknownVariable"}
     return {**out, "attributeStatus": "Rejected",
             "attributeStatusInfo": {"reasonCode": "InvalidValue"}}
+
+
+_DATA_TYPES = {"bool": "boolean", "int": "integer", "csl": "MemberList", "str": "string"}
+
+
+def report_data(keys: Iterable[ReportedKey]) -> list[dict[str, Any]]:
+    """NotifyReport's reportData for the core's reported keys: one ReportDataType per
+    table variable whose key the core reported."""
+    by_key = {k.key: k for k in keys}
+    out: list[dict[str, Any]] = []
+    for v in VARIABLES:
+        reported = by_key.get(v.key)
+        if reported is None:
+            continue
+        variable: dict[str, Any] = {"name": v.variable}
+        if v.instance is not None:
+            variable["instance"] = v.instance
+        attribute: dict[str, Any] = {"type": ACTUAL, "mutability": v.mutability,
+                                     "persistent": True, "constant": False}
+        if v.mutability != "WriteOnly" and reported.value is not None:
+            attribute["value"] = reported.value[:2500]
+        out.append({"component": {"name": v.component}, "variable": variable,
+                    "variableAttribute": [attribute],
+                    "variableCharacteristics": {
+                        "dataType": _DATA_TYPES.get(reported.kind, "string"),
+                        "supportsMonitoring": False}})
+    return out

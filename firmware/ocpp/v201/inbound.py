@@ -101,6 +101,7 @@ class V201InboundDispatcher:
             "CancelReservation": self._core.cancel_reservation,
             "TriggerMessage": self._core.trigger,
             "GetVariables": self._core.get_variables,
+            "GetBaseReport": self._core.get_base_report,
             "SetVariables": self._core.set_variables,
             "ClearCache": self._clear_cache,
             "GetLocalListVersion": self._get_local_list_version,
@@ -179,7 +180,7 @@ class V201InboundDispatcher:
 SUPPORTED: frozenset[str] = frozenset({
     "RequestStartTransaction", "RequestStopTransaction", "Reset", "ChangeAvailability",
     "UnlockConnector", "TriggerMessage", "GetVariables", "SetVariables", "ClearCache",
-    "ReserveNow", "CancelReservation",
+    "ReserveNow", "CancelReservation", "GetBaseReport",
     "GetLocalListVersion", "SendLocalList", "DataTransfer"})
-"""What ``V201InboundDispatcher`` answers (``V201Codec(SUPPORTED)``); GetBaseReport and
-GetTransactionStatus of ``actions.CSMS_TO_CS`` are not answered yet: NotSupported."""
+"""What ``V201InboundDispatcher`` answers (``V201Codec(SUPPORTED)``); GetTransactionStatus
+of ``actions.CSMS_TO_CS`` is not answered yet: NotSupported."""

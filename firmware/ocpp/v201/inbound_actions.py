@@ -279,6 +279,15 @@ class CoreRequests:
             _ref(frame), connector_id, payload["operationalStatus"]))
         return _status(fields.get("status", "Rejected")), continuation
 
+    async def get_base_report(self, frame: CallFrame, payload: dict[str, Any]) -> Answer:
+        """B07: Accepted, then the NotifyReport (the core's ``SendConfigurationReport``,
+        held until this answer is out)."""
+        if payload["reportBase"] == "SummaryInventory":
+            return {"status": "NotSupported"}, None
+        fields, continuation = await self._ask(ev.ConfigurationReportRequested(
+            _ref(frame), payload["requestId"]))
+        return {"status": fields.get("status", "Rejected")}, continuation
+
     async def get_variables(self, frame: CallFrame, payload: dict[str, Any]) -> Answer:
         items = payload["getVariableData"]
         _limit(items, "getVariableData")

@@ -26,6 +26,7 @@ from typing import Any
 
 from firmware.core import effects as fx
 from firmware.ocpp.mapping import StationInfo, format_time
+from firmware.ocpp.v201 import device_model
 
 # 1.6-flavoured connector statuses the core derives → 2.0.1 ConnectorStatusEnumType.
 _CONNECTOR_STATUS = {
@@ -192,6 +193,11 @@ def to_call(effect: fx.SendMessage, info: StationInfo,
         return "Authorize", {"idToken": {"idToken": effect.id_tag, "type": token_type}}
     if isinstance(effect, fx.SendFirmwareStatus):
         return "FirmwareStatusNotification", {"status": effect.status}
+    if isinstance(effect, fx.SendConfigurationReport):  # B07: one part, tbc false
+        return "NotifyReport", {"requestId": effect.request_id,
+                                "generatedAt": format_time(effect.generated_at_s),
+                                "seqNo": 0, "tbc": False,
+                                "reportData": device_model.report_data(effect.keys)}
     if isinstance(effect, fx.SendReservationEnded):  # H04
         return "ReservationStatusUpdate", {"reservationId": effect.reservation_id,
                                            "reservationUpdateStatus": effect.why}

@@ -4,6 +4,7 @@ checks of ``V201InboundDispatcher`` on a real Station and authorization store
 
 import pytest
 
+from firmware.core import effects as fx
 from firmware.ocpp.v201.actions import CSMS_TO_CS
 from firmware.ocpp.v201.errors import CallError
 from firmware.ocpp.v201.frames import CallFrame
@@ -216,7 +217,7 @@ def test_supported_is_what_the_dispatcher_answers(rig):
     assert SUPPORTED <= CSMS_TO_CS
 
 
-@pytest.mark.parametrize("action", ["GetBaseReport", "GetTransactionStatus", "ClearChargingProfile",
+@pytest.mark.parametrize("action", ["GetTransactionStatus", "ClearChargingProfile",
                                     "SetChargingProfile", "UpdateFirmware"])
 async def test_known_actions_we_do_not_answer_are_notsupported(rig, action):
     assert await rig.error(action, {}) == "NotSupported"
@@ -279,3 +280,47 @@ async def test_every_variable_of_the_device_model_reads_from_the_core(rig):
         if expected == "Accepted":
             assert r["attributeValue"] == rig.station.config.get(v.key)
     assert len(rig.runtime.requests) == 1  # one read for every item
+
+
+# ---------------------------------------------------------------- GetBaseReport (B07)
+@pytest.mark.parametrize("base", ["ConfigurationInventory", "FullInventory"])
+async def test_get_base_report_is_accepted_then_one_valid_notify_report_follows(rig, base):
+    from firmware.ocpp.mapping import StationInfo
+    from firmware.ocpp.v201 import outbound
+    from firmware.ocpp.v201.schemas import payload_problem
+
+    rig.boot("Pending")                       # CSMSs ask for it while Pending (B07)
+    assert await rig.result("GetBaseReport", {"requestId": 42, "reportBase": base}) == {
+        "status": "Accepted"}
+    [report] = [m for m in rig.runtime.released if isinstance(m, fx.SendConfigurationReport)]
+    action, payload = outbound.to_call(report, StationInfo("Borne", "Pi"))
+    assert action == "NotifyReport"
+    assert payload_problem(action, "Request", payload) is None
+    assert (payload["requestId"], payload["seqNo"], payload["tbc"]) == (42, 0, False)
+    by_name = {(d["component"]["name"], d["variable"]["name"]): d for d in payload["reportData"]}
+    heartbeat = by_name[("OCPPCommCtrlr", "HeartbeatInterval")]
+    assert heartbeat["variableAttribute"][0]["value"] == rig.station.config.get(
+        "HeartbeatInterval")
+    assert heartbeat["variableCharacteristics"]["dataType"] == "integer"
+    assert by_name[("AuthCacheCtrlr", "Enabled")]["variableCharacteristics"]["dataType"] == \
+        "boolean"
+    secret = by_name[("SecurityCtrlr", "BasicAuthPassword")]["variableAttribute"][0]
+    assert secret["mutability"] == "WriteOnly" and "value" not in secret   # never reported
+    assert by_name[("LocalAuthListCtrlr", "ItemsPerMessage")]["variableAttribute"][0][
+        "mutability"] == "ReadOnly"
+
+
+async def test_get_base_report_summary_inventory_is_not_supported(rig):
+    rig.boot()
+    assert await rig.result("GetBaseReport", {"requestId": 1,
+                                              "reportBase": "SummaryInventory"}) == {
+        "status": "NotSupported"}
+    assert rig.untouched()
+
+
+def test_1_6_has_no_configuration_report_message():
+    from firmware.ocpp.mapping import StationInfo
+    from firmware.ocpp.v16.adapter import V16Adapter
+
+    assert V16Adapter(StationInfo("Borne", "Pi")).message(
+        fx.SendConfigurationReport(1, 0.0, ())) is None
