@@ -66,6 +66,7 @@ class McuLink:
         self._changed = asyncio.Event()
         self._last_heard = 0.0
         self._restart_seen = False
+        self._heard_frame = False
 
     @property
     def decode_errors(self) -> int:
@@ -95,6 +96,7 @@ class McuLink:
         self.failure = None
         self._decoder = mc.FrameDecoder()
         self._filter = mc.ReceiveFilter()
+        self._heard_frame = False
         self._last_heard = asyncio.get_running_loop().time()
         self._task = asyncio.create_task(self._run(), name=f"borne-mcu {self.settings.port}")
         try:
@@ -211,6 +213,9 @@ class McuLink:
         if frame.kind == mc.MSG_ACK:
             self._on_ack(frame)
             return b""
+        if frame.seq == 0 and self._heard_frame and self.state is not None:
+            self._on_restart("its SEQ started again at 0")
+        self._heard_frame = True
         if self._filter.accept(frame):
             try:
                 self._apply(frame)
@@ -231,8 +236,9 @@ class McuLink:
         kind, payload = frame.kind, frame.payload
         if kind in (mc.MSG_STATE, mc.MSG_KEEPALIVE):
             state = mc.decode_state(payload)
-            if self.state is not None and state.uptime_s < self.state.uptime_s:
-                self._on_restart()
+            if self.state is not None and _uptime_went_back(self.state.uptime_s,
+                                                            state.uptime_s):
+                self._on_restart("its uptime went back")
             self._set_state(state)
         elif kind == mc.MSG_SELF_TEST:
             # the faults it carries also come as MSG_FAULT; only the verdict is news here
@@ -256,12 +262,18 @@ class McuLink:
         else:
             raise mc.McuPayloadError(f"unknown message type 0x{kind:02X}")
 
-    def _on_restart(self) -> None:
+    def _on_restart(self, why: str) -> None:
+        """The MCU rebooted: it came up with the contactor open and no offer or
+        permission. The offer is re-applied (restart_callbacks); the permission is not
+        (energy flows again only on a new request), and the pilot's ``faults()`` reports
+        the restart once. Events until its next snapshot are not applied."""
         self.restarts += 1
         self._filter.reset()
+        self.state = None
         self._restart_seen = True
-        log.warning("Borne MCU on %s restarted (uptime went backwards): re-applying the "
-                    "offer", self.settings.port)
+        log.warning("Borne MCU on %s restarted (%s): re-applying the offer",
+                    self.settings.port, why)
+        self._notify()
 
     async def _keepalive(self) -> None:
         while True:
@@ -364,3 +376,10 @@ class McuLink:
                                     f"result within {timeout_s:g} s") from None
         finally:
             self._self_test_wait = None
+
+
+def _uptime_went_back(before_s: int, now_s: int) -> bool:
+    """The 16-bit uptime (s) decreased, other than by wrapping at 65536 (every 18 h)."""
+    if now_s >= before_s:
+        return False
+    return not (before_s > 0xFFFF - 60 and now_s < 60)

@@ -4,6 +4,7 @@ itself (firmware/mcu/protocol.py) on random frames: two codecs, one wire format.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -153,3 +154,35 @@ def test_state_payload_is_the_same_on_both_sides(pilot, flags, faults, offered, 
     state = mc.decode_state(payload)
     assert state == mc.McuState(pilot, *flags, faults, offered, cable, uptime)
     assert mc.encode_state(state) == payload
+
+
+def test_fault_view_reports_at_once_and_clears_after_the_hold():
+    from drivers.pilot.mcu_pilot import FaultView
+
+    view = FaultView(fault_clear_s=1.0)
+    assert view.update(0, 0, 0.0) == (False, None) and view.reported is None
+    assert view.update(fw.FAULT_RCD, 0, 1.0)[0] and view.reported.vendor_error_code == "McuRcd"
+    assert view.update(0, 0, 1.3) == (False, pytest.approx(1.0))           # held: F ended, may come back
+    assert view.update(fw.FAULT_RCD, 0, 1.5) == (False, None)  # came back: no flap
+    assert view.update(0, 0, 1.6) == (False, pytest.approx(1.0))
+    assert view.update(0, 0, 2.7) == (True, None) and view.reported is None
+
+
+def test_fault_view_reports_a_restart_and_absorbs_its_boot_host_silent_bit():
+    from drivers.pilot.mcu_pilot import RESTART_FAULT, FaultView
+
+    view = FaultView(fault_clear_s=1.0)
+    view.update(0, 0, 0.0)
+    assert view.update(fw.FAULT_HOST_SILENT, 1, 5.0) == (True, pytest.approx(1.0))
+    assert view.reported == RESTART_FAULT
+    assert view.update(0, 1, 5.2)[0] is False and view.reported == RESTART_FAULT
+    view.update(0, 1, 6.1)                                   # window over: clear is held
+    assert view.reported == RESTART_FAULT
+    assert view.update(0, 1, 7.2) == (True, None) and view.reported is None
+    # a real fault right after a restart is itself, not the restart
+    assert view.update(fw.FAULT_RCD, 2, 8.0)[0] and view.reported.vendor_error_code == "McuRcd"
+    # with no hold at all the restart is still reported once
+    quick = FaultView(fault_clear_s=0.0)
+    quick.update(0, 0, 0.0)
+    assert quick.update(0, 1, 1.0)[0] and quick.reported == RESTART_FAULT
+    assert quick.update(0, 1, 1.1)[0] and quick.reported is None

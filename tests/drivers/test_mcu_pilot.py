@@ -270,14 +270,25 @@ async def test_close_times_out_when_the_ev_never_asks(peer):
         assert not sim.ctl.energy_allowed      # the permission is withdrawn again
 
 
-async def test_mcu_restart_reapplies_the_offer(peer):
+async def test_mcu_restart_reapplies_the_offer_and_is_reported_once(peer):
     async with mcu(peer) as sim, devices(peer) as (pilot, _):
+        faults = pilot.faults()
+        assert await next_of(faults) is None
         await pilot.offer(16.0)
-        await asyncio.sleep(1.2)               # uptime > 0 so a restart shows as a reset
         sim.restart()
         assert sim.ctl.offer_da == 0
+        fault = await next_of(faults)
+        assert fault is not None and fault.vendor_error_code == "McuRestarted"
         await until(lambda: sim.ctl.offer_da == 160)
+        assert not sim.ctl.energy_allowed       # the permission is never re-granted by itself
+        assert await next_of(faults) is None
         assert pilot.link.restarts == 1
+
+
+def test_uptime_wrap_is_not_a_restart():
+    from drivers.pilot.mcu_link import _uptime_went_back
+    assert _uptime_went_back(300, 2) and not _uptime_went_back(65530, 3)
+    assert not _uptime_went_back(5, 5)
 
 
 async def test_port_vanishes_is_device_unavailable(peer):
