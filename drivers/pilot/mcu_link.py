@@ -32,6 +32,7 @@ from drivers.errors import CommandRejected
 from drivers.pilot import mcu_codec as mc
 from hal.errors import DeviceOpenError, DeviceUnavailable
 from hal.serial import SerialPort, SerialSettings
+from hal.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -141,13 +142,11 @@ class McuLink:
 
     async def _shutdown(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-        await self._port.close()
+        try:
+            if task is not None:
+                await cancel_and_wait(task)     # our own cancel is never swallowed
+        finally:
+            await self._port.close()
 
     async def _run(self) -> None:
         try:
