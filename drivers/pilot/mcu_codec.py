@@ -296,14 +296,15 @@ class ReceiveFilter:
     """Duplicate and stale-event filter for the MCU's frames (sans-I/O).
 
     ``accept(frame)`` returns True when the frame carries news. A retransmission (same SEQ
-    as the previous frame, not 0) does not. Neither does an *event* older than the newest
-    snapshot applied: an event that waited in the MCU's send queue behind a lost ack is
-    older news than the keep-alive that overtook it (a self-test verdict is never stale:
-    nothing supersedes it). Snapshots (state, keep-alive,
-    version) are sent the moment they are made, so they always apply: even if the MCU
-    restarted and its SEQ-0 frame was lost, its snapshots get through, and ``reset()``
-    (called when the uptime goes backwards) forgets the old numbering. Rejected frames
-    are still acknowledged by the caller, which reports parsed snapshots with ``applied``.
+    as the previous frame, not 0) does not. Neither does a state event (pilot, contactor,
+    fault) older than the newest snapshot applied: an event that waited in the MCU's send
+    queue behind a lost ack is older news than the keep-alive that overtook it. That
+    includes a SEQ-0 event once a snapshot was applied: it is the retransmission of the
+    MCU's first event after its boot (sent before anyone listened), not fresher news. A
+    self-test verdict is never stale (nothing supersedes it). Snapshots (state,
+    keep-alive, version) are sent the moment they are made, so they always apply; the
+    caller reports the parsed ones with ``applied`` and calls ``reset()`` when a snapshot
+    shows that the MCU restarted. Rejected frames are still acknowledged by the caller.
     """
 
     def __init__(self) -> None:
@@ -323,16 +324,17 @@ class ReceiveFilter:
 
     def accept(self, frame: Frame) -> bool:
         seq = frame.seq
-        if seq == 0:
-            self.reset()
-        elif seq == self._last:
+        if seq != 0 and seq == self._last:
             self.duplicates += 1
             return False
         self._last = seq
         if frame.kind in SNAPSHOTS:
+            if seq == 0:
+                self.reset()
+                self._last = 0
             return True
-        if (frame.kind in STATE_EVENTS and self._snapshot is not None and seq != 0
-                and not seq_newer(seq, self._snapshot)):
+        if frame.kind in STATE_EVENTS and self._snapshot is not None and (
+                seq == 0 or not seq_newer(seq, self._snapshot)):
             self.stale += 1
             return False
         return True

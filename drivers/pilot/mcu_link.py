@@ -64,10 +64,10 @@ class McuLink:
         self._version_wait: asyncio.Future[mc.McuVersion] | None = None
         self._self_test_wait: asyncio.Future[tuple[bool, int]] | None = None
         self._write_lock = asyncio.Lock()
+        self._revive_lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self._last_heard = 0.0
         self._restart_seen = False
-        self._heard_frame = False
 
     @property
     def decode_errors(self) -> int:
@@ -97,7 +97,6 @@ class McuLink:
         self.failure = None
         self._decoder = mc.FrameDecoder()
         self._filter = mc.ReceiveFilter()
-        self._heard_frame = False
         self._last_heard = asyncio.get_running_loop().time()
         self._task = asyncio.create_task(self._run(), name=f"borne-mcu {self.settings.port}")
         try:
@@ -114,9 +113,14 @@ class McuLink:
                 passed, faults = await self.self_test()
                 if not passed:
                     raise DeviceOpenError(
-                        f"Borne MCU on {self.settings.port}: pilot self-test failed (faults "
-                        f"{','.join(mc.fault_names(faults)) or 'none'}): check the pilot's "
-                        f"PWM output stage and its ADC divider")
+                        f"Borne MCU on {self.settings.port}: pilot self-test failed "
+                        f"({','.join(mc.fault_names(faults | mc.FAULT_SELF_TEST))}): the "
+                        f"ADC did not read -12 V: check the pilot's PWM output stage and "
+                        f"its ADC divider")
+        except CommandRejected as exc:
+            await self._shutdown()
+            raise DeviceOpenError(f"Borne MCU on {self.settings.port} refused a start-up "
+                                  f"command ({exc}): check that it runs firmware/mcu") from exc
         except BaseException:
             await self._shutdown()
             raise
@@ -125,13 +129,14 @@ class McuLink:
     async def revive(self) -> None:
         """After the port was lost (runner ended), reopen it. Raises ``DeviceUnavailable``
         while it is still missing or silent."""
-        if self._users == 0 or self._task is None or not self._task.done():
-            return
-        await self._shutdown()
-        try:
-            await self._start()
-        except DeviceOpenError as exc:
-            raise DeviceUnavailable(str(exc)) from exc
+        async with self._revive_lock:       # pilot.states() and faults() both revive
+            if self._users == 0 or self._task is None or not self._task.done():
+                return
+            await self._shutdown()
+            try:
+                await self._start()
+            except DeviceOpenError as exc:
+                raise DeviceUnavailable(str(exc)) from exc
         log.info("Borne MCU on %s: link re-established", self.settings.port)
 
     async def close(self) -> None:
@@ -212,9 +217,11 @@ class McuLink:
         if frame.kind == mc.MSG_ACK:
             self._on_ack(frame)
             return b""
-        if frame.seq == 0 and self._heard_frame and self.state is not None:
-            self._on_restart("its SEQ started again at 0")
-        self._heard_frame = True
+        if (frame.seq == 0 and frame.kind not in mc.SNAPSHOTS and self.state is not None
+                and self.state.uptime_s >= 1):
+            # a SEQ-0 event from an MCU that had been up for a second: its boot events'
+            # retransmissions (300 ms) are long over, so this is a new boot
+            self._on_restart("its first event after a start")
         if self._filter.accept(frame):
             try:
                 self._apply(frame)
@@ -235,8 +242,10 @@ class McuLink:
         kind, payload = frame.kind, frame.payload
         if kind in (mc.MSG_STATE, mc.MSG_KEEPALIVE):
             state = mc.decode_state(payload)
-            if self.state is not None and _uptime_went_back(self.state.uptime_s,
-                                                            state.uptime_s):
+            if self.state is not None and frame.seq == 0:
+                self._on_restart("its first frame after a start")
+            elif self.state is not None and _uptime_went_back(self.state.uptime_s,
+                                                              state.uptime_s):
                 self._on_restart("its uptime went back")
             self._set_state(state)
         elif kind == mc.MSG_SELF_TEST:
@@ -265,7 +274,10 @@ class McuLink:
         """The MCU rebooted: it came up with the contactor open and no offer or
         permission. The offer is re-applied (restart_callbacks); the permission is not
         (energy flows again only on a new request), and the pilot's ``faults()`` reports
-        the restart once. Events until its next snapshot are not applied."""
+        the restart once. Events until its next snapshot are not applied. Seen as a
+        snapshot with SEQ 0, an uptime that went back (not the 18 h wrap) or a SEQ-0 event
+        after a second of uptime; a reboot within the MCU's first second shows only by
+        its effects (the host-silent bit it boots with, reported as a fault)."""
         self.restarts += 1
         self._filter.reset()
         self.state = None

@@ -7,7 +7,7 @@ passed (as the firmware's 5 ms loop would have), then the host's bytes, then pol
 loaded test machine thus delays the MCU's answers but never starves its pilot sampling.
 
 Knobs a test turns: ``ev`` (pilot state the EV shows), ``diode_ok``, ``rcd``, ``welded``,
-``stuck_open``, ``deaf`` (host bytes are read and thrown away: the host "falls silent"),
+``stuck_open``, ``output_stage_broken``, ``deaf`` (host bytes are read and thrown away: the host "falls silent"),
 ``mute`` (nothing is written: the MCU falls silent), ``corrupt_rx`` (flip a bit in that
 many incoming chunks), ``restart()`` (a fresh McuApp: the MCU rebooted).
 """
@@ -36,6 +36,7 @@ class SimulatedMcu:
         self.rcd = False
         self.welded = False
         self.stuck_open = False
+        self.output_stage_broken = False   # the -12 V never reaches the pilot (self-test fails)
         self.deaf = False
         self.mute = False
         self.corrupt_rx = 0
@@ -64,7 +65,7 @@ class SimulatedMcu:
     def _line_mv(self) -> tuple[int, int | None]:
         duty = self.ctl.duty_permyriad
         ev_mv = LEVEL_MV[self.ev]
-        if duty == cp.DUTY_STATE_F:
+        if duty == cp.DUTY_STATE_F and not self.output_stage_broken:
             return -12000, None
         low = None
         if duty < cp.DUTY_FULL:

@@ -114,14 +114,18 @@ def test_filter_drops_a_retransmission_and_an_event_older_than_the_snapshot():
     assert (f.duplicates, f.stale) == (1, 1)
 
 
-def test_filter_accepts_a_restarted_mcu():
+def test_filter_drops_the_retransmitted_first_event_of_a_boot_but_follows_a_restart():
     f = mc.ReceiveFilter()
+    assert f.accept(mc.Frame(0, mc.MSG_PILOT_CHANGED, b"F"))   # first contact: news
     for seq in (1, 2, 3):
         snap = mc.Frame(seq, mc.MSG_STATE)
         assert f.accept(snap)
         f.applied(snap)
-    assert f.accept(mc.Frame(0, mc.MSG_PILOT_CHANGED, b"A"))   # SEQ 0: the MCU restarted
+    # the MCU's boot event, retransmitted because nobody acked it: older than the snapshots
+    assert not f.accept(mc.Frame(0, mc.MSG_PILOT_CHANGED, b"F"))
+    f.reset()                                                  # a snapshot showed a restart
     assert f.accept(mc.Frame(1, mc.MSG_FAULT, b"\x00\x20"))
+    assert f.accept(mc.Frame(0, mc.MSG_KEEPALIVE, b""))         # a SEQ-0 snapshot always applies
 
 
 def test_filter_across_the_wrap():

@@ -178,6 +178,18 @@ async def test_mcu_with_another_protocol_major_is_refused(peer, monkeypatch):
             await asyncio.wait_for(pilot.open(), WAIT_S)
 
 
+async def test_a_failed_pilot_self_test_refuses_to_start(peer):
+    async with mcu(peer) as sim:
+        sim.output_stage_broken = True
+        pilot = build(PILOT_SPEC, peer.path, {})
+        with pytest.raises(DeviceOpenError, match="self-test failed.*McuSelfTest.*-12 V"):
+            await asyncio.wait_for(pilot.open(), WAIT_S)
+        sim.output_stage_broken = False
+        relaxed = build(PILOT_SPEC, peer.path, {}, self_test_at_open=False)
+        await asyncio.wait_for(relaxed.open(), WAIT_S)      # the check can be switched off
+        await relaxed.close()
+
+
 async def test_corrupted_host_frames_are_retransmitted(peer):
     async with mcu(peer) as sim, devices(peer) as (pilot, _):
         sim.corrupt_rx = 2                     # the next two chunks from the host fail CRC
@@ -275,6 +287,7 @@ async def test_mcu_restart_reapplies_the_offer_and_is_reported_once(peer):
         faults = pilot.faults()
         assert await next_of(faults) is None
         await pilot.offer(16.0)
+        await until(lambda: pilot.link.state.uptime_s >= 1)   # a restart needs 1 s uptime
         sim.restart()
         assert sim.ctl.offer_da == 0
         fault = await next_of(faults)
