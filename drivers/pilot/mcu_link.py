@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, cast
 
 from drivers.errors import CommandRejected
 from drivers.pilot import mcu_codec as mc
@@ -149,7 +149,8 @@ class McuLink:
         task, self._task = self._task, None
         try:
             if task is not None:
-                await cancel_and_wait(task)     # our own cancel is never swallowed
+                # our own cancel is never swallowed (hal.tasks)
+                await cancel_and_wait(cast("asyncio.Future[object]", task))
         finally:
             await self._port.close()
 
