@@ -292,6 +292,7 @@ class McuLink:
             await asyncio.sleep(self.keepalive_interval_s)
             if self._restart_seen:
                 self._restart_seen = False
+                await self._check_version_after_restart()
                 for callback in list(self.restart_callbacks):
                     try:
                         await callback()
@@ -301,6 +302,20 @@ class McuLink:
                 await self.command(mc.CMD_READ_STATE)
             except (DeviceUnavailable, CommandRejected) as exc:
                 log.debug("Borne MCU: keep-alive unanswered: %s", exc)
+
+    async def _check_version_after_restart(self) -> None:
+        """A rebooted MCU may have been reflashed: one that now speaks another protocol
+        major ends the link (DeviceUnavailable; every revive() refuses it again)."""
+        try:
+            version = await self.read_version()
+        except (DeviceUnavailable, CommandRejected) as exc:
+            log.warning("Borne MCU: version after a restart unknown: %s", exc)
+            return
+        if version.major != mc.PROTOCOL_MAJOR:
+            raise DeviceUnavailable(
+                f"Borne MCU on {self.settings.port} restarted speaking {version.describe()}; "
+                f"this agent speaks protocol {mc.PROTOCOL_MAJOR}.x: flash the matching "
+                f"firmware/mcu")
 
     async def _watch_silence(self) -> None:
         loop = asyncio.get_running_loop()

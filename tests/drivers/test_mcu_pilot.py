@@ -298,6 +298,20 @@ async def test_mcu_restart_reapplies_the_offer_and_is_reported_once(peer):
         assert pilot.link.restarts == 1
 
 
+async def test_mcu_reflashed_with_another_protocol_is_refused_while_running(peer, monkeypatch):
+    async with mcu(peer) as sim, devices(peer) as (pilot, _):
+        states = pilot.states()
+        assert await next_of(states) is PilotState.A
+        await until(lambda: pilot.link.state.uptime_s >= 1)
+        monkeypatch.setattr(fw, "PROTOCOL_MAJOR", 2)
+        sim.restart()
+        with pytest.raises(DeviceUnavailable, match="speaking protocol 2.0"):
+            await next_of(states)
+        with pytest.raises(DeviceUnavailable, match="speaks protocol 2.0"):
+            await next_of(pilot.states())          # revive() refuses it again
+        assert sim.ctl.offer_da == 0
+
+
 def test_uptime_wrap_is_not_a_restart():
     from drivers.pilot.mcu_link import _uptime_went_back
     assert _uptime_went_back(300, 2) and not _uptime_went_back(65530, 3)
