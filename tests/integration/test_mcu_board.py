@@ -121,6 +121,9 @@ async def test_agent_charges_through_the_mcu_and_the_ev_ends_it(csms, tmp_path):
 @pytest.mark.parametrize("fault, error_code, vendor", [
     ("rcd", "GroundFailure", "McuRcd"),
     ("welded", "PowerSwitchFailure", "McuMirror"),
+    ("diode", "EVCommunicationError", "McuDiode"),
+    ("pilot_e", "EVCommunicationError", "McuPilotE"),
+    ("host_silent", "OtherError", "McuHostSilent"),
 ])
 async def test_an_mcu_fault_during_a_charge_reaches_the_csms_with_its_error_code(
         csms, tmp_path, fault, error_code, vendor):
@@ -130,9 +133,15 @@ async def test_an_mcu_fault_during_a_charge_reaches_the_csms_with_its_error_code
             mark = csms.mark()
             if fault == "rcd":
                 mcu.rcd = True
-            else:
+            elif fault == "welded":
                 mcu.welded = True       # the mirror stays closed once the MCU opens the coil
                 mcu.ev = "B"
+            elif fault == "diode":
+                mcu.diode_ok = False    # the PWM's low phase no longer reaches -12 V
+            elif fault == "pilot_e":
+                mcu.ev = "E"            # CP shorted to PE
+            else:
+                mcu.deaf = True         # the MCU stops hearing the Pi (its RX wire broke)
             faulted = await csms.wait_for(
                 "StatusNotification", lambda f: f.payload["status"] == "Faulted"
                 and f.payload["errorCode"] == error_code, after=mark, timeout_s=10)
