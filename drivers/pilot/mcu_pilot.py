@@ -221,11 +221,19 @@ class McuContactor:
         self.name = name
         self.feedback_timeout_s = feedback_timeout_s
         self._last_error = ""
+        self._open = False
 
     async def open(self) -> None:
+        if self._open:
+            return
         await self.link.open()
+        self._open = True
 
     async def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        await self._forbid_quietly()    # never leave a permission behind the agent
         await self.link.close()
 
     def info(self) -> DeviceInfo:
