@@ -9,13 +9,15 @@ loaded test machine thus delays the MCU's answers but never starves its pilot sa
 Knobs a test turns: ``ev`` (pilot state the EV shows), ``diode_ok``, ``rcd``, ``welded``,
 ``stuck_open``, ``output_stage_broken``, ``deaf`` (host bytes are read and thrown away: the host "falls silent"),
 ``mute`` (nothing is written: the MCU falls silent), ``corrupt_rx`` (flip a bit in that
-many incoming chunks), ``restart()`` (a fresh McuApp: the MCU rebooted).
+many incoming chunks), ``line_noise(rate, seed)`` (every byte either way has a ``rate``
+chance of a flipped bit), ``restart()`` (a fresh McuApp: the MCU rebooted).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 
 from firmware.mcu import pilot as cp
 from firmware.mcu.app import McuApp
@@ -40,6 +42,8 @@ class SimulatedMcu:
         self.deaf = False
         self.mute = False
         self.corrupt_rx = 0
+        self.noise_rate = 0.0             # per-byte chance of a flipped bit, both directions
+        self._noise = random.Random(0)
         self.mirror = False
         self.rx_bytes = 0
         self.last_host_rx_ms = -1
@@ -105,6 +109,17 @@ class SimulatedMcu:
             data += chunk
         return bytes(data)
 
+    def line_noise(self, rate: float, seed: int = 0) -> None:
+        self.noise_rate = rate
+        self._noise = random.Random(seed)
+
+    def _noisy(self, data: bytes) -> bytes:
+        if not self.noise_rate or not data:
+            return data
+        rng = self._noise
+        return bytes(b ^ (1 << rng.randrange(8)) if rng.random() < self.noise_rate else b
+                     for b in data)
+
     def step(self) -> None:
         now = self.now_ms()
         slot = self._last_sample_ms + self.sample_period_ms
@@ -112,7 +127,7 @@ class SimulatedMcu:
             self._sample(slot)
             self._last_sample_ms = slot
             slot += self.sample_period_ms
-        rx = self._read_host()
+        rx = self._noisy(self._read_host())
         out = b""
         if rx and not self.deaf:
             self.rx_bytes += len(rx)
@@ -131,7 +146,7 @@ class SimulatedMcu:
             self.opened_at_ms.append(now)
         if out and not self.mute and self.peer.master >= 0:
             try:
-                os.write(self.peer.master, out)
+                os.write(self.peer.master, self._noisy(out))
             except OSError:
                 pass
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 
 import pytest
 
@@ -211,6 +212,30 @@ async def test_noise_and_malformed_frames_from_the_mcu_never_crash_the_link(peer
         await until(lambda: link.bad_frames >= 2)   # the forged pilot event is stale
         assert link.decode_errors >= 1 and link.failure is None
         await until(lambda: link.state is not None and link.state.pilot == "A")
+        await contactor.check()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_noisy_line_never_crashes_and_the_views_converge(peer, seed):
+    """Seeded noise on 3 % of the bytes both ways: every command either takes effect or
+    raises DeviceUnavailable (never another error, never a hang); once the line is clean
+    the host's view equals the MCU's."""
+    rng = random.Random(seed)
+    async with mcu(peer) as sim, devices(peer, max_retries=5) as (pilot, contactor):
+        sim.ev = "B"
+        sim.line_noise(0.03, seed)
+        for _ in range(15):
+            amps = rng.choice([0, 6, 10, 16, 32])
+            try:
+                await asyncio.wait_for(pilot.offer(amps), WAIT_S)
+            except DeviceUnavailable:
+                continue
+            assert sim.ctl.offer_da == amps * 10
+        sim.line_noise(0.0)
+        await pilot.offer(13.0)
+        await until(lambda: pilot.link.failure is None and pilot.link.state is not None
+                    and pilot.link.state.offered_da == 130 and pilot.link.state.pilot == "B")
+        assert pilot.link.decode_errors > 0            # the noise did reach the decoder
         await contactor.check()
 
 
