@@ -267,6 +267,54 @@ def controller_fault(bits: int) -> ControllerFault | None:
     return None
 
 
+# A rebooted MCU opened the contactor and forgot the offer and the permission: a charge in
+# progress is over, so it is reported like a fault of the MCU (board_configs/README.md).
+RESTART_FAULT = ControllerFault("InternalError", "McuRestarted", "the safety MCU restarted")
+class FaultView:
+    """What ``McuPilot.faults()`` reports, from the MCU's fault bits over time (sans-I/O).
+
+    A fault is reported the moment it appears; it is reported cleared only once the bits
+    have been clear for ``fault_clear_s`` (the MCU leaves state F after 300 ms and may find
+    the same fault again: a shorted pilot must not flap). A restart of the MCU (a new
+    ``restarts`` count) is ``RESTART_FAULT``, for at least ``fault_clear_s``; the
+    host-silent bit a rebooted MCU starts with belongs to that restart, not to a fault
+    of its own.
+    """
+
+    def __init__(self, fault_clear_s: float, restarts: int = 0) -> None:
+        self.fault_clear_s = fault_clear_s
+        self.reported: ControllerFault | None = None
+        self._restarts = restarts
+        self._restart_at: float | None = None
+        self._clear_since: float | None = None
+
+    def update(self, bits: int, restarts: int, now: float) -> tuple[bool, float | None]:
+        """Returns (the reported fault changed, seconds until a re-check is due or None)."""
+        wake: list[float] = []
+        if restarts != self._restarts:
+            self._restarts, self._restart_at = restarts, now
+        fault = controller_fault(bits)
+        if self._restart_at is not None:
+            left = self._restart_at + self.fault_clear_s - now
+            if (left > 0 or now == self._restart_at) and not bits & ~FAULT_HOST_SILENT:
+                fault = RESTART_FAULT
+                wake.append(max(left, 0.0))
+            else:
+                self._restart_at = None
+        if fault is not None:
+            self._clear_since = None
+        elif self.reported is not None:
+            if self._clear_since is None:
+                self._clear_since = now
+            left = self._clear_since + self.fault_clear_s - now
+            if left > 0:
+                fault = self.reported
+                wake.append(left)
+        changed = fault != self.reported
+        self.reported = fault
+        return changed, min(wake) if wake else None
+
+
 class SeqCounter:
     """SEQ of the frames we send: 0 first, then 1..255 (0 marks a start)."""
 
@@ -338,3 +386,10 @@ class ReceiveFilter:
             self.stale += 1
             return False
         return True
+
+
+def uptime_went_back(before_s: int, now_s: int) -> bool:
+    """The MCU's 16-bit uptime (s) decreased, other than by wrapping at 65536 (18 h)."""
+    if now_s >= before_s:
+        return False
+    return not (before_s > 0xFFFF - 60 and now_s < 60)

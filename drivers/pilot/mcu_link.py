@@ -245,7 +245,7 @@ class McuLink:
             state = mc.decode_state(payload)
             if self.state is not None and frame.seq == 0:
                 self._on_restart("its first frame after a start")
-            elif self.state is not None and _uptime_went_back(self.state.uptime_s,
+            elif self.state is not None and mc.uptime_went_back(self.state.uptime_s,
                                                               state.uptime_s):
                 self._on_restart("its uptime went back")
             self._set_state(state)
@@ -404,9 +404,3 @@ class McuLink:
         finally:
             self._self_test_wait = None
 
-
-def _uptime_went_back(before_s: int, now_s: int) -> bool:
-    """The 16-bit uptime (s) decreased, other than by wrapping at 65536 (every 18 h)."""
-    if now_s >= before_s:
-        return False
-    return not (before_s > 0xFFFF - 60 and now_s < 60)

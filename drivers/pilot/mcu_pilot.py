@@ -39,9 +39,6 @@ log = logging.getLogger(__name__)
 
 MIN_CURRENT_A = 6.0     # IEC 61851-1: no PWM offer below 6 A (hardware.md §3.2)
 MAX_CURRENT_A = 80.0    # the highest current a PWM duty can signal
-# A rebooted MCU opened the contactor and forgot the offer and the permission: a charge in
-# progress is over, so it is reported like a fault of the MCU (board_configs/README.md).
-RESTART_FAULT = ControllerFault("InternalError", "McuRestarted", "the safety MCU restarted")
 _PILOT = {letter: PilotState(letter) for letter in mc.PILOT_LETTERS}
 
 
@@ -56,51 +53,6 @@ def _info(link: McuLink, role: str, name: str, last_error: str = "") -> DeviceIn
     return DeviceInfo(role=role, name=name, backend="borne_mcu", port=link.settings.describe(),
                       last_error=str(link.failure) if link.failure else last_error,
                       details=details)
-
-
-class FaultView:
-    """What ``McuPilot.faults()`` reports, from the MCU's fault bits over time (sans-I/O).
-
-    A fault is reported the moment it appears; it is reported cleared only once the bits
-    have been clear for ``fault_clear_s`` (the MCU leaves state F after 300 ms and may find
-    the same fault again: a shorted pilot must not flap). A restart of the MCU (a new
-    ``restarts`` count) is ``RESTART_FAULT``, for at least ``fault_clear_s``; the
-    host-silent bit a rebooted MCU starts with belongs to that restart, not to a fault
-    of its own.
-    """
-
-    def __init__(self, fault_clear_s: float, restarts: int = 0) -> None:
-        self.fault_clear_s = fault_clear_s
-        self.reported: ControllerFault | None = None
-        self._restarts = restarts
-        self._restart_at: float | None = None
-        self._clear_since: float | None = None
-
-    def update(self, bits: int, restarts: int, now: float) -> tuple[bool, float | None]:
-        """Returns (the reported fault changed, seconds until a re-check is due or None)."""
-        wake: list[float] = []
-        if restarts != self._restarts:
-            self._restarts, self._restart_at = restarts, now
-        fault = mc.controller_fault(bits)
-        if self._restart_at is not None:
-            left = self._restart_at + self.fault_clear_s - now
-            if (left > 0 or now == self._restart_at) and not bits & ~mc.FAULT_HOST_SILENT:
-                fault = RESTART_FAULT
-                wake.append(max(left, 0.0))
-            else:
-                self._restart_at = None
-        if fault is not None:
-            self._clear_since = None
-        elif self.reported is not None:
-            if self._clear_since is None:
-                self._clear_since = now
-            left = self._clear_since + self.fault_clear_s - now
-            if left > 0:
-                fault = self.reported
-                wake.append(left)
-        changed = fault != self.reported
-        self.reported = fault
-        return changed, min(wake) if wake else None
 
 
 class McuPilot:
@@ -169,12 +121,12 @@ class McuPilot:
     async def faults(self) -> AsyncIterator[ControllerFault | None]:
         """The MCU's faults (``hal.interfaces.ControllerFaults``): the current one first,
         then every change, the moment the MCU reports it (an MCU restart included,
-        ``RESTART_FAULT``). A fault clears only after the
+        ``mcu_codec.RESTART_FAULT``). A fault clears only after the
         MCU has reported none for ``fault_clear_s``: the MCU leaves state F after 300 ms
         and may find the same fault again (a shorted pilot), which must not flap."""
         await self.link.revive()
         loop = asyncio.get_running_loop()
-        view = FaultView(self.fault_clear_s, self.link.restarts)
+        view = mc.FaultView(self.fault_clear_s, self.link.restarts)
         first = True
         while True:
             self.link.raise_if_failed()

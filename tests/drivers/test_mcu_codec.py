@@ -161,9 +161,7 @@ def test_state_payload_is_the_same_on_both_sides(pilot, flags, faults, offered, 
 
 
 def test_fault_view_reports_at_once_and_clears_after_the_hold():
-    from drivers.pilot.mcu_pilot import FaultView
-
-    view = FaultView(fault_clear_s=1.0)
+    view = mc.FaultView(fault_clear_s=1.0)
     assert view.update(0, 0, 0.0) == (False, None) and view.reported is None
     assert view.update(fw.FAULT_RCD, 0, 1.0)[0] and view.reported.vendor_error_code == "McuRcd"
     assert view.update(0, 0, 1.3) == (False, pytest.approx(1.0))           # held: F ended, may come back
@@ -173,20 +171,23 @@ def test_fault_view_reports_at_once_and_clears_after_the_hold():
 
 
 def test_fault_view_reports_a_restart_and_absorbs_its_boot_host_silent_bit():
-    from drivers.pilot.mcu_pilot import RESTART_FAULT, FaultView
-
-    view = FaultView(fault_clear_s=1.0)
+    view = mc.FaultView(fault_clear_s=1.0)
     view.update(0, 0, 0.0)
     assert view.update(fw.FAULT_HOST_SILENT, 1, 5.0) == (True, pytest.approx(1.0))
-    assert view.reported == RESTART_FAULT
-    assert view.update(0, 1, 5.2)[0] is False and view.reported == RESTART_FAULT
+    assert view.reported == mc.RESTART_FAULT
+    assert view.update(0, 1, 5.2)[0] is False and view.reported == mc.RESTART_FAULT
     view.update(0, 1, 6.1)                                   # window over: clear is held
-    assert view.reported == RESTART_FAULT
+    assert view.reported == mc.RESTART_FAULT
     assert view.update(0, 1, 7.2) == (True, None) and view.reported is None
     # a real fault right after a restart is itself, not the restart
     assert view.update(fw.FAULT_RCD, 2, 8.0)[0] and view.reported.vendor_error_code == "McuRcd"
     # with no hold at all the restart is still reported once
-    quick = FaultView(fault_clear_s=0.0)
+    quick = mc.FaultView(fault_clear_s=0.0)
     quick.update(0, 0, 0.0)
-    assert quick.update(0, 1, 1.0)[0] and quick.reported == RESTART_FAULT
+    assert quick.update(0, 1, 1.0)[0] and quick.reported == mc.RESTART_FAULT
     assert quick.update(0, 1, 1.1)[0] and quick.reported is None
+
+
+def test_uptime_wrap_is_not_a_restart():
+    assert mc.uptime_went_back(300, 2) and not mc.uptime_went_back(65530, 3)
+    assert not mc.uptime_went_back(5, 5)

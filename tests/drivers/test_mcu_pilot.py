@@ -337,11 +337,6 @@ async def test_mcu_reflashed_with_another_protocol_is_refused_while_running(peer
         assert sim.ctl.offer_da == 0
 
 
-def test_uptime_wrap_is_not_a_restart():
-    from drivers.pilot.mcu_link import _uptime_went_back
-    assert _uptime_went_back(300, 2) and not _uptime_went_back(65530, 3)
-    assert not _uptime_went_back(5, 5)
-
 
 async def test_port_vanishes_is_device_unavailable(peer):
     async with mcu(peer), devices(peer) as (pilot, _):
