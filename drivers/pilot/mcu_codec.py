@@ -1,4 +1,4 @@
-"""Host side of the Pi <-> safety MCU protocol (sans-I/O; issue 13, firmware/mcu/protocol.py).
+"""Host side of the Pi <-> safety MCU protocol (sans-I/O; issue 13, docs/mcu-protocol.md).
 
 The MCU's own codec (firmware/mcu/protocol.py) is written for MicroPython and lives in the
 firmware tree, which drivers must not import (tests/test_layering.py); so the host has
@@ -10,8 +10,11 @@ PAYLOAD (2..40); the CRC is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over L
 Every frame but an ACK is acknowledged with ``ACK(seq, status)`` whose own SEQ is the acked
 one. A sender's first frame after a start has SEQ 0, later ones cycle 1..255.
 
-Nothing here raises on input from the wire except ``McuPayloadError`` from the payload
-parsers, which the link turns into a counted, dropped frame.
+Besides the frame and payload codecs this module holds the host's other sans-I/O rules:
+the fault-bit -> OCPP mapping (``FAULTS``, ``FaultView``), the duplicate/stale filter
+(``ReceiveFilter``) and the restart tests. Nothing here raises on input from the wire
+except ``McuPayloadError`` from the payload parsers, which the link turns into a counted,
+dropped frame.
 """
 
 from __future__ import annotations
