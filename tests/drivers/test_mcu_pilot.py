@@ -76,6 +76,9 @@ async def test_specs_build_hal_roles_sharing_one_link(peer):
     assert pilot.link is contactor.link
     assert isinstance(pilot, ControlPilot) and isinstance(pilot, ControllerFaults)
     assert isinstance(contactor, Contactor)
+    for device in (pilot, contactor):            # hw works before open, and says so
+        info = device.info()
+        assert info.backend == "borne_mcu" and info.details["mcu"] == "unknown"
     other = build(CONTACTOR_SPEC, peer.path, shared, retry_s=0.5)
     with pytest.raises(DeviceOpenError, match="same link keys"):
         await other.open()
@@ -85,6 +88,7 @@ async def test_charging_session_offer_allow_ev_c_closes_then_ev_pauses(peer):
     async with mcu(peer) as sim, devices(peer, feedback_timeout_s=10.0) as (pilot, contactor):
         link = pilot.link
         assert link.version is not None and link.version.major == mc.PROTOCOL_MAJOR
+        assert pilot.info().details["mcu"] == "protocol 1.0, firmware 0.1.0"
         assert sim.ctl.offer_da == 0 and not sim.ctl.energy_allowed   # nothing before the agent
         states = pilot.states()
         faults = pilot.faults()
