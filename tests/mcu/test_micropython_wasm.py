@@ -6,6 +6,7 @@ missing."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,9 @@ INSTALL = ("npm install --prefix .mcu-node "
 
 
 def _run(argv: list[str]) -> list[str]:
-    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120)
+    # this checkout's firmware/mcu, never one an installed package points at
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return done.stdout.splitlines()
 
