@@ -85,6 +85,13 @@ WIRING = """\
   before the Pi. Only one host may talk RAPI: unplug a WiFi module sharing the header.
   The pilot, contactor and meter tables of one controller must name the same port and
   serial settings (they share one link).
+- **Borne safety MCU (`borne_mcu`, Pi Pico)**: the Pico's UART0 (GP0 TX, GP1 RX) to the Pi's
+  UART (GPIO15 RXD, GPIO14 TXD), crossed, and GND to GND; both are 3.3 V, no level shifter.
+  115200 8N1. The Pico drives the pilot's ±12 V stage, the contactor's coil driver and reads
+  the mirror contact, the RCD's trip output and the pilot/PP dividers itself: the Pi never
+  switches the contactor, so a hung or rebooting Pi cannot keep it closed (the MCU opens after
+  2 s without the host's keep-alive). The pilot and contactor tables name the same port and
+  link keys (they share one link). Flash firmware/mcu onto the Pico with `mpremote`.
 - **ZVT payment terminal (`zvt`)**: the terminal's ECR port is RS-232 (±12 V): connect it
   through a USB-RS232 adapter or a MAX3232 level shifter, never to the Pi's 3.3 V UART pins
   directly. TX to RX, RX to TX, GND; 9600 baud, 8 data bits, no parity, 2 stop bits unless

@@ -118,6 +118,7 @@ BUILTIN_DRIVERS: dict[tuple[str, str], str] = {
     **{("meter", name): "drivers.meter"
        for name in ("sdm630", "sdm120", "sdm72dm_v2", "abb_b23", "modbus")},
     **{(role, "openevse"): "drivers.pilot" for role in ("pilot", "contactor", "meter")},
+    **{(role, "borne_mcu"): "drivers.pilot" for role in ("pilot", "contactor")},
     **{("rfid", name): "drivers.rfid" for name in ("pn532", "rdm6300", "wiegand", "line")},
     **{("payment", name): "drivers.payment" for name in ("zvt", "zvt_tcp")},
 }
@@ -130,7 +131,7 @@ BUILTIN_DRIVER_MODULES: list[str] = [
     "drivers.lock",        # gpio
     "drivers.indicator",   # gpio_rgb
     "drivers.meter",       # sdm630, sdm120, sdm72dm_v2, abb_b23, modbus (inline map)
-    "drivers.pilot",       # openevse (pilot, contactor, meter)
+    "drivers.pilot",       # openevse (pilot, contactor, meter), borne_mcu (pilot, contactor)
     "drivers.rfid",        # pn532, rdm6300, wiegand, line
     "drivers.payment",     # zvt (RS-232), zvt_tcp
 ]

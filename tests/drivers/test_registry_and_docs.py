@@ -76,7 +76,8 @@ def test_readme_lists_every_option_of_every_driver():
 
 
 @pytest.mark.parametrize("board, count", [("pi4-openevse-sdm630-pn532.toml", 4),
-                                          ("pi5-relay-sdm120-rdm6300.toml", 6)])
+                                          ("pi5-relay-sdm120-rdm6300.toml", 6),
+                                          ("pi5-pico-mcu-sdm630-pn532.toml", 4)])
 def test_pi_board_configs_validate_and_build(board, count):
     board_mod = pytest.importorskip("firmware.board")
     config = board_mod.load_board_config(ROOT / "board_configs" / board)
