@@ -54,13 +54,13 @@ logger = logging.getLogger(__name__)
 OCPP16_SUBPROTOCOL = "ocpp1.6"
 
 
-def select_subprotocol(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol:
+def first_spoken(offered: Sequence[str], spoken: Sequence[str]) -> str:
     """The first subprotocol the station offers that we speak: its preference decides ([J201] §3.1.2).
     Raises NegotiationError (HTTP 400) when it offers none of ours, as websockets does by default."""
     for subprotocol in offered:
-        if subprotocol in SUBPROTOCOLS:
+        if subprotocol in spoken:
             return subprotocol
-    raise NegotiationError(f"no supported subprotocol offered (we speak {', '.join(SUBPROTOCOLS)})")
+    raise NegotiationError(f"no supported subprotocol offered (we speak {', '.join(spoken)})")
 
 __all__ = ["DevCsms", "ConnectionRecord", "RefusedHandshake", "CallErrorReceived", "StationNotConnected"]
 
@@ -86,6 +86,8 @@ class DevCsms:
       check_boot_sequence   record boot ordering violations (requests while Pending/Rejected…; OCPP 1.6
                             §4.2, 2.0.1 B01-B03).
       ping_interval_s       websocket keepalive pings from the CSMS (None: never ping).
+      subprotocols          the OCPP versions offered (default both, "ocpp1.6" and "ocpp2.0.1"); e.g.
+                            ("ocpp1.6",) to see a charge point fall back. ValueError for others.
 
     Failure modes: `__aenter__` raises OSError when the port cannot be bound. Helpers raise WaitTimeout
     (a TimeoutError) with a description of what was recorded meanwhile.
@@ -107,7 +109,12 @@ class DevCsms:
         printer: Callable[[str], None] | None = None,
         check_boot_sequence: bool = True,
         ping_interval_s: float | None = 20.0,
+        subprotocols: Sequence[str] = SUBPROTOCOLS,
     ) -> None:
+        unknown = [name for name in subprotocols if name not in SUBPROTOCOLS]
+        if unknown or not subprotocols:
+            raise ValueError(f"subprotocols must be some of {SUBPROTOCOLS}, got {list(subprotocols)}")
+        self.subprotocols = tuple(subprotocols)
         self.host = host
         self.requested_port = port
         self.first_transaction_id = first_transaction_id
@@ -153,8 +160,8 @@ class DevCsms:
             self._serve_connection,
             self.host,
             self.port if self.port is not None else self.requested_port,
-            subprotocols=[Subprotocol(name) for name in SUBPROTOCOLS],
-            select_subprotocol=select_subprotocol,
+            subprotocols=[Subprotocol(name) for name in self.subprotocols],
+            select_subprotocol=lambda _, offered: Subprotocol(first_spoken(offered, self.subprotocols)),
             process_request=self._check_handshake,
             ssl=self._ssl_context,
             ping_interval=self._ping_interval_s,

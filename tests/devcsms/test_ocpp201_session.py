@@ -26,6 +26,14 @@ async def test_the_station_s_first_offered_subprotocol_we_speak_is_chosen_j201_3
     assert record.subprotocol == chosen
 
 
+async def test_a_csms_limited_to_1_6_makes_a_station_offering_both_speak_1_6():
+    async with DevCsms(subprotocols=("ocpp1.6",)) as csms:
+        async with raw_station(csms.url, "CS-1", ["ocpp2.0.1", "ocpp1.6"]) as station:
+            assert station.subprotocol == "ocpp1.6"
+    with pytest.raises(ValueError, match="subprotocols"):
+        DevCsms(subprotocols=("ocpp2.1",))
+
+
 async def test_boot_accepted_with_interval_and_rfc3339_time_and_every_frame_recorded(csms):
     async with raw_station(csms.url, "CS-1") as station:
         reply = await station.result("BootNotification", BOOT)
