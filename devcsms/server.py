@@ -28,7 +28,6 @@ from http import HTTPStatus
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import NegotiationError
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
@@ -38,6 +37,7 @@ from devcsms.handshake import (
     ConnectionRecord,
     RefusedHandshake,
     basic_credentials_problem,
+    first_spoken,
     remote_address_text,
     station_identity,
 )
@@ -51,16 +51,8 @@ from devcsms.validation import CALLERROR, CALLRESULT
 
 logger = logging.getLogger(__name__)
 
-OCPP16_SUBPROTOCOL = "ocpp1.6"
 
 
-def first_spoken(offered: Sequence[str], spoken: Sequence[str]) -> str:
-    """The first subprotocol the station offers that we speak: its preference decides ([J201] §3.1.2).
-    Raises NegotiationError (HTTP 400) when it offers none of ours, as websockets does by default."""
-    for subprotocol in offered:
-        if subprotocol in spoken:
-            return subprotocol
-    raise NegotiationError(f"no supported subprotocol offered (we speak {', '.join(spoken)})")
 
 __all__ = ["DevCsms", "ConnectionRecord", "RefusedHandshake", "CallErrorReceived", "StationNotConnected"]
 
