@@ -51,9 +51,6 @@ from devcsms.validation import CALLERROR, CALLRESULT
 
 logger = logging.getLogger(__name__)
 
-
-
-
 __all__ = ["DevCsms", "ConnectionRecord", "RefusedHandshake", "CallErrorReceived", "StationNotConnected"]
 
 
