@@ -29,7 +29,15 @@ import jsonschema
 import ocpp.v201
 from ocpp.v201.enums import Action
 
-from devcsms.validation import CALL, CALLERROR, CALLRESULT, UNIQUE_ID_MAX_CHARS, OcppVersion, schema_errors
+from devcsms.validation import (
+    CALL,
+    CALLERROR,
+    CALLRESULT,
+    UNIQUE_ID_MAX_CHARS,
+    OcppVersion,
+    reject_non_json_constant,
+    schema_errors,
+)
 
 SUBPROTOCOL = "ocpp2.0.1"
 
@@ -130,7 +138,7 @@ def refusal(text: str, handled_actions: Container[str]) -> Refusal | None:
     """The CALLERROR that `text`, sent by a 2.0.1 charging station, must get; None when it must be served
     (a valid CALL of an action in `handled_actions`) or must not be answered (a CALLRESULT/CALLERROR)."""
     try:
-        decoded = json.loads(text, parse_float=decimal.Decimal)
+        decoded = json.loads(text, parse_float=decimal.Decimal, parse_constant=reject_non_json_constant)
     except (ValueError, RecursionError):
         return Refusal("-1", "RpcFrameworkError", "message is not valid JSON")
     if not isinstance(decoded, list) or not decoded:

@@ -212,6 +212,12 @@ class ParsedFrame:
     problems: tuple[str, ...]
 
 
+def reject_non_json_constant(name: str) -> Any:
+    """`parse_constant` for json.loads: NaN, Infinity and -Infinity are Python's extension, not JSON
+    (RFC 8259 §6); a frame carrying one is not JSON. Raises ValueError."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def parse_frame(text: str, version: OcppVersion = OCPP16) -> ParsedFrame:
     """Parse `text` as an OCPP-J message of `version` (OCPP-J §4) and list what is wrong with its framing.
 
@@ -219,8 +225,8 @@ def parse_frame(text: str, version: OcppVersion = OCPP16) -> ParsedFrame:
     typed elements comes back with `problems` filled in and as much structure as could be recovered.
     """
     try:
-        decoded = json.loads(text)
-        decoded_for_schema = json.loads(text, parse_float=decimal.Decimal)
+        decoded = json.loads(text, parse_constant=reject_non_json_constant)
+        decoded_for_schema = json.loads(text, parse_float=decimal.Decimal, parse_constant=reject_non_json_constant)
     except (ValueError, RecursionError) as error:
         return ParsedFrame(None, None, None, None, None, None, None, (f"not JSON: {error}",))
     if not isinstance(decoded, list) or not decoded:

@@ -22,6 +22,10 @@ LONG_ID = "u" * 37
         ("[2]", "-1", "RpcFrameworkError"),
         ('[2,17,"Heartbeat",{}]', "-1", "RpcFrameworkError"),
         (f'[2,"{LONG_ID}","Heartbeat",{{}}]', "-1", "RpcFrameworkError"),
+        ('[2,"m1","MeterValues",{"evseId":0,"meterValue":[{"timestamp":"2025-03-01T12:00:00Z",'
+         '"sampledValue":[{"value":NaN}]}]}]', "-1", "RpcFrameworkError"),  # NaN is not JSON
+        ("[" * 100_000 + "]" * 100_000, "-1", "RpcFrameworkError"),  # nesting deeper than any parser goes
+        ('[2,"m1","Heartbeat",{"n":' + "9" * 5000 + "}]", "-1", "RpcFrameworkError"),  # over-long number
         ('[2,"m1","Heartbeat"]', "m1", "RpcFrameworkError"),
         ('[2,"m1",42,{}]', "m1", "RpcFrameworkError"),
         ('[5,"m1",{}]', "m1", "MessageTypeNotSupported"),  # §4.4

@@ -86,3 +86,9 @@ def test_well_formed_frames_parse_without_problems():
 def test_framing_problems_are_named(text, expected_problem):
     problems = parse_frame(text).problems
     assert any(expected_problem in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json_rfc8259_6(constant):
+    problems = parse_frame(f'[2,"a","MeterValues",{{"connectorId":1,"meterValue":[{{"value":{constant}}}]}}]').problems
+    assert len(problems) == 1 and problems[0].startswith("not JSON") and constant.lstrip("-") in problems[0]
