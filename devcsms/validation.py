@@ -234,7 +234,7 @@ def parse_frame(text: str, version: OcppVersion = OCPP16) -> ParsedFrame:
 
     problems: list[str] = []
     message_type = decoded[0]
-    if isinstance(message_type, bool) or message_type not in MESSAGE_TYPE_NAMES:
+    if type(message_type) is not int or message_type not in MESSAGE_TYPE_NAMES:  # not bool, not a list (unhashable)
         return ParsedFrame(
             None, None, None, None, None, None, None, (f"unknown MessageTypeId {message_type!r}",)
         )

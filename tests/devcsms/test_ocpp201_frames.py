@@ -30,6 +30,7 @@ LONG_ID = "u" * 37
         ('[2,"m1",42,{}]', "m1", "RpcFrameworkError"),
         ('[5,"m1",{}]', "m1", "MessageTypeNotSupported"),  # §4.4
         ('["2","m1","Heartbeat",{}]', "m1", "MessageTypeNotSupported"),
+        ("[[]]", "-1", "MessageTypeNotSupported"),  # found by the fuzz test: it used to crash the record
         ('[2,"m1","NoSuchAction",{}]', "m1", "NotImplemented"),  # §4.3: "Requested Action is not known"
         ('[2,"m1","Reset",{"type":"Immediate"}]', "m1", "NotSupported"),  # a CSMS → station request
         ('[2,"m1","Heartbeat",[]]', "m1", "FormatViolation"),
