@@ -104,6 +104,7 @@ OCPP201 = OcppVersion(
     error_codes_section="§4.3",
     charge_point_actions=CHARGING_STATION_ACTIONS,
     error_description_max_chars=ERROR_DESCRIPTION_MAX_CHARS,
+    forbids_empty_fields=True,
 )
 
 # jsonschema keyword that failed → the [J201] §4.3 code that names that kind of problem.

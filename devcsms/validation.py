@@ -89,6 +89,7 @@ class OcppVersion:
     error_codes_section: str
     charge_point_actions: frozenset[str]
     error_description_max_chars: int | None = None
+    forbids_empty_fields: bool = False  # 2.0.1 [J201] §4.1.5: omit an empty optional field, never {} or []
 
     def schema_name(self, message_type: int, action: str) -> str:
         return f"{action}{self.request_suffix}" if message_type == CALL else f"{action}Response"
@@ -189,7 +190,27 @@ def payload_problems(
     errors = schema_errors(message_type, action, payload_for_schema, version)
     if errors is None:
         return [f"no OCPP {version.label} schema for {version.schema_name(message_type, action)}"]
-    return [describe_schema_error(error) for error in errors]
+    problems = [describe_schema_error(error) for error in errors]
+    if version.forbids_empty_fields:
+        problems.extend(
+            f"{path}: empty {kind} (OCPP-J {version.label} §4.1.5: omit an empty optional field)"
+            for path, kind in empty_fields(payload_for_schema)
+        )
+    return problems
+
+
+def empty_fields(payload: Any, path: str = "") -> list[tuple[str, str]]:
+    """(path, "object"/"array") of every field below the payload whose value is {} or [] (the payload
+    itself may be {}, e.g. a Heartbeat)."""
+    found: list[tuple[str, str]] = []
+    children = payload.items() if isinstance(payload, dict) else enumerate(payload) if isinstance(payload, list) else ()
+    for key, value in children:
+        child_path = f"{path}/{key}" if path else str(key)
+        if isinstance(value, (dict, list)) and not value:
+            found.append((child_path, "object" if isinstance(value, dict) else "array"))
+        else:
+            found.extend(empty_fields(value, child_path))
+    return found
 
 
 @dataclass(frozen=True)

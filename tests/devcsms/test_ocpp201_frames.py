@@ -133,6 +133,17 @@ async def test_one_readable_line_per_2_0_1_message():
     assert any(line.startswith("CS-1 connected from") and "(ocpp2.0.1)" in line for line in text)
 
 
+def test_empty_optional_fields_are_violations_in_2_0_1_only_j201_4_1_5():
+    # customData is the one extensible object of the 2.0.1 schemas: only §4.1.5 can catch these
+    payload = {"customData": {"vendorId": "x", "notes": [], "extra": {"inner": {}}}}
+    assert payload_problems(2, "Heartbeat", payload, OCPP201) == [
+        "customData/notes: empty array (OCPP-J 2.0.1 §4.1.5: omit an empty optional field)",
+        "customData/extra/inner: empty object (OCPP-J 2.0.1 §4.1.5: omit an empty optional field)",
+    ]
+    assert payload_problems(2, "Heartbeat", {}, OCPP201) == []
+    assert payload_problems(2, "Heartbeat", {}) == []
+
+
 def test_2_0_1_frame_checks_use_the_2_0_1_error_codes_and_schemas():
     assert parse_frame('[4,"a","FormatViolation","",{}]', OCPP201).problems == ()
     assert any("not an OCPP-J 2.0.1 code" in p for p in parse_frame('[4,"a","FormationViolation","",{}]', OCPP201).problems)
