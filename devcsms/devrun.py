@@ -216,6 +216,19 @@ async def _stop(process: asyncio.subprocess.Process, exited: asyncio.Task, first
             continue
 
 
+def _only_launch_error(group: BaseExceptionGroup) -> LaunchError | None:
+    """The LaunchError when it is the group's only leaf exception, else None."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        error = pending.pop()
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
+        else:
+            leaves.append(error)
+    return leaves[0] if len(leaves) == 1 and isinstance(leaves[0], LaunchError) else None
+
+
 class DevRun:
     """One `make run`: owns the two child processes and the tasks that watch them."""
 
@@ -267,14 +280,22 @@ class DevRun:
             process_group=0,  # Ctrl-C must not reach it: it outlives the agent to see it close cleanly
         )  # fmt: skip
         ready: asyncio.Future[None] = loop.create_future()
-        async with asyncio.TaskGroup() as tasks:
-            pump = tasks.create_task(_pump_csms_output(csms.stdout, self.terminal, ready))
-            csms_exited = tasks.create_task(csms.wait())
-            try:
-                return await self._supervise(tasks, ready, csms_exited)
-            finally:
-                await _stop(csms, csms_exited, signal.SIGTERM, self.grace_s)
-                await pump
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                pump = tasks.create_task(_pump_csms_output(csms.stdout, self.terminal, ready))
+                csms_exited = tasks.create_task(csms.wait())
+                try:
+                    return await self._supervise(tasks, ready, csms_exited)
+                finally:
+                    await _stop(csms, csms_exited, signal.SIGTERM, self.grace_s)
+                    await pump
+        except ExceptionGroup as group:
+            # The TaskGroup wraps a LaunchError of `_supervise` (e.g. an agent command that cannot be
+            # started): hand it on bare so `main` reports it in one line instead of a traceback.
+            launch_error = _only_launch_error(group)
+            if launch_error is None:
+                raise
+            raise launch_error from None
 
     async def _next_event(self, tasks: asyncio.TaskGroup, *watched: asyncio.Future) -> int | None:
         """Wait for a signal or for one of `watched` to finish; return the signal number, or None."""

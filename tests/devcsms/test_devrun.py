@@ -253,3 +253,20 @@ def test_with_protocol_rewrites_only_the_ocpp_table_s_protocol():
         with_protocol('[station]\nid = "X"\n', "ocpp2.0.1")
     with pytest.raises(LaunchError, match="protocol"):
         with_protocol('[ocpp]\nprotocol = [\n  "ocpp1.6",\n]\n', "ocpp2.0.1")
+
+
+async def test_an_agent_that_cannot_be_started_is_one_line_and_exit_one_not_a_traceback(site):
+    work_directory, config, port = site
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "devcsms.devrun", "--config", str(config),
+        "--agent-cmd", str(work_directory / "no-such-agent"), "--log-dir", str(work_directory / ".dev"),
+        cwd=work_directory, env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    seen: list[str] = []
+    errors = await finish(process, seen)
+    assert process.returncode == 1
+    assert errors.startswith("devrun: cannot start the agent") and "no-such-agent" in errors
+    assert "Traceback" not in errors and "Traceback" not in "\n".join(seen)
+    assert "csms | devcsms: stopping" in "\n".join(seen)
+    assert port_is_free(port)
