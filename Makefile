@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Development CSMS on 127.0.0.1:9000 plus the agent on the simulated board; console on this terminal.
+# OCPP=2.0.1 runs the agent on a copy of dev/site.toml saying protocol = "ocpp2.0.1" (default: the
+# file's own protocol, ocpp1.6); the CSMS speaks both.
+OCPP ?=
 run: $(STAMP)
-	$(PY) -m devcsms.devrun --config dev/site.toml
+	$(PY) -m devcsms.devrun --config dev/site.toml $(if $(OCPP),--ocpp $(OCPP))
 
 test: $(STAMP) lint
 	$(PY) -m pytest

@@ -1,4 +1,4 @@
-"""Development CSMS: an OCPP 1.6J central system that drives and checks the Borne agent.
+"""Development CSMS: an OCPP 1.6J and 2.0.1 central system that drives and checks the Borne agent.
 
 `DevCsms` for tests and `python -m devcsms` for humans; `devcsms.devrun` is the launcher behind `make run`.
 """
@@ -8,7 +8,7 @@ from devcsms.recording import FROM_CP, TO_CP, Frame, WaitTimeout
 from devcsms.scripting import CallError, Delay, Disconnect, NoAnswer, Reply
 from devcsms.server import ConnectionRecord, DevCsms, RefusedHandshake
 from devcsms.station import CallErrorReceived, StationNotConnected
-from devcsms.transactions import TransactionView
+from devcsms.transactions import TransactionEventsView, TransactionView
 from devcsms.validation import CALL, CALLERROR, CALLRESULT
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "StationNotConnected",
     "TO_CP",
     "TagRule",
+    "TransactionEventsView",
     "TransactionView",
     "WaitTimeout",
 ]

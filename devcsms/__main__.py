@@ -2,9 +2,10 @@
 
     python -m devcsms --host 127.0.0.1 --port 9000 [--boot Accepted|Pending|Rejected]
                       [--heartbeat-interval 300] [--reject-tag TAG ...] [--tag TAG=STATUS ...]
-                      [--first-transaction-id 1001] [--basic-auth ID=PASSWORD ...]
+                      [--first-transaction-id 1001] [--basic-auth ID=PASSWORD ...] [--ocpp 1.6|2.0.1 ...]
                       [--certfile CERT --keyfile KEY] [--stop-on-stdin-close]
 
+It speaks OCPP 1.6J and 2.0.1 (each station's offer decides); `--ocpp` limits it to the versions named.
 Prints "devcsms: listening on ws://HOST:PORT/ocpp" once bound (with the real port when --port 0), then
 one line per message on stdout, flushed. SIGINT/SIGTERM (or, with --stop-on-stdin-close, the end of
 stdin) close every connection (1001) and exit 0.
@@ -21,13 +22,14 @@ import signal
 import ssl
 import sys
 
-from devcsms.policy import AUTHORIZATION_STATUSES, REGISTRATION_STATUSES
+from devcsms.dialects import SUBPROTOCOLS
+from devcsms.policy import AUTHORIZATION_STATUSES_201, REGISTRATION_STATUSES
 from devcsms.server import DevCsms
 from devcsms.station import LIBRARY_LOGGER
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m devcsms", description="Development OCPP 1.6J CSMS.")
+    parser = argparse.ArgumentParser(prog="python -m devcsms", description="Development OCPP 1.6J / 2.0.1 CSMS.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=9000, help="TCP port; 0 picks a free one (default 9000)")
     parser.add_argument("--path", default="/ocpp", help="URL path before the station identity (default /ocpp)")
@@ -48,7 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="TAG=STATUS",
-        help=f"answer STATUS ({', '.join(AUTHORIZATION_STATUSES)}) for TAG",
+        help=f"answer STATUS ({', '.join(AUTHORIZATION_STATUSES_201)}) for TAG (1.6: Invalid for the 2.0.1-only ones)",
+    )
+    parser.add_argument(
+        "--ocpp",
+        action="append",
+        choices=[name.removeprefix("ocpp") for name in SUBPROTOCOLS],
+        metavar="VERSION",
+        help="offer only this OCPP version (1.6 or 2.0.1; repeat for both, the default)",
     )
     parser.add_argument("--first-transaction-id", type=int, default=1001, metavar="N")
     parser.add_argument(
@@ -81,8 +90,8 @@ def _pairs(parser: argparse.ArgumentParser, values: list[str], option: str) -> d
 def make_csms(arguments: argparse.Namespace, parser: argparse.ArgumentParser, emit) -> DevCsms:
     tag_rules: dict[str, str] = {tag: "Invalid" for tag in arguments.reject_tag}
     for tag, status in _pairs(parser, arguments.tag, "--tag").items():
-        if status not in AUTHORIZATION_STATUSES:
-            parser.error(f"--tag {tag}={status}: status must be one of {', '.join(AUTHORIZATION_STATUSES)}")
+        if status not in AUTHORIZATION_STATUSES_201:
+            parser.error(f"--tag {tag}={status}: status must be one of {', '.join(AUTHORIZATION_STATUSES_201)}")
         tag_rules[tag] = status
     basic_auth = _pairs(parser, arguments.basic_auth, "--basic-auth") or None
     ssl_context = None
@@ -102,6 +111,7 @@ def make_csms(arguments: argparse.Namespace, parser: argparse.ArgumentParser, em
         basic_auth=basic_auth,
         ssl_context=ssl_context,
         printer=emit,
+        subprotocols=[f"ocpp{version}" for version in arguments.ocpp] if arguments.ocpp else SUBPROTOCOLS,
     )
 
 
@@ -125,10 +135,10 @@ async def serve_until_signalled(csms: DevCsms, emit, stop: asyncio.Event, *, sto
         except OSError as error:
             print(f"devcsms: cannot listen on {csms.host}:{csms.requested_port}: {error}", file=sys.stderr, flush=True)
             return 1
-        emit(f"devcsms: listening on {csms.url}")
+        emit(f"devcsms: listening on {csms.url}")  # the URL last: launchers read it from there
         emit(
             f"devcsms: boot {csms.boot.status} interval={csms.boot.interval_s} s, "
-            f"first transactionId {csms.first_transaction_id}"
+            f"first transactionId {csms.first_transaction_id} (1.6), speaks {', '.join(csms.subprotocols)}"
         )
         async with asyncio.TaskGroup() as tasks:
             if stop_on_stdin_close:

@@ -1,6 +1,6 @@
 """Ordering rules a charge point must follow, checked over the recorded frames of each station.
 
-Only rules the specification states without room for interpretation are checked here (OCPP 1.6 §4.2):
+`rules_for` gives the rules of one OCPP version; the 2.0.1 ones are in `conformance201`. For 1.6, only rules the specification states without room for interpretation are checked here (OCPP 1.6 §4.2):
 
 - after sending BootNotification and until it is answered Accepted or Pending, a charge point sends no
   other request (this includes queued transaction messages);
@@ -15,12 +15,28 @@ Pure and synchronous; `observe` is called for every recorded frame in both direc
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from devcsms.conformance201 import BootSequenceRule201, TransactionSequenceRule
+from devcsms.v201 import SUBPROTOCOL as OCPP201_SUBPROTOCOL
 from devcsms.validation import CALL, CALLRESULT
 
 if TYPE_CHECKING:
     from devcsms.recording import Frame
+
+
+class FrameRule(Protocol):
+    """An ordering rule: sees every frame of the stations of one version, returns the violations."""
+
+    def observe(self, frame: Frame) -> list[str]: ...
+
+
+def rules_for(subprotocol: str, *, check_boot_sequence: bool) -> list[FrameRule]:
+    """Fresh rule objects for the stations speaking `subprotocol` (1.6 unless "ocpp2.0.1")."""
+    if subprotocol == OCPP201_SUBPROTOCOL:
+        boot201: list[FrameRule] = [BootSequenceRule201()] if check_boot_sequence else []
+        return [*boot201, TransactionSequenceRule()]
+    return [BootSequenceRule()] if check_boot_sequence else []
 
 # Registration states besides the three BootNotification.conf statuses.
 _BOOTING = "Booting"  # BootNotification sent, not (yet) answered Accepted/Pending/Rejected

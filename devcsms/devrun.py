@@ -1,7 +1,11 @@
 """`make run`: the development CSMS plus the agent, with the technician console on this terminal.
 
-    .venv/bin/python -m devcsms.devrun --config dev/site.toml [--log-dir .dev] [--grace 5]
+    .venv/bin/python -m devcsms.devrun --config dev/site.toml [--ocpp 1.6|2.0.1] [--log-dir .dev] [--grace 5]
 
+0. With `--ocpp` (`make run OCPP=2.0.1`) naming another version than the site config's `[ocpp] protocol`
+   (absent: ocpp1.6), writes a copy of the config beside it, `.<name>.ocpp2.0.1.toml`, whose only change
+   is `protocol = "ocpp2.0.1"`, and runs the agent on that copy (relative paths still resolve as in the
+   original; the original is never touched). The CSMS speaks both versions; the agent's offer decides.
 1. Reads `[ocpp] csms_url` from the site config to learn the CSMS host, port and path (and
    `[ocpp.defaults] HeartbeatInterval`, which the CSMS then hands out in its BootNotification answer).
 2. Starts `python -m devcsms` as a child in its own process group (so Ctrl-C reaches the agent first and
@@ -16,13 +20,15 @@
    stopped too and its exit status is ours.
 
 Exit 1 when the CSMS port is already in use, the CSMS does not start, or the agent cannot be started;
-2 when the site config cannot be read. `--agent-cmd` replaces the agent command (tests use a stand-in).
+2 when the site config cannot be read (or its protocol cannot be rewritten). `--agent-cmd` replaces the agent
+command (tests use a stand-in; a `{config}` argument becomes the config the agent must run on).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import shlex
 import signal
 import socket
@@ -38,6 +44,11 @@ CSMS_PREFIX = "csms | "
 READY_MARKER = "listening on "
 DEFAULT_GRACE_S = 5.0
 CSMS_START_TIMEOUT_S = 15.0
+PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
+DEFAULT_PROTOCOL = "ocpp1.6"  # what the agent speaks when [ocpp] protocol is absent
+
+_TABLE_HEADER = re.compile(r"^\s*\[(?!\[)\s*([^\]]*?)\s*\]")
+_PROTOCOL_KEY = re.compile(r"^\s*protocol\s*=")
 
 
 class LaunchError(DevCsmsError):
@@ -79,6 +90,68 @@ def csms_endpoint(config_path: Path) -> CsmsEndpoint:
     if not isinstance(heartbeat_interval_s, int) or isinstance(heartbeat_interval_s, bool) or heartbeat_interval_s < 0:
         heartbeat_interval_s = None  # the agent's check-config reports a bad value; the CSMS keeps its default
     return CsmsEndpoint(parts.hostname or "127.0.0.1", port, parts.path or "/", heartbeat_interval_s)
+
+
+def normalized_protocol(text: str) -> str:
+    """"2.0.1" or "ocpp2.0.1" → "ocpp2.0.1". Raises ValueError for a version we do not speak."""
+    protocol = text if text.startswith("ocpp") else f"ocpp{text}"
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown OCPP version {text!r} (1.6 or 2.0.1)")
+    return protocol
+
+
+def with_protocol(text: str, protocol: str) -> str:
+    """The site config `text` with `[ocpp] protocol = "<protocol>"` (replaced, or added after the header);
+    every other line kept as written. Raises LaunchError (status 2) when there is no [ocpp] table or the
+    result does not say `protocol` (e.g. a multi-line value: the developer edits it by hand)."""
+    lines = text.splitlines(keepends=True)
+    header_index: int | None = None
+    protocol_line = f'protocol = "{protocol}"                 # written by devcsms.devrun (make run OCPP=...)\n'
+    in_ocpp = replaced = False
+    for index, line in enumerate(lines):
+        header = _TABLE_HEADER.match(line)
+        if header is not None:
+            in_ocpp = header.group(1) == "ocpp"
+            header_index = index if in_ocpp else header_index
+        elif in_ocpp and _PROTOCOL_KEY.match(line):
+            lines[index] = protocol_line
+            replaced = True
+            break
+    if header_index is None:
+        raise LaunchError("the site config has no [ocpp] table", 2)
+    if not replaced:
+        if not lines[header_index].endswith("\n"):
+            lines[header_index] += "\n"
+        lines.insert(header_index + 1, protocol_line)
+    result = "".join(lines)
+    try:
+        written = tomllib.loads(result).get("ocpp", {}).get("protocol")
+    except tomllib.TOMLDecodeError:
+        written = None
+    if written != protocol:
+        raise LaunchError(f"cannot set [ocpp] protocol = {protocol!r} in the site config: write it there by hand", 2)
+    return result
+
+
+def site_config_for(config_path: Path, protocol: str | None) -> Path:
+    """The config the agent must run on to speak `protocol` (None: the site config's own choice): the site
+    config itself when it already says so, else the rewritten copy beside it. Raises LaunchError (2)."""
+    if protocol is None:
+        return config_path
+    try:
+        text = config_path.read_text(encoding="utf-8")
+        current = tomllib.loads(text).get("ocpp", {}).get("protocol", DEFAULT_PROTOCOL)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise LaunchError(f"cannot read {config_path}: {error}", 2) from error
+    if current == protocol:
+        return config_path
+    derived = config_path.with_name(f".{config_path.stem}.{protocol}.toml")
+    header = f"# Written by devcsms.devrun from {config_path.name} for `make run OCPP=...`: edit that file instead.\n"
+    try:
+        derived.write_text(header + with_protocol(text, protocol), encoding="utf-8")
+    except OSError as error:
+        raise LaunchError(f"cannot write {derived}: {error}", 2) from error
+    return derived
 
 
 def port_in_use(endpoint: CsmsEndpoint) -> bool:
@@ -143,12 +216,33 @@ async def _stop(process: asyncio.subprocess.Process, exited: asyncio.Task, first
             continue
 
 
+def _only_launch_error(group: BaseExceptionGroup) -> LaunchError | None:
+    """The LaunchError when it is the group's only leaf exception, else None."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        error = pending.pop()
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
+        else:
+            leaves.append(error)
+    return leaves[0] if len(leaves) == 1 and isinstance(leaves[0], LaunchError) else None
+
+
 class DevRun:
     """One `make run`: owns the two child processes and the tasks that watch them."""
 
-    def __init__(self, config_path: Path, agent_command: list[str] | None, log_dir: Path, grace_s: float) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        agent_command: list[str] | None,
+        log_dir: Path,
+        grace_s: float,
+        protocol: str | None = None,
+    ) -> None:
         self.config_path = config_path
-        self.agent_command = agent_command or default_agent_command(config_path)
+        self.protocol = protocol
+        self.agent_command = agent_command
         self.log_dir = log_dir
         self.grace_s = grace_s
         self.terminal = Terminal()
@@ -157,6 +251,13 @@ class DevRun:
     async def run(self) -> int:
         """Start both, supervise, stop both; return our exit status. Raises LaunchError."""
         endpoint = csms_endpoint(self.config_path)
+        agent_config = site_config_for(self.config_path, self.protocol)
+        if agent_config != self.config_path:
+            self.terminal.say(f"devrun: OCPP {(self.protocol or '').removeprefix('ocpp')}: the agent runs on {agent_config}")
+        if self.agent_command is None:
+            self.agent_command = default_agent_command(agent_config)
+        else:
+            self.agent_command = [str(agent_config) if part == "{config}" else part for part in self.agent_command]
         if port_in_use(endpoint):
             raise LaunchError(
                 f"the CSMS port {endpoint.host}:{endpoint.port} (ocpp.csms_url in {self.config_path}) is already "
@@ -179,14 +280,22 @@ class DevRun:
             process_group=0,  # Ctrl-C must not reach it: it outlives the agent to see it close cleanly
         )  # fmt: skip
         ready: asyncio.Future[None] = loop.create_future()
-        async with asyncio.TaskGroup() as tasks:
-            pump = tasks.create_task(_pump_csms_output(csms.stdout, self.terminal, ready))
-            csms_exited = tasks.create_task(csms.wait())
-            try:
-                return await self._supervise(tasks, ready, csms_exited)
-            finally:
-                await _stop(csms, csms_exited, signal.SIGTERM, self.grace_s)
-                await pump
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                pump = tasks.create_task(_pump_csms_output(csms.stdout, self.terminal, ready))
+                csms_exited = tasks.create_task(csms.wait())
+                try:
+                    return await self._supervise(tasks, ready, csms_exited)
+                finally:
+                    await _stop(csms, csms_exited, signal.SIGTERM, self.grace_s)
+                    await pump
+        except ExceptionGroup as group:
+            # The TaskGroup wraps a LaunchError of `_supervise` (e.g. an agent command that cannot be
+            # started): hand it on bare so `main` reports it in one line instead of a traceback.
+            launch_error = _only_launch_error(group)
+            if launch_error is None:
+                raise
+            raise launch_error from None
 
     async def _next_event(self, tasks: asyncio.TaskGroup, *watched: asyncio.Future) -> int | None:
         """Wait for a signal or for one of `watched` to finish; return the signal number, or None."""
@@ -241,11 +350,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-dir", type=Path, default=Path(".dev"), help="where agent.log goes (default .dev)")
     parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, metavar="SECONDS",
                         help="how long a child may take to stop before it gets SIGTERM, then SIGKILL")  # fmt: skip
+    parser.add_argument("--ocpp", metavar="VERSION", help="1.6 or 2.0.1 (default: the site config's [ocpp] protocol)")
     parser.add_argument("--agent-cmd", help=argparse.SUPPRESS)  # tests: a stand-in for the agent, shell-quoted
     arguments = parser.parse_args(argv)
     agent_command = shlex.split(arguments.agent_cmd) if arguments.agent_cmd else None
     try:
-        return asyncio.run(DevRun(arguments.config, agent_command, arguments.log_dir, arguments.grace).run())
+        protocol = normalized_protocol(arguments.ocpp) if arguments.ocpp else None
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        devrun = DevRun(arguments.config, agent_command, arguments.log_dir, arguments.grace, protocol)
+        return asyncio.run(devrun.run())
     except LaunchError as error:
         print(f"devrun: {error}", file=sys.stderr, flush=True)
         return error.exit_status

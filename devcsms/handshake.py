@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import secrets
 from base64 import b64decode
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from websockets.datastructures import Headers
+from websockets.exceptions import NegotiationError
 
 
 @dataclass
@@ -53,6 +54,15 @@ def station_identity(request_path: str, base_path: str) -> str | None:
         return None
     segments = [segment for segment in path.split("/") if segment]
     return unquote(segments[-1]) if segments else None
+
+
+def first_spoken(offered: Sequence[str], spoken: Sequence[str]) -> str:
+    """The first subprotocol the station offers that we speak: its preference decides (OCPP-J 2.0.1
+    §3.1.2). Raises NegotiationError (HTTP 400) when it offers none of ours, as websockets does by default."""
+    for subprotocol in offered:
+        if subprotocol in spoken:
+            return subprotocol
+    raise NegotiationError(f"no supported subprotocol offered (we speak {', '.join(spoken)})")
 
 
 def remote_address_text(remote: Any) -> str:

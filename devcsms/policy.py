@@ -10,6 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 AUTHORIZATION_STATUSES = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
+# OCPP 2.0.1 AuthorizationStatusEnumType adds these; a 1.6 charge point is answered Invalid for them.
+AUTHORIZATION_STATUSES_201 = (
+    *AUTHORIZATION_STATUSES,
+    "NoCredit",
+    "NotAllowedTypeEVSE",
+    "NotAtThisLocation",
+    "NotAtThisTime",
+    "Unknown",
+)
 REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
 
 
@@ -27,7 +36,7 @@ class BootPolicy:
     """The BootNotification.conf to send: `status` and `interval_s`.
 
     For Accepted, `interval_s` is the heartbeat interval; for Pending/Rejected it is the minimum wait
-    before the next BootNotification (OCPP 1.6 §4.2; 0 lets the charge point choose).
+    before the next BootNotification (OCPP 1.6 §4.2, 2.0.1 B02/B03; 0 lets the charge point choose).
     """
 
     status: str = "Accepted"
@@ -42,23 +51,35 @@ class BootPolicy:
 
 @dataclass(frozen=True)
 class TagRule:
-    """The IdTagInfo for one idTag: `status`, optional `parent_id_tag` and `expiry_date`."""
+    """The answer for one idTag (1.6) or idToken (2.0.1): `status`, optional `parent_id_tag` and `expiry_date`.
+
+    `status` may be any 2.0.1 AuthorizationStatus; 1.6 answers carry Invalid for the 2.0.1-only ones."""
 
     status: str = "Accepted"
     parent_id_tag: str | None = None
     expiry_date: datetime | None = None
 
     def __post_init__(self) -> None:
-        if self.status not in AUTHORIZATION_STATUSES:
-            raise ValueError(f"authorization status must be one of {AUTHORIZATION_STATUSES}, got {self.status!r}")
+        if self.status not in AUTHORIZATION_STATUSES_201:
+            raise ValueError(f"authorization status must be one of {AUTHORIZATION_STATUSES_201}, got {self.status!r}")
 
     def id_tag_info(self) -> dict:
         """The camelCase IdTagInfo object (OCPP 1.6 §7.24)."""
-        info: dict = {"status": self.status}
+        info: dict = {"status": self.status if self.status in AUTHORIZATION_STATUSES else "Invalid"}
         if self.parent_id_tag is not None:
             info["parentIdTag"] = self.parent_id_tag
         if self.expiry_date is not None:
             info["expiryDate"] = rfc3339_utc(self.expiry_date)
+        return info
+
+    def id_token_info(self) -> dict:
+        """The camelCase IdTokenInfoType (OCPP 2.0.1): the parent becomes groupIdToken of type Central
+        (C09.FR.13: a GroupIdToken SHOULD be Central), the expiry cacheExpiryDateTime."""
+        info: dict = {"status": self.status}
+        if self.parent_id_tag is not None:
+            info["groupIdToken"] = {"idToken": self.parent_id_tag, "type": "Central"}
+        if self.expiry_date is not None:
+            info["cacheExpiryDateTime"] = rfc3339_utc(self.expiry_date)
         return info
 
 
@@ -99,6 +120,10 @@ class AuthorizationPolicy:
     def id_tag_info(self, id_tag: str) -> dict:
         """The IdTagInfo to answer for `id_tag`."""
         return self.rule_for(id_tag).id_tag_info()
+
+    def id_token_info(self, id_token: str) -> dict:
+        """The 2.0.1 IdTokenInfo to answer for the idToken string `id_token` (its type is not compared)."""
+        return self.rule_for(id_token).id_token_info()
 
 
 def _as_rule(rule: TagRule | str) -> TagRule:

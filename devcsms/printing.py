@@ -8,7 +8,7 @@
     12:00:19 CP-0001 → MeterValues connector=1 tx=1001 energy=1.23 kWh power=7.4 kW
 
 → is charge point to CSMS, ← is CSMS to charge point. Empty replies (StatusNotification.conf, …) are not
-printed; violations follow their frame as `!!` lines. Pure formatting: `FramePrinter` only remembers the
+printed; violations follow their frame as `!!` lines. 2.0.1 requests get their own lines (`printing201`). Pure formatting: `FramePrinter` only remembers the
 last status of each connector so it can print transitions.
 """
 
@@ -18,7 +18,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from devcsms import printing201
 from devcsms.recording import ARROWS, FROM_CP, Frame
+from devcsms.v201 import SUBPROTOCOL as OCPP201_SUBPROTOCOL
 from devcsms.validation import CALL, CALLERROR, CALLRESULT
 
 _MAX_VALUE_CHARS = 40
@@ -57,15 +59,24 @@ class FramePrinter:
         if frame.message_type == CALLERROR:
             return f"CALLERROR {frame.error_code} {frame.error_description!r} ({frame.action or 'unknown call'})"
         if frame.message_type == CALL:
-            describe = _CALL_SUMMARIES.get(frame.action)
+            is_201 = frame.protocol == OCPP201_SUBPROTOCOL
+            describe = (_CALL_SUMMARIES_201 if is_201 else _CALL_SUMMARIES).get(frame.action)
             if frame.action == "StatusNotification":
-                return self._status_transition(frame.station, payload)
+                return self._status_transition_201(frame.station, payload) if is_201 else (
+                    self._status_transition(frame.station, payload)
+                )
             return describe(payload) if describe else _generic(frame.action or "?", payload)
         if frame.message_type == CALLRESULT:
             if frame.direction == FROM_CP:  # a charge point answering a CSMS call: always interesting
                 return _result(payload) or "(empty result)"
             return _result(payload, skip=("currentTime",))
         return None
+
+    def _status_transition_201(self, station: str, payload: dict) -> str:
+        key, where, status = printing201.status_key_and_text(payload)
+        previous = self._status_by_connector.get((station, key))
+        self._status_by_connector[(station, key)] = status
+        return f"{where}: {previous} → {status}" if previous else f"{where}: {status}"
 
     def _status_transition(self, station: str, payload: dict) -> str:
         connector = payload.get("connectorId")
@@ -124,7 +135,8 @@ def meter_readings(payload: dict) -> dict[str, str]:
         if sample.get("phase"):
             continue
         measurand = sample.get("measurand", "Energy.Active.Import.Register")
-        unit = sample.get("unit")
+        unit_of_measure = sample.get("unitOfMeasure")  # 2.0.1; 1.6 has "unit"
+        unit = unit_of_measure.get("unit") if isinstance(unit_of_measure, dict) else sample.get("unit")
         try:
             value = float(sample.get("value"))
         except (TypeError, ValueError):
@@ -152,6 +164,9 @@ _CALL_SUMMARIES: dict[str | None, Callable[[dict], str]] = {
 }
 
 
+_CALL_SUMMARIES_201 = printing201.call_summaries(meter_readings)
+
+
 def _result(payload: dict, skip: tuple[str, ...] = ()) -> str | None:
     parts = []
     if "transactionId" in payload:
@@ -165,9 +180,16 @@ def _result(payload: dict, skip: tuple[str, ...] = ()) -> str | None:
             parts.append(f"parent={info['parentIdTag']}")
         if info.get("expiryDate"):
             parts.append(f"expires={info['expiryDate']}")
+    if isinstance(payload.get("idTokenInfo"), dict):  # 2.0.1
+        info = payload["idTokenInfo"]
+        parts.append(str(info.get("status")))
+        if isinstance(info.get("groupIdToken"), dict):
+            parts.append(f"group={info['groupIdToken'].get('idToken')}")
+        if info.get("cacheExpiryDateTime"):
+            parts.append(f"expires={info['cacheExpiryDateTime']}")
     if "interval" in payload:
         parts.append(f"interval={payload['interval']}")
-    shown = {"transactionId", "status", "idTagInfo", "interval", *skip}
+    shown = {"transactionId", "status", "idTagInfo", "idTokenInfo", "interval", *skip}
     parts.extend(f"{key}={_shorten(value)}" for key, value in payload.items() if key not in shown)
     return " ".join(parts) or None
 

@@ -3,8 +3,8 @@
 `Recorder.record()` is called synchronously for each frame, in the order frames cross the websocket:
 inbound frames before they are routed, outbound frames just before they are sent. It parses the frame,
 links replies to the CALL they answer (so a CALLRESULT knows its action), checks every frame a charge
-point sent (OCPP-J framing, official 1.6 schemas with `date-time` enforced, ordering rules of
-`conformance`) and appends each problem to `violations`. Waiters (`wait_for_frame`) are woken on every
+point sent (OCPP-J framing, the official schemas of the station's OCPP version with `date-time`
+enforced, ordering rules of `conformance`) and appends each problem to `violations`. Waiters (`wait_for_frame`) are woken on every
 append; nobody polls.
 """
 
@@ -17,14 +17,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from devcsms.conformance import BootSequenceRule
+from devcsms.conformance import FrameRule, rules_for
 from devcsms.errors import DevCsmsError
 from devcsms.validation import (
     CALL,
     CALLERROR,
     CALLRESULT,
-    CHARGE_POINT_ACTIONS,
     MESSAGE_TYPE_NAMES,
+    OCPP16,
+    OcppVersion,
     ParsedFrame,
     parse_frame,
     payload_problems,
@@ -45,7 +46,8 @@ class Frame:
     recorded; `wall_time` the UTC time for humans. For a CALLRESULT or CALLERROR, `action` is the action of
     the CALL it answers and `request_seq` that CALL's `seq` (None when the unique id matches no CALL).
     `payload` is the JSON payload (plain floats) or, for a CALLERROR, its errorDetails. `violations` lists
-    what is wrong with a frame the charge point sent (always empty for frames the CSMS sent).
+    what is wrong with a frame the charge point sent (always empty for frames the CSMS sent). `protocol`
+    is the websocket subprotocol of the connection it crossed ("ocpp1.6" or "ocpp2.0.1").
     """
 
     seq: int
@@ -62,6 +64,7 @@ class Frame:
     error_description: str | None = None
     request_seq: int | None = None
     violations: tuple[str, ...] = field(default=())
+    protocol: str = OCPP16.subprotocol
 
     def __repr__(self) -> str:
         flagged = f" violations={list(self.violations)}" if self.violations else ""
@@ -84,7 +87,8 @@ class Recorder:
     """Append-only record of frames plus the violations found in charge-point frames.
 
     `on_frame` (optional) is called with each new frame after it is recorded, e.g. to print it; it must
-    not raise. `check_boot_sequence` enables the OCPP 1.6 §4.2 ordering rules of `conformance`.
+    not raise. `check_boot_sequence` enables the boot ordering rules of `conformance` (OCPP 1.6 §4.2,
+    2.0.1 B01-B03); the 2.0.1 seqNo rule is always on.
     """
 
     def __init__(
@@ -96,7 +100,8 @@ class Recorder:
         self.frames: list[Frame] = []
         self.violations: list[str] = []
         self._on_frame = on_frame
-        self._boot_rule = BootSequenceRule() if check_boot_sequence else None
+        self._check_boot_sequence = check_boot_sequence
+        self._rules_by_protocol: dict[str, list[FrameRule]] = {}
         # (station, direction of the CALL, unique id) -> the CALL frame, to give replies their action.
         self._open_calls: dict[tuple[str, Direction, str], Frame] = {}
         self._changed = asyncio.Event()
@@ -110,14 +115,14 @@ class Recorder:
         self.violations.append(f"{station}: {text}")
         self._notify()
 
-    def record(self, direction: Direction, station: str, raw: str | bytes) -> Frame:
-        """Parse, link, check and append one frame; return it. Never raises on bad frames."""
+    def record(self, direction: Direction, station: str, raw: str | bytes, version: OcppVersion = OCPP16) -> Frame:
+        """Parse, link, check (as `version`) and append one frame; return it. Never raises on bad frames."""
         problems: list[str] = []  # only frames from a charge point are judged
         if isinstance(raw, bytes):
             if direction == FROM_CP:
                 problems.append("binary websocket frame (OCPP-J uses text frames)")
             raw = raw.decode("utf-8", errors="replace")
-        parsed = parse_frame(raw)
+        parsed = parse_frame(raw, version)
         if direction == FROM_CP:
             problems.extend(parsed.problems)
 
@@ -128,7 +133,7 @@ class Recorder:
             action = request.action if request is not None else None
 
         if direction == FROM_CP and parsed.message_type is not None:
-            problems.extend(self._payload_problems(parsed, action, request))
+            problems.extend(self._payload_problems(parsed, action, request, version))
 
         frame = Frame(
             seq=len(self.frames),
@@ -145,9 +150,10 @@ class Recorder:
             error_description=parsed.error_description,
             request_seq=request.seq if request is not None else None,
             violations=(),
+            protocol=version.subprotocol,
         )
-        if self._boot_rule is not None:
-            problems.extend(self._boot_rule.observe(frame))
+        for rule in self._rules(version.subprotocol):
+            problems.extend(rule.observe(frame))
         if problems:
             frame = replace(frame, violations=tuple(problems))
             label = f"{station} {ARROWS[direction]} {frame.action or '?'} {frame.type_name}"
@@ -162,19 +168,28 @@ class Recorder:
         self._notify()
         return frame
 
-    def _payload_problems(self, parsed: ParsedFrame, action: str | None, request: Frame | None) -> list[str]:
+    def _rules(self, subprotocol: str) -> list[FrameRule]:
+        if subprotocol not in self._rules_by_protocol:
+            self._rules_by_protocol[subprotocol] = rules_for(
+                subprotocol, check_boot_sequence=self._check_boot_sequence
+            )
+        return self._rules_by_protocol[subprotocol]
+
+    def _payload_problems(
+        self, parsed: ParsedFrame, action: str | None, request: Frame | None, version: OcppVersion
+    ) -> list[str]:
         if parsed.message_type == CALL:
             if parsed.action is None or not isinstance(parsed.payload, dict):
                 return []  # already reported as a framing problem
-            if parsed.action not in CHARGE_POINT_ACTIONS:
-                return [f"{parsed.action} is not a request a 1.6 charge point sends"]
-            return payload_problems(CALL, parsed.action, parsed.payload_for_schema)
+            if parsed.action not in version.charge_point_actions:
+                return [f"{parsed.action} is not a request a {version.label} charge point sends"]
+            return payload_problems(CALL, parsed.action, parsed.payload_for_schema, version)
         if parsed.message_type == CALLRESULT:
             if request is None:
                 return [f"CALLRESULT answers no open CSMS CALL (unique id {parsed.unique_id!r})"]
-            if not isinstance(parsed.payload, dict):
+            if not isinstance(parsed.payload, dict) or action is None:
                 return []
-            return payload_problems(CALLRESULT, action, parsed.payload_for_schema)
+            return payload_problems(CALLRESULT, action, parsed.payload_for_schema, version)
         return []  # a CALLERROR's framing and code are checked by parse_frame
 
     def _notify(self) -> None:

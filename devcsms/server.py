@@ -1,4 +1,4 @@
-"""DevCsms: an OCPP 1.6J central system for development and integration tests.
+"""DevCsms: an OCPP 1.6J and 2.0.1 central system for development and integration tests.
 
     async with DevCsms(first_transaction_id=5001) as csms:          # 127.0.0.1, a free port
         agent = start_agent(csms_url=csms.url)                       # ws://127.0.0.1:PORT/ocpp
@@ -10,8 +10,9 @@
         ...
         assert csms.violations == []
 
-Each websocket connection gets a `StationSession` (the `ocpp` library's ChargePoint with @on handlers);
-the station identity is the last path segment of the URL. Every frame in both directions is recorded and
+Each websocket connection gets a `StationSession` speaking the subprotocol the station chose ("ocpp1.6" or
+"ocpp2.0.1": the first one it offers that we speak; see `devcsms.dialects`); the station identity is the
+last path segment of the URL. Every frame in both directions is recorded and
 every frame a charge point sends is checked (see `recording`). Test helpers wait on events, never poll.
 """
 
@@ -22,17 +23,21 @@ import itertools
 import logging
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from devcsms.dialects import SUBPROTOCOLS, dialect_for
 
 from devcsms.handshake import (
     ConnectionRecord,
     RefusedHandshake,
     basic_credentials_problem,
+    first_spoken,
     remote_address_text,
     station_identity,
 )
@@ -41,18 +46,18 @@ from devcsms.printing import FramePrinter
 from devcsms.recording import FROM_CP, TO_CP, Direction, Frame, Recorder
 from devcsms.scripting import Responder, ScriptBook
 from devcsms.station import CallErrorReceived, StationNotConnected, StationSession, request_action_and_payload
-from devcsms.transactions import TransactionView, build_transactions
+from devcsms.transactions import TransactionEventsView, TransactionView, build_transactions
 from devcsms.validation import CALLERROR, CALLRESULT
 
 logger = logging.getLogger(__name__)
-
-OCPP16_SUBPROTOCOL = "ocpp1.6"
 
 __all__ = ["DevCsms", "ConnectionRecord", "RefusedHandshake", "CallErrorReceived", "StationNotConnected"]
 
 
 class DevCsms:
-    """OCPP 1.6J development CSMS; use as `async with DevCsms(...) as csms:`.
+    """OCPP 1.6J / 2.0.1 development CSMS; use as `async with DevCsms(...) as csms:`.
+
+    It offers both subprotocols; each connection speaks the one its station chose.
 
     Arguments (all keyword except host/port):
       host, port            where to listen; port 0 picks a free port (see `.port`, `.url`).
@@ -67,8 +72,11 @@ class DevCsms:
                             credentials (username = identity) is refused with 401.
       ssl_context           serve wss:// with this server-side TLS context.
       printer               callable receiving one readable line per message (None: silent).
-      check_boot_sequence   record OCPP 1.6 §4.2 ordering violations (requests while Pending/Rejected…).
+      check_boot_sequence   record boot ordering violations (requests while Pending/Rejected…; OCPP 1.6
+                            §4.2, 2.0.1 B01-B03).
       ping_interval_s       websocket keepalive pings from the CSMS (None: never ping).
+      subprotocols          the OCPP versions offered (default both, "ocpp1.6" and "ocpp2.0.1"); e.g.
+                            ("ocpp1.6",) to see a charge point fall back. ValueError for others.
 
     Failure modes: `__aenter__` raises OSError when the port cannot be bound. Helpers raise WaitTimeout
     (a TimeoutError) with a description of what was recorded meanwhile.
@@ -90,7 +98,12 @@ class DevCsms:
         printer: Callable[[str], None] | None = None,
         check_boot_sequence: bool = True,
         ping_interval_s: float | None = 20.0,
+        subprotocols: Sequence[str] = SUBPROTOCOLS,
     ) -> None:
+        unknown = [name for name in subprotocols if name not in SUBPROTOCOLS]
+        if unknown or not subprotocols:
+            raise ValueError(f"subprotocols must be some of {SUBPROTOCOLS}, got {list(subprotocols)}")
+        self.subprotocols = tuple(subprotocols)
         self.host = host
         self.requested_port = port
         self.first_transaction_id = first_transaction_id
@@ -136,7 +149,8 @@ class DevCsms:
             self._serve_connection,
             self.host,
             self.port if self.port is not None else self.requested_port,
-            subprotocols=[OCPP16_SUBPROTOCOL],
+            subprotocols=[Subprotocol(name) for name in self.subprotocols],
+            select_subprotocol=lambda _, offered: Subprotocol(first_spoken(offered, self.subprotocols)),
             process_request=self._check_handshake,
             ssl=self._ssl_context,
             ping_interval=self._ping_interval_s,
@@ -198,6 +212,7 @@ class DevCsms:
             scripts=self._scripts,
             policies=self,
             transaction_ids=self._transaction_ids,
+            dialect=dialect_for(connection.subprotocol),
         )
         # The newest connection of a station wins; an older one keeps being recorded until it dies.
         self._sessions.setdefault(station, []).append(session)
@@ -369,8 +384,10 @@ class DevCsms:
         )
 
     @property
-    def transactions(self) -> dict[int, TransactionView]:
-        """transactionId → TransactionView (start, stops, meter values), rebuilt from the record."""
+    def transactions(self) -> dict[int | str, TransactionView | TransactionEventsView]:
+        """transactionId → view, rebuilt from the record: for 1.6 stations the integer id the CSMS handed
+        out → TransactionView (start, stops, meter values); for 2.0.1 stations the station's string id →
+        TransactionEventsView (its TransactionEvents)."""
         return build_transactions(self._recorder.frames)
 
     # ------------------------------------------------------------------ CSMS-initiated traffic
@@ -385,14 +402,20 @@ class DevCsms:
     ) -> dict:
         """Send a CSMS-initiated CALL and return the charge point's CALLRESULT payload (camelCase dict).
 
-        `request` is an `ocpp.v16.call.*` dataclass (e.g. `call.Reset(type="Soft")`) or a tuple
-        `(action, camelCase payload dict)`. With `validate` the request must satisfy the 1.6 schema
-        (ValueError otherwise, nothing sent); the reply is checked like every charge-point frame.
+        `request` is an `ocpp.v16.call.*` dataclass (e.g. `call.Reset(type="Soft")`) for a 1.6 station,
+        an `ocpp.v201.call.*` one for a 2.0.1 station (ValueError for the other version's), or a tuple
+        `(action, camelCase payload dict)`. With `validate` the request must satisfy the schema of the
+        station's version (ValueError otherwise, nothing sent); the reply is checked like every
+        charge-point frame.
         Raises CallErrorReceived (`.code`) on a CALLERROR, TimeoutError after `timeout_s`,
         StationNotConnected if the station is not (or no longer) connected.
         """
+        session = self._session(station_id)
+        package = type(request).__module__.rpartition(".")[0]
+        if package.startswith("ocpp.v") and package != session.dialect.calls_package:
+            raise ValueError(f"{station_id} speaks {session.dialect.subprotocol}: use {session.dialect.calls_package}.call")
         action, payload = request_action_and_payload(request)
-        return await self._session(station_id).call_action(action, payload, timeout_s=timeout_s, validate=validate)
+        return await session.call_action(action, payload, timeout_s=timeout_s, validate=validate)
 
     async def send_raw(self, station_id: str, text: str) -> Frame:
         """Send `text` unchecked as one websocket text frame; return its recorded Frame (whose

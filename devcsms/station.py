@@ -1,14 +1,17 @@
-"""One charge point's websocket session: the `ocpp` library's ChargePoint with recording and scripting.
+"""One charge point's websocket session: recording, scripting and the version's default answers.
 
 Frame flow (all on one event loop, every task owned by `StationSession.run`'s TaskGroup):
 
-    websocket.recv() ─► record (checks) ─┬─ CALL ───────────► queue ─► answerer task: script or @on handler
+    websocket.recv() ─► record (checks) ─┬─ CALL ───────────► queue ─► answerer task: script, refusal
+                                         │                                  or the router's @on handler
                                          └─ CALLRESULT/ERROR ─► the pending `call_action` future
     every outbound frame ─► `_send` ─► record ─► websocket.send()
 
 CP requests are answered one at a time, in arrival order, by the answerer task, so a scripted Delay holds
 back later requests (as a slow CSMS would) while replies to CSMS calls keep flowing through the receiver.
-The library's own `start()` loop and response queue are not used.
+The router is the `ocpp` library's ChargePoint of the negotiated version (`devcsms.dialects`); its own
+`start()` loop and response queue are not used. For 2.0.1 the session decides the CALLERROR of an invalid
+frame itself (`devcsms.v201.refusal`), malformed frames included, before the library sees it.
 """
 
 from __future__ import annotations
@@ -20,20 +23,19 @@ import itertools
 import json
 import logging
 import uuid
-from typing import Any, Protocol
+from typing import Any
 
 from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
-from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call_result
-from ocpp.v16.enums import Action
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from devcsms.dialects import OCPP16_DIALECT, Dialect
 from devcsms.errors import DevCsmsError
-from devcsms.policy import AuthorizationPolicy, BootPolicy, rfc3339_utc
 from devcsms.recording import FROM_CP, TO_CP, Frame, Recorder
+from devcsms.routing import Policies, Router
 from devcsms.scripting import CallError, Delay, Disconnect, NoAnswer, Reply, Responder, ScriptBook
-from devcsms.validation import CALL, CALLERROR, CALLRESULT, payload_problems
+from devcsms.v201 import Refusal
+from devcsms.validation import CALL, CALLERROR, CALLRESULT, OcppVersion, payload_problems
 
 LIBRARY_LOGGER = logging.getLogger("devcsms.library")
 
@@ -53,15 +55,11 @@ class StationNotConnected(DevCsmsError):
     """No open websocket for that station (never connected, or it disconnected while a call was pending)."""
 
 
-class Policies(Protocol):
-    """Where a session reads the current answers (DevCsms itself): attributes tests may even replace."""
-
-    boot: BootPolicy
-    authorization: AuthorizationPolicy
+__all__ = ["CallErrorReceived", "Policies", "StationNotConnected", "StationSession", "request_action_and_payload"]
 
 
-class StationSession(ChargePoint):
-    """The CSMS side of one websocket connection of station `id`.
+class StationSession:
+    """The CSMS side of one websocket connection of station `id`, speaking `dialect` (default 1.6).
 
     Obligations: `run()` must be awaited by exactly one owner (the connection handler); it returns when the
     websocket closes. Policies, scripts and the transaction id counter are shared with DevCsms and read at
@@ -77,13 +75,17 @@ class StationSession(ChargePoint):
         scripts: ScriptBook,
         policies: Policies,
         transaction_ids: itertools.count,
+        dialect: Dialect = OCPP16_DIALECT,
     ) -> None:
-        super().__init__(station_id, connection, logger=LIBRARY_LOGGER)
+        self.id = station_id
         self.connection = connection
+        self.dialect = dialect
         self._recorder = recorder
         self._scripts = scripts
-        self._policies = policies
-        self._transaction_ids = transaction_ids
+        self._router: Router = dialect.handlers(
+            station_id, self, policies=policies, transaction_ids=transaction_ids, logger=LIBRARY_LOGGER
+        )
+        self._registration: str | None = None  # the status of the last BootNotification answer sent
         self._requests: asyncio.Queue[tuple[Frame, str]] = asyncio.Queue()
         self._pending_replies: dict[str, asyncio.Future[Frame]] = {}
         self._csms_call_lock = asyncio.Lock()
@@ -111,8 +113,8 @@ class StationSession(ChargePoint):
                 raw = await self.connection.recv()
             except ConnectionClosed:
                 return
-            frame = self._recorder.record(FROM_CP, self.id, raw)
-            if frame.message_type == CALL:
+            frame = self._recorder.record(FROM_CP, self.id, raw, self.version)
+            if frame.message_type == CALL or (frame.message_type is None and self.dialect.refusal is not None):
                 self._requests.put_nowait((frame, frame.raw))
             elif frame.message_type in (CALLRESULT, CALLERROR) and frame.unique_id is not None:
                 future = self._pending_replies.get(frame.unique_id)
@@ -123,7 +125,8 @@ class StationSession(ChargePoint):
         try:
             while True:
                 request, raw = await self._requests.get()
-                responder = self._scripts.take(request.action, self.id) if request.action else None
+                action = request.action if request.message_type == CALL else None
+                responder = self._scripts.take(action, self.id) if action else None
                 try:
                     await self._answer(request, raw, responder)
                 except ConnectionClosed:
@@ -153,16 +156,45 @@ class StationSession(ChargePoint):
             await self.connection.close(responder.code, responder.reason)
 
     async def _answer_by_default(self, request: Frame, raw: str) -> None:
-        """Let the library route the CALL to an @on handler (it validates, answers or sends a CALLERROR)."""
+        """Refuse the frame when the dialect says so; otherwise let the library route the CALL to an @on
+        handler (it validates, answers or sends a CALLERROR)."""
+        refusal = self._refusal(request, raw)
+        if refusal is not None:
+            await self._send(_compact_json(refusal.frame()))
+            return
         self._default_answer_for = request
         try:
-            await self.route_message(raw)
+            await self._router.route_message(raw)
         finally:
             self._default_answer_for = None
 
+    def _refusal(self, request: Frame, raw: str) -> Refusal | None:
+        if self.dialect.refusal is None:
+            return None
+        refusal = self.dialect.refusal(raw, self._router.route_map)
+        if (
+            refusal is None
+            and self.dialect.refuses_while_rejected
+            and self._registration == "Rejected"
+            and request.action != "BootNotification"
+            and request.unique_id is not None
+        ):
+            refusal = Refusal(request.unique_id, "SecurityError", "the BootNotification was Rejected (B03.FR.04)")
+        return refusal
+
+    @property
+    def version(self) -> OcppVersion:
+        return self.dialect.version
+
+    async def send(self, message: str) -> None:
+        """FrameSender for the router: record `message`, then send it."""
+        await self._send(message)
+
     async def _send(self, message: str) -> None:
         """Every outbound frame passes here (library replies, scripted replies, CSMS calls, raw frames)."""
-        frame = self._recorder.record(TO_CP, self.id, message)
+        frame = self._recorder.record(TO_CP, self.id, message, self.version)
+        if frame.message_type == CALLRESULT and frame.action == "BootNotification" and isinstance(frame.payload, dict):
+            self._registration = frame.payload.get("status")
         request = self._default_answer_for
         if (
             request is not None
@@ -186,13 +218,15 @@ class StationSession(ChargePoint):
 
         One CSMS call is outstanding per station at a time (OCPP-J §4.1.1): concurrent callers queue, and
         `timeout_s` covers the queueing too. Raises ValueError when `validate` and the payload breaks the
-        1.6 schema (nothing is sent), CallErrorReceived on a CALLERROR, TimeoutError when no answer comes,
-        StationNotConnected when the websocket closes first.
+        schema of the station's version (nothing is sent), CallErrorReceived on a CALLERROR, TimeoutError
+        when no answer comes, StationNotConnected when the websocket closes first.
         """
         if validate:
-            problems = await asyncio.to_thread(_request_problems, action, payload)
+            problems = await asyncio.to_thread(_request_problems, action, payload, self.version)
             if problems:
-                raise ValueError(f"{action} payload breaks the OCPP 1.6 schema: {'; '.join(problems)}")
+                raise ValueError(
+                    f"{action} payload breaks the OCPP {self.version.label} schema: {'; '.join(problems)}"
+                )
         async with asyncio.timeout(timeout_s):
             async with self._csms_call_lock:
                 if self._closed:
@@ -218,74 +252,10 @@ class StationSession(ChargePoint):
         except ConnectionClosed as error:
             raise StationNotConnected(f"{self.id} disconnected: {error}") from error
 
-    # ------------------------------------------------------------------ default answers (@on handlers)
 
-    @on(Action.boot_notification)
-    def _on_boot_notification(self, charge_point_vendor: str, charge_point_model: str, **_: Any):
-        return call_result.BootNotification(
-            current_time=rfc3339_utc(), interval=self._policies.boot.interval_s, status=self._policies.boot.status
-        )
-
-    @on(Action.heartbeat)
-    def _on_heartbeat(self, **_: Any):
-        return call_result.Heartbeat(current_time=rfc3339_utc())
-
-    @on(Action.authorize)
-    def _on_authorize(self, id_tag: str, **_: Any):
-        return call_result.Authorize(id_tag_info=self._policies.authorization.id_tag_info(id_tag))
-
-    @on(Action.start_transaction)
-    def _on_start_transaction(self, id_tag: str, **_: Any):
-        # A transaction id is assigned whatever the authorization: the charge point decides what to do.
-        return call_result.StartTransaction(
-            transaction_id=next(self._transaction_ids), id_tag_info=self._policies.authorization.id_tag_info(id_tag)
-        )
-
-    @on(Action.stop_transaction)
-    def _on_stop_transaction(self, id_tag: str | None = None, **_: Any):
-        info = self._policies.authorization.id_tag_info(id_tag) if id_tag is not None else None
-        return call_result.StopTransaction(id_tag_info=info)
-
-    @on(Action.status_notification)
-    def _on_status_notification(self, **_: Any):
-        return call_result.StatusNotification()
-
-    @on(Action.meter_values)
-    def _on_meter_values(self, **_: Any):
-        return call_result.MeterValues()
-
-    @on(Action.data_transfer)
-    def _on_data_transfer(self, **_: Any):
-        return call_result.DataTransfer(status="UnknownVendorId")
-
-    @on(Action.diagnostics_status_notification)
-    def _on_diagnostics_status_notification(self, **_: Any):
-        return call_result.DiagnosticsStatusNotification()
-
-    @on(Action.firmware_status_notification)
-    def _on_firmware_status_notification(self, **_: Any):
-        return call_result.FirmwareStatusNotification()
-
-    @on(Action.security_event_notification)
-    def _on_security_event_notification(self, **_: Any):
-        return call_result.SecurityEventNotification()
-
-    @on(Action.signed_firmware_status_notification)
-    def _on_signed_firmware_status_notification(self, **_: Any):
-        return call_result.SignedFirmwareStatusNotification()
-
-    @on(Action.log_status_notification)
-    def _on_log_status_notification(self, **_: Any):
-        return call_result.LogStatusNotification()
-
-    @on(Action.sign_certificate)
-    def _on_sign_certificate(self, **_: Any):
-        return call_result.SignCertificate(status="Rejected")  # the dev CSMS has no certificate authority
-
-
-def _request_problems(action: str, payload: dict) -> list[str]:
+def _request_problems(action: str, payload: dict, version: OcppVersion) -> list[str]:
     payload_for_schema = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
-    return payload_problems(CALL, action, payload_for_schema)
+    return payload_problems(CALL, action, payload_for_schema, version)
 
 
 def _compact_json(message: list) -> str:
@@ -293,10 +263,11 @@ def _compact_json(message: list) -> str:
 
 
 def request_action_and_payload(request: Any) -> tuple[str, dict]:
-    """(action, camelCase payload) from an `ocpp.v16.call.*` dataclass or an `(action, dict)` tuple."""
+    """(action, camelCase payload) from an `ocpp.v16.call.*` / `ocpp.v201.call.*` dataclass or an
+    `(action, dict)` tuple."""
     if dataclasses.is_dataclass(request) and not isinstance(request, type):
         payload = snake_to_camel_case(remove_nones(serialize_as_dict(request)))
         return type(request).__name__, payload
     if isinstance(request, tuple) and len(request) == 2 and isinstance(request[0], str):
         return request[0], request[1]
-    raise TypeError(f"expected an ocpp.v16.call dataclass or (action, payload), got {request!r}")
+    raise TypeError(f"expected an ocpp.v16/v201 call dataclass or (action, payload), got {request!r}")

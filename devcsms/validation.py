@@ -1,11 +1,12 @@
-"""Strict checks of OCPP-J 1.6 frames: framing, official JSON schemas, RFC 3339 timestamps.
+"""Strict checks of OCPP-J frames (1.6 and 2.0.1): framing, official JSON schemas, RFC 3339 timestamps.
 
 The `ocpp` library validates payloads too, but without a FormatChecker (so `format: date-time` is never
 enforced) and it answers an invalid inbound CALL with a CALLERROR that is only logged. The development CSMS
 runs this module on every frame a charge point sends so that tests can assert `csms.violations == []`.
 
 Everything here is pure (no I/O, no asyncio); functions return lists of readable problems, empty when
-the frame is fine.
+the frame is fine. What differs between versions (schema files and draft, error codes, the requests a
+charge point may send) is an `OcppVersion`; `OCPP16` is the default everywhere, `devcsms.v201` has 2.0.1.
 """
 
 from __future__ import annotations
@@ -68,6 +69,43 @@ CHARGE_POINT_ACTIONS = frozenset(
 
 SCHEMA_DIR = Path(ocpp.v16.__file__).parent / "schemas"
 
+
+@dataclass(frozen=True)
+class OcppVersion:
+    """What the frame checks need to know about one OCPP version.
+
+    `subprotocol` is the websocket subprotocol ("ocpp1.6"); `label` the version for messages ("1.6").
+    Schemas are `schema_dir/<Action><request_suffix>.json` and `<Action>Response.json`, validated with
+    `validator_class` (the draft the files declare). `error_codes` are the CALLERROR codes of its OCPP-J
+    (`error_codes_section` cites them); `charge_point_actions` the requests a charge point may send.
+    """
+
+    subprotocol: str
+    label: str
+    schema_dir: Path
+    request_suffix: str
+    validator_class: type
+    error_codes: frozenset[str]
+    error_codes_section: str
+    charge_point_actions: frozenset[str]
+    error_description_max_chars: int | None = None
+    forbids_empty_fields: bool = False  # 2.0.1 [J201] §4.1.5: omit an empty optional field, never {} or []
+
+    def schema_name(self, message_type: int, action: str) -> str:
+        return f"{action}{self.request_suffix}" if message_type == CALL else f"{action}Response"
+
+
+OCPP16 = OcppVersion(
+    subprotocol="ocpp1.6",
+    label="1.6",
+    schema_dir=SCHEMA_DIR,
+    request_suffix="",
+    validator_class=jsonschema.Draft4Validator,
+    error_codes=OCPP16_ERROR_CODES,
+    error_codes_section="§4.2.3",
+    charge_point_actions=CHARGE_POINT_ACTIONS,
+)
+
 _RFC3339_DATE_TIME = re.compile(
     r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[Tt]"
     r"(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(?:\.\d+)?"
@@ -114,30 +152,65 @@ FORMAT_CHECKER = _build_format_checker()
 
 
 @lru_cache(maxsize=None)
-def _validator(schema_name: str) -> jsonschema.Draft4Validator | None:
-    path = SCHEMA_DIR / f"{schema_name}.json"
+def _validator(version: OcppVersion, schema_name: str) -> Any:
+    path = version.schema_dir / f"{schema_name}.json"
     if not path.is_file():
         return None
     # Decimal floats: three 1.6 schemas use multipleOf 0.1, which binary floats fail (21.4 → 21.399…).
+    # utf-8-sig: the 2.0.1 schema files start with a byte order mark.
     schema = json.loads(path.read_text(encoding="utf-8-sig"), parse_float=decimal.Decimal)
-    return jsonschema.Draft4Validator(schema, format_checker=FORMAT_CHECKER)
+    return version.validator_class(schema, format_checker=FORMAT_CHECKER)
 
 
-def payload_problems(message_type: int, action: str, payload_for_schema: Any) -> list[str]:
-    """Check a CALL payload (schema `<Action>`) or a CALLRESULT payload (schema `<Action>Response`).
+def schema_errors(
+    message_type: int, action: str, payload_for_schema: Any, version: OcppVersion = OCPP16
+) -> list[jsonschema.ValidationError] | None:
+    """The jsonschema errors of a CALL or CALLRESULT payload, sorted by path; None when there is no schema."""
+    validator = _validator(version, version.schema_name(message_type, action))
+    if validator is None:
+        return None
+    return sorted(validator.iter_errors(payload_for_schema), key=lambda e: [str(p) for p in e.absolute_path])
+
+
+def describe_schema_error(error: jsonschema.ValidationError) -> str:
+    """ "path: message", the line a violation shows."""
+    location = "/".join(str(part) for part in error.absolute_path) or "(payload)"
+    return f"{location}: {error.message}"
+
+
+def payload_problems(
+    message_type: int, action: str, payload_for_schema: Any, version: OcppVersion = OCPP16
+) -> list[str]:
+    """Check a CALL payload (schema `<Action>`, 2.0.1: `<Action>Request`) or a CALLRESULT payload
+    (schema `<Action>Response`) against the official schemas of `version`.
 
     `payload_for_schema` must have been parsed with `parse_float=decimal.Decimal` (see `parse_frame`).
     Returns one readable line per schema error ("path: message"), or a single line when no schema exists.
     """
-    schema_name = action if message_type == CALL else f"{action}Response"
-    validator = _validator(schema_name)
-    if validator is None:
-        return [f"no OCPP 1.6 schema for {schema_name}"]
-    problems = []
-    for error in sorted(validator.iter_errors(payload_for_schema), key=lambda e: list(e.absolute_path)):
-        location = "/".join(str(part) for part in error.absolute_path) or "(payload)"
-        problems.append(f"{location}: {error.message}")
+    errors = schema_errors(message_type, action, payload_for_schema, version)
+    if errors is None:
+        return [f"no OCPP {version.label} schema for {version.schema_name(message_type, action)}"]
+    problems = [describe_schema_error(error) for error in errors]
+    if version.forbids_empty_fields:
+        problems.extend(
+            f"{path}: empty {kind} (OCPP-J {version.label} §4.1.5: omit an empty optional field)"
+            for path, kind in empty_fields(payload_for_schema)
+        )
     return problems
+
+
+def empty_fields(payload: Any, path: str = "") -> list[tuple[str, str]]:
+    """(path, "object"/"array") of every field below the payload whose value is {} or [] (the payload
+    itself may be {}, e.g. a Heartbeat)."""
+    found: list[tuple[str, str]] = []
+    children = payload.items() if isinstance(payload, dict) else enumerate(payload) if isinstance(payload, list) else ()
+    for key, value in children:
+        child_path = f"{path}/{key}" if path else str(key)
+        if isinstance(value, (dict, list)) and not value:
+            found.append((child_path, "object" if isinstance(value, dict) else "array"))
+        else:
+            found.extend(empty_fields(value, child_path))
+    return found
 
 
 @dataclass(frozen=True)
@@ -160,15 +233,21 @@ class ParsedFrame:
     problems: tuple[str, ...]
 
 
-def parse_frame(text: str) -> ParsedFrame:
-    """Parse `text` as an OCPP-J 1.6 message (OCPP-J §4) and list what is wrong with its framing.
+def reject_non_json_constant(name: str) -> Any:
+    """`parse_constant` for json.loads: NaN, Infinity and -Infinity are Python's extension, not JSON
+    (RFC 8259 §6); a frame carrying one is not JSON. Raises ValueError."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def parse_frame(text: str, version: OcppVersion = OCPP16) -> ParsedFrame:
+    """Parse `text` as an OCPP-J message of `version` (OCPP-J §4) and list what is wrong with its framing.
 
     Never raises: a frame that is not JSON, not an array, has the wrong number of elements or wrongly
     typed elements comes back with `problems` filled in and as much structure as could be recovered.
     """
     try:
-        decoded = json.loads(text)
-        decoded_for_schema = json.loads(text, parse_float=decimal.Decimal)
+        decoded = json.loads(text, parse_constant=reject_non_json_constant)
+        decoded_for_schema = json.loads(text, parse_float=decimal.Decimal, parse_constant=reject_non_json_constant)
     except (ValueError, RecursionError) as error:
         return ParsedFrame(None, None, None, None, None, None, None, (f"not JSON: {error}",))
     if not isinstance(decoded, list) or not decoded:
@@ -176,7 +255,7 @@ def parse_frame(text: str) -> ParsedFrame:
 
     problems: list[str] = []
     message_type = decoded[0]
-    if isinstance(message_type, bool) or message_type not in MESSAGE_TYPE_NAMES:
+    if type(message_type) is not int or message_type not in MESSAGE_TYPE_NAMES:  # not bool, not a list (unhashable)
         return ParsedFrame(
             None, None, None, None, None, None, None, (f"unknown MessageTypeId {message_type!r}",)
         )
@@ -213,13 +292,18 @@ def parse_frame(text: str) -> ParsedFrame:
         if not isinstance(error_code, str):
             problems.append(f"ErrorCode must be a string, got {error_code!r}")
             error_code = None
-        elif error_code not in OCPP16_ERROR_CODES:
+        elif error_code not in version.error_codes:
             problems.append(
-                f"ErrorCode {error_code!r} is not an OCPP-J 1.6 code (§4.2.3: {', '.join(sorted(OCPP16_ERROR_CODES))})"
+                f"ErrorCode {error_code!r} is not an OCPP-J {version.label} code "
+                f"({version.error_codes_section}: {', '.join(sorted(version.error_codes))})"
             )
         if not isinstance(error_description, str):
             problems.append(f"ErrorDescription must be a string, got {error_description!r}")
             error_description = None
+        elif version.error_description_max_chars is not None and (
+            len(error_description) > version.error_description_max_chars
+        ):
+            problems.append(f"ErrorDescription longer than {version.error_description_max_chars} characters")
     if not isinstance(payload, dict) and len(decoded) == expected_length:
         part = "ErrorDetails" if message_type == CALLERROR else "Payload"
         problems.append(f"{part} must be a JSON object, got {payload!r}")

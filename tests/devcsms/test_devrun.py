@@ -10,7 +10,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+import tomllib
 import websockets
+
+from devcsms.devrun import LaunchError, with_protocol
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -29,8 +32,13 @@ if mode == "stubborn":
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 else:
     signal.signal(signal.SIGINT, lambda number, frame: interrupted.set())
-with connect(config["ocpp"]["csms_url"] + "/" + config["station"]["id"], subprotocols=["ocpp1.6"]) as websocket:
-    websocket.send(json.dumps([2, "boot-1", "BootNotification", {"chargePointVendor": "Borne", "chargePointModel": "Stand-in"}]))
+protocol = config["ocpp"].get("protocol", "ocpp1.6")
+if protocol == "ocpp2.0.1":
+    boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "Borne", "model": "Stand-in"}}
+else:
+    boot = {"chargePointVendor": "Borne", "chargePointModel": "Stand-in"}
+with connect(config["ocpp"]["csms_url"] + "/" + config["station"]["id"], subprotocols=[protocol]) as websocket:
+    websocket.send(json.dumps([2, "boot-1", "BootNotification", boot]))
     websocket.recv()
     print("stand-in agent: booted", flush=True)
     if mode == "exit":
@@ -60,10 +68,13 @@ def site(tmp_path: Path):
 
 
 @asynccontextmanager
-async def running_devrun(site, mode: str, *extra: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    """devrun with the stand-in agent in `mode`; whatever the test does, nothing it started outlives it."""
+async def running_devrun(
+    site, mode: str, *extra: str, agent_config: str | None = None
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """devrun with the stand-in agent in `mode`, reading `agent_config` (default: the site config; "{config}"
+    lets devrun name the config it chose); whatever the test does, nothing it started outlives it."""
     work_directory, config, _ = site
-    agent_command = f"{sys.executable} {work_directory / 'agent.py'} {config} {mode}"
+    agent_command = f"{sys.executable} {work_directory / 'agent.py'} {agent_config or config} {mode}"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "devcsms.devrun", "--config", str(config), "--agent-cmd", agent_command, *extra,
         cwd=work_directory,
@@ -193,3 +204,69 @@ async def test_unreadable_config_exits_two(tmp_path):
         _, errors = await process.communicate()
     assert process.returncode == 2
     assert "cannot read" in errors.decode()
+
+
+async def test_ocpp_2_0_1_runs_the_agent_on_a_site_config_saying_so_beside_the_original(site):
+    work_directory, config, port = site
+    original = config.read_text()
+    seen: list[str] = []
+    async with running_devrun(site, "wait", "--ocpp", "2.0.1", agent_config="{config}") as process:
+        async with asyncio.timeout(20):
+            await read_until(process, seen, "stand-in agent: booted", "CP-DEV ← Accepted")
+        os.killpg(process.pid, signal.SIGINT)
+        errors = await finish(process, seen)
+    assert process.returncode == 0, errors
+    output = "\n".join(seen)
+    derived = work_directory / ".site.ocpp2.0.1.toml"
+    assert f"devrun: OCPP 2.0.1: the agent runs on {derived}" in output
+    assert "(ocpp2.0.1)" in output  # the CSMS's connected line names the negotiated subprotocol
+    assert "CP-DEV → BootNotification vendor=Borne model=Stand-in reason=PowerUp" in output
+    assert tomllib.loads(derived.read_text())["ocpp"]["protocol"] == "ocpp2.0.1"
+    assert config.read_text() == original
+    assert port_is_free(port)
+
+
+async def test_the_site_s_own_protocol_needs_no_second_config(site):
+    work_directory, _, _ = site
+    seen: list[str] = []
+    async with running_devrun(site, "exit", "--ocpp", "1.6", agent_config="{config}") as process:
+        errors = await finish(process, seen)
+    assert process.returncode == 3, errors
+    assert "CP-DEV → BootNotification vendor=Borne model=Stand-in" in "\n".join(seen)
+    assert not list(work_directory.glob(".site.*.toml"))
+
+
+def test_with_protocol_rewrites_only_the_ocpp_table_s_protocol():
+    text = (
+        '# comment\n[station]\nprotocol = "keep"\n\n[ocpp]  # the link\ncsms_url = "ws://x/ocpp"\n'
+        'protocol = "ocpp1.6"   # was\n\n[ocpp.defaults]\nHeartbeatInterval = 60\n'
+    )
+    rewritten = with_protocol(text, "ocpp2.0.1")
+    values = tomllib.loads(rewritten)
+    assert values["ocpp"] == {"csms_url": "ws://x/ocpp", "protocol": "ocpp2.0.1", "defaults": {"HeartbeatInterval": 60}}
+    assert values["station"] == {"protocol": "keep"}
+    assert rewritten.startswith("# comment\n")
+
+    without = '[ocpp]\ncsms_url = "ws://x/ocpp"\n[board]\nconfig = "b.toml"\n'
+    assert tomllib.loads(with_protocol(without, "ocpp2.0.1"))["ocpp"]["protocol"] == "ocpp2.0.1"
+    with pytest.raises(LaunchError, match=r"no \[ocpp\] table"):
+        with_protocol('[station]\nid = "X"\n', "ocpp2.0.1")
+    with pytest.raises(LaunchError, match="protocol"):
+        with_protocol('[ocpp]\nprotocol = [\n  "ocpp1.6",\n]\n', "ocpp2.0.1")
+
+
+async def test_an_agent_that_cannot_be_started_is_one_line_and_exit_one_not_a_traceback(site):
+    work_directory, config, port = site
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "devcsms.devrun", "--config", str(config),
+        "--agent-cmd", str(work_directory / "no-such-agent"), "--log-dir", str(work_directory / ".dev"),
+        cwd=work_directory, env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    seen: list[str] = []
+    errors = await finish(process, seen)
+    assert process.returncode == 1
+    assert errors.startswith("devrun: cannot start the agent") and "no-such-agent" in errors
+    assert "Traceback" not in errors and "Traceback" not in "\n".join(seen)
+    assert "csms | devcsms: stopping" in "\n".join(seen)
+    assert port_is_free(port)

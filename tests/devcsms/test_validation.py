@@ -86,3 +86,16 @@ def test_well_formed_frames_parse_without_problems():
 def test_framing_problems_are_named(text, expected_problem):
     problems = parse_frame(text).problems
     assert any(expected_problem in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json_rfc8259_6(constant):
+    problems = parse_frame(f'[2,"a","MeterValues",{{"connectorId":1,"meterValue":[{{"value":{constant}}}]}}]').problems
+    assert len(problems) == 1 and problems[0].startswith("not JSON") and constant.lstrip("-") in problems[0]
+
+
+@pytest.mark.parametrize("text", ["[[]]", "[{}]", '[2.0,"a","Heartbeat",{}]', '[true,"a","Heartbeat",{}]'])
+def test_a_message_type_that_is_no_integer_is_unknown_not_a_crash(text):
+    # found by the 2.0.1 fuzz test: [[]] raised TypeError (an unhashable list) out of parse_frame
+    parsed = parse_frame(text)
+    assert parsed.message_type is None and parsed.problems[0].startswith("unknown MessageTypeId")
