@@ -37,6 +37,9 @@ from hal.interfaces import CardRead, ReadinessProbe
 log = logging.getLogger(__name__)
 
 READER_RETRY_S = 2.0
+# The 2.0.1 idToken.type of a driver's cards when the board config names none: 125 kHz
+# EM4100 (rdm6300) has no ISO type; the others read ISO 14443 cards.
+DRIVER_TOKEN_TYPES = {"rdm6300": "Local"}
 
 
 def id_tag_rule(options: dict[str, Any]) -> Callable[[CardRead], str]:
@@ -77,6 +80,14 @@ class ReaderTask:
         self._diversion: asyncio.Future[DivertedCard] | None = None
         self.health = DeviceHealth(clock or runtime.clock.now)   # agent clock, epoch s
         self.retry_s = retry_s
+
+    @property
+    def token_type(self) -> str:
+        """How this reader's cards identify themselves (2.0.1 IdTokenEnumType): the
+        board config's ``token_type``, else the driver's."""
+        configured = str(self.options.get("token_type") or "")
+        return configured or DRIVER_TOKEN_TYPES.get(str(self.options.get("driver", "")),
+                                                    "ISO14443")
 
     @property
     def diverting(self) -> bool:
@@ -130,7 +141,8 @@ class ReaderTask:
         log.info("card %s on reader %s", mask_id_tag(id_tag), card.reader)
         self.runtime.dispatch(ev.CardPresented(id_tag, card.reader, list_entry, cache_entry,
                                                negative,
-                                               int(self.options.get("connector", 0))))
+                                               int(self.options.get("connector", 0)),
+                                               self.token_type))
 
 
 async def next_card(readers: list[ReaderTask], timeout_s: float) -> DivertedCard:

@@ -40,6 +40,7 @@ class PendingAuthorization:
     cache_entry: Any = None
     scope: int = 0  # the tapped reader's connector (0: any connector may take the start)
     charging_profile: Any = None  # RemoteStart's TxProfile ([16] §5.11, [E16] 3.41)
+    token_type: str = "ISO14443"  # how the token was presented (CardPresented/RemoteStart)
 
 
 class AuthorizationFlowMixin(StationParts):
@@ -83,10 +84,11 @@ class AuthorizationFlowMixin(StationParts):
                 # Perhaps a group member come to stop: only the CSMS knows its parent.
                 return self._send_authorize(
                     PendingAuthorization(tag, None, "tap", event.list_entry, event.cache_entry,
-                                     event.connector_id), None)
+                                     event.connector_id, token_type=event.token_type), None)
             return [fx.RecordDecision(tag, False, "no-free-connector")]
         pending = PendingAuthorization(tag, target.connector_id, "tap", event.list_entry,
-                                   event.cache_entry, event.connector_id)
+                                   event.cache_entry, event.connector_id,
+                                   token_type=event.token_type)
         decision = decide_start(tag, event.list_entry, event.cache_entry, online=self.online,
                                 keys=keys, now=now, negative_cached=event.negative_cached,
                                 tag_in_active_tx=self._tag_in_active_tx(tag))
@@ -148,7 +150,8 @@ class AuthorizationFlowMixin(StationParts):
             return self._send_authorize(pending, c)
         parent = getattr(decision.entry, "parent_id_tag", None)
         auth = Authorization(pending.id_tag, parent, decision.why, now,
-                             pending.charging_profile, pending.purpose == "remote")
+                             pending.charging_profile, pending.purpose == "remote",
+                             pending.token_type)
         return self._authorize_connector(c, auth, now)
 
     def _send_authorize(self, pending: PendingAuthorization, c: Connector | None) -> list[fx.Effect]:
@@ -157,7 +160,7 @@ class AuthorizationFlowMixin(StationParts):
         self._pending_authorize[ref] = pending
         if c is not None:
             c.awaiting_authorize = True
-        return [fx.SendAuthorizationRequest(ref, pending.id_tag)]
+        return [fx.SendAuthorizationRequest(ref, pending.id_tag, pending.token_type)]
 
     # ------------------------------------------------------------------ remote start
     def remote_start(self, c: Connector, event: ev.RemoteStartRequested,
@@ -167,7 +170,8 @@ class AuthorizationFlowMixin(StationParts):
                                        keys=self.authorization_keys(), now=now,
                                        tag_in_active_tx=self._tag_in_active_tx(event.id_tag))
         pending = PendingAuthorization(event.id_tag, c.connector_id, "remote", event.list_entry,
-                                   event.cache_entry, charging_profile=event.charging_profile)
+                                   event.cache_entry, charging_profile=event.charging_profile,
+                                   token_type=event.token_type)
         return self._act_on_start_decision(pending, decision, now)
 
     # ------------------------------------------------------------------ CSMS answers
@@ -197,7 +201,8 @@ class AuthorizationFlowMixin(StationParts):
         why = "csms:Accepted" if pending.purpose == "tap" else "remote:csms:Accepted"
         return out + self._authorize_connector(
             c, Authorization(pending.id_tag, info.parent_id_tag, why, now,
-                             pending.charging_profile, pending.purpose == "remote"), now)
+                             pending.charging_profile, pending.purpose == "remote",
+                             pending.token_type), now)
 
     def _on_call_failed(self, event: ev.CallFailed, now: float) -> list[fx.Effect]:
         if event.action == "BootNotification":
@@ -219,7 +224,7 @@ class AuthorizationFlowMixin(StationParts):
         return self._act_on_start_decision(
             PendingAuthorization(pending.id_tag, target.connector_id, pending.purpose,
                              pending.list_entry, pending.cache_entry, pending.scope,
-                             pending.charging_profile),
+                             pending.charging_profile, pending.token_type),
             decision, now)
 
     def _learn_id_tag_info(self, id_tag: str, info: ev.IdTagInfo,

@@ -134,7 +134,7 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
             fx.CancelTimer(connection_timeout_timer(c.connector_id)),
             fx.PersistTransaction(record),
             fx.SendTransactionStarted(local_tx_id, c.connector_id, auth.id_tag, meter_start_wh,
-                                      now, reservation_id, auth.remote),
+                                      now, reservation_id, auth.remote, auth.token_type),
             *ended,
         ]
         measurands = self.config.get_list("StopTxnSampledData")

@@ -60,6 +60,7 @@ class Authorization:
     authorized_at_s: float
     charging_profile: Any = None  # a RemoteStart's TxProfile for the transaction to come
     remote: bool = False  # from the CSMS's remote start (its start says so: 2.0.1 trigger)
+    token_type: str = "ISO14443"  # how the token was presented (2.0.1 IdTokenEnumType)
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,7 @@ class SendConnectorStatus(SendMessage):
 class SendAuthorizationRequest(SendMessage):
     ref: Hashable
     id_tag: str
+    token_type: str = "ISO14443"  # how it was presented (2.0.1 idToken.type)
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,7 @@ class SendTransactionStarted(SendMessage):
     timestamp_s: float
     reservation_id: int | None = None
     remote: bool = False  # started by the CSMS's remote start (not a tap or a plug)
+    token_type: str = "ISO14443"  # how the token was presented (2.0.1 idToken.type)
     transaction_related = True
 
 

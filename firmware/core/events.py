@@ -105,6 +105,9 @@ class CardPresented(Event):
     cache_entry: Any = None
     negative_cached: bool = False
     connector_id: int = 0  # the connector the reader serves; 0 = the station picks
+    # how the token identifies itself (2.0.1 IdTokenEnumType: ISO14443, ISO15693,
+    # KeyCode, Local, ...): from the reader's board config
+    token_type: str = "ISO14443"
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,7 @@ class RemoteStartRequested(Request):
     list_entry: Any = None
     cache_entry: Any = None
     charging_profile: Any = None  # a TxProfile for the transaction it starts
+    token_type: str = "Central"  # as the CSMS named it (2.0.1 idToken.type)
 
 
 @dataclass(frozen=True)

@@ -135,3 +135,30 @@ def test_parse_emaid_reports_a_wrong_check_digit():
 ])
 def test_not_an_emaid(text):
     assert parse_emaid(text) is None
+
+
+def test_the_token_type_of_a_tap_reaches_its_authorize_and_its_start():
+    """Issue 9 item 1: the core carries how a token was presented (2.0.1 idToken.type)."""
+    from firmware.core import effects as fx
+    from firmware.core import events as ev
+    from tests.core.harness import Harness
+
+    h = Harness()
+    h.boot()
+    h.pilot("B")
+    h.handle(ev.CardPresented("0A0B0C0D", "desk", token_type="ISO15693"))
+    assert h.last(fx.SendAuthorizationRequest).token_type == "ISO15693"
+    h.answer_authorize()
+    assert h.last(fx.SendTransactionStarted).token_type == "ISO15693"
+
+
+def test_a_remote_start_carries_the_csms_token_type():
+    from firmware.core import effects as fx
+    from firmware.core import events as ev
+    from tests.core.harness import Harness
+
+    h = Harness()
+    h.boot()
+    h.pilot("B")
+    h.handle(ev.RemoteStartRequested(h.ref(), "EMAID01", 1, token_type="eMAID"))
+    assert h.last(fx.SendTransactionStarted).token_type == "eMAID"

@@ -77,3 +77,13 @@ async def test_a_silent_pn532_is_retrying_until_it_answers_its_probe(peer, clock
             assert "did not answer" in task.health.last_error      # still shown
     finally:
         await reader.close()
+
+
+@pytest.mark.parametrize("options, token_type", [
+    ({"name": "r", "driver": "pn532"}, "ISO14443"),
+    ({"name": "r", "driver": "rdm6300"}, "Local"),          # 125 kHz EM4100: no ISO type
+    ({"name": "r", "driver": "rdm6300", "token_type": ""}, "Local"),
+    ({"name": "r", "driver": "line", "token_type": "ISO15693"}, "ISO15693"),
+])
+def test_a_readers_token_type_comes_from_its_board_config_else_its_driver(options, token_type):
+    assert ReaderTask(None, options, runtime=None, clock=lambda: 0.0).token_type == token_type

@@ -61,9 +61,10 @@ def id_token_info(payload: Any) -> IdTagInfo:
                      parent if isinstance(parent, str) and parent else None)
 
 
-def _token_type(id_tag: str) -> str:
-    # The core does not say yet how a token was presented (issue 9 item 1): a card.
-    return "ISO14443" if id_tag else "NoAuthorization"
+def _token_type(id_tag: str, presented_as: str = "ISO14443") -> str:
+    """The idToken.type: how the core says the token was presented (the reader's
+    board-config type, Central for a remote start); NoAuthorization when empty."""
+    return presented_as if id_tag else "NoAuthorization"
 
 
 class V201Adapter:
@@ -111,7 +112,8 @@ class V201Adapter:
             self._statuses[effect.connector_id] = effect.status
         context = None
         if isinstance(effect, fx.SendAuthorizationRequest):
-            context = TransactionContext(id_token_type=_token_type(effect.id_tag))
+            context = TransactionContext(id_token_type=_token_type(effect.id_tag,
+                                                                   effect.token_type))
         return outbound.to_call(effect, self._info, context, boot_reason=self.boot_reason)
 
     def queued_message(self, effect: fx.SendMessage,
@@ -138,7 +140,7 @@ class V201Adapter:
                 trigger="RemoteStart" if remote_start_id is not None else "Authorized",
                 remote_start_id=remote_start_id,
                 status=self._statuses.get(effect.connector_id, "Charging"),
-                id_token_type=_token_type(effect.id_tag))
+                id_token_type=_token_type(effect.id_tag, effect.token_type))
         else:
             known = repo.ocpp201_transaction(conn, local_tx_id)
             if known is None:

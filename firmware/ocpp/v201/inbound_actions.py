@@ -193,7 +193,8 @@ class CoreRequests:
         list_entry, cache_entry = self._lookup(tag)
         self._transactions.remember_remote_start(evse_id, payload["remoteStartId"])
         fields, continuation = await self._ask(ev.RemoteStartRequested(
-            _ref(frame), tag, evse_id, list_entry, cache_entry))
+            _ref(frame), tag, evse_id, list_entry, cache_entry,
+            token_type=payload["idToken"]["type"]))
         return _status(fields.get("status", "Rejected")), continuation
 
     async def request_stop(self, frame: CallFrame, payload: dict[str, Any]) -> Answer:

@@ -230,3 +230,11 @@ def test_statuses_are_per_evse_and_feed_the_charging_state(conn):
     assert valid(action, payload)["connectorStatus"] == "Occupied"
     assert queue(adapter, conn, started())[1]["transactionInfo"]["chargingState"] == \
         "EVConnected"
+
+
+def test_the_id_token_type_is_the_one_the_core_says_and_none_for_no_token(conn):
+    adapter = V201Adapter(INFO, conn)
+    start = fx.SendTransactionStarted(4, 1, "0A0B0C0D", 1000, T0, token_type="Local")
+    assert queue(adapter, conn, start)[1]["idToken"] == {"idToken": "0A0B0C0D", "type": "Local"}
+    _, authorize = adapter.message(fx.SendAuthorizationRequest(("r", 1), "EMAID01", "eMAID"))
+    assert authorize["idToken"] == {"idToken": "EMAID01", "type": "eMAID"}
