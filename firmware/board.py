@@ -52,14 +52,14 @@ READER_OPTIONS = (
     optional("uid_reversed", bool, False,
              "the reader delivers the UID last byte first (KEBA-style); reverse it back to "
              "anticollision order so the card keeps one idTag"),
+    optional("uid_zero_pad_to", int, 0,
+             "the reader pads short UIDs with trailing 00 bytes to this length (e.g. 6); "
+             "the padding is removed (0 = no padding)", minimum=0, maximum=10),
     optional("token_type", str, "",
              "how its cards identify themselves to OCPP 2.0.1 (IdTokenEnumType); '' = the "
              "driver's: ISO14443 for pn532, wiegand and line readers, Local for rdm6300 "
              "(125 kHz EM4100 has no ISO type)",
              choices=("", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress", "eMAID")),
-    optional("uid_zero_pad_to", int, 0,
-             "the reader pads short UIDs with trailing 00 bytes to this length (e.g. 6); "
-             "the padding is removed (0 = no padding)", minimum=0, maximum=10),
 )
 READER_KEYS = tuple(o.name for o in READER_OPTIONS)
 
