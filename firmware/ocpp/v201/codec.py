@@ -47,14 +47,21 @@ class CheckedCall(frames.CallFrame):
     jsonschema on the event loop each time)."""
 
 
+# CALLs whose payload the dispatcher checks in a worker thread instead (big lists).
+CHECKED_OFF_LOOP = frozenset({"SendLocalList"})
+
+
 class V201Codec:
-    """``supported``: the CSMS→station actions answered (others: NotSupported)."""
+    """``supported``: the CSMS→station actions answered (others: NotSupported). A
+    ``CHECKED_OFF_LOOP`` CALL comes out as a plain ``CallFrame``: not checked yet."""
 
     def __init__(self, supported: frozenset[str] = CSMS_TO_CS) -> None:
         self._supported = supported
 
     def read(self, text: str | bytes) -> Received:
-        frame = rpc.read(text, self._supported)
+        frame = rpc.read(text, self._supported, CHECKED_OFF_LOOP)
+        if isinstance(frame, frames.CallFrame) and frame.action in CHECKED_OFF_LOOP:
+            return Received("call", frame.message_id, frame.action, call=frame)
         if isinstance(frame, frames.CallFrame):
             return Received("call", frame.message_id, frame.action,
                             call=CheckedCall(frame.message_id, frame.action, frame.payload))

@@ -25,6 +25,7 @@ What each action becomes is in ``inbound_actions`` (the core's request events an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -33,7 +34,7 @@ from firmware.core import events as ev
 from firmware.ocpp.frames import CallErrorReply
 from firmware.ocpp.handlers import AuthorizationService
 from firmware.ocpp.v201 import local_list
-from firmware.ocpp.v201.codec import CheckedCall
+from firmware.ocpp.v201.codec import CHECKED_OFF_LOOP, CheckedCall
 from firmware.ocpp.v201.errors import CallError, InvalidOutgoingMessage, from_v16
 from firmware.ocpp.v201.frames import CallFrame
 from firmware.ocpp.v201.inbound_actions import (
@@ -129,11 +130,12 @@ class V201InboundDispatcher:
             raise CallError("SecurityError", "registration was rejected (B03.FR.08)")
         if isinstance(frame, CheckedCall):
             payload = frame.payload  # the codec checked it already
+        elif action in CHECKED_OFF_LOOP:
+            # A big list: jsonschema in a worker thread, so the loop keeps turning
+            # (contactor openings, the pilot, other CALLs) while it is checked.
+            payload = await asyncio.to_thread(_checked, action, frame.payload)
         else:
-            problem = payload_problem(action, "Request", frame.payload)
-            if problem is not None:
-                raise problem
-            payload = with_integers(action, "Request", frame.payload)
+            payload = _checked(action, frame.payload)
         response, continuation = await handler(frame, payload)
         try:
             require_valid(action, "Response", response)
@@ -175,6 +177,15 @@ class V201InboundDispatcher:
     async def _data_transfer(self, frame: CallFrame, payload: dict[str, Any]
                              ) -> tuple[dict[str, Any], None]:
         return {"status": "UnknownVendorId"}, None  # no vendor extensions (block P)
+
+
+def _checked(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload valid against ``<Action>Request.json`` with integral floats of integer
+    fields as ints; raises the 2.0.1 CallError that refuses it."""
+    problem = payload_problem(action, "Request", payload)
+    if problem is not None:
+        raise problem
+    return with_integers(action, "Request", payload)
 
 
 SUPPORTED: frozenset[str] = frozenset({
