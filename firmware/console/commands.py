@@ -11,6 +11,7 @@ from firmware import __version__
 from firmware.core import events as ev
 from firmware.core.configuration import definition
 from firmware.logs import mask_id_tag
+from firmware.ocpp.v201.outbound import transaction_id
 from hal.sim.world import FAULT_KINDS
 
 from .console import Console, ConsoleError, age as _age, need_args, parse_int
@@ -38,7 +39,9 @@ def install_core_commands(console: Console, agent: Any) -> None:
             energy = f"{reading.energy_wh / 1000:.3f} kWh" if reading else "-"
             tx = "-"
             if c.tx is not None:
-                if c.tx.transaction_id is not None:
+                if agent.protocol == "ocpp2.0.1":  # the station's id, as the CSMS knows it
+                    tx = transaction_id(c.tx.local_tx_id, c.tx.record.started_at_s)
+                elif c.tx.transaction_id is not None:
                     tx = str(c.tx.transaction_id)
                 elif c.tx.unknown_to_csms:
                     tx = f"unknown-to-csms(local {c.tx.local_tx_id})"

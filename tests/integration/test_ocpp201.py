@@ -233,6 +233,8 @@ async def test_csms_calls_reservation_remote_start_stop_and_variables_over_the_w
             started = await csms.wait_for(
                 "TransactionEvent", lambda c: c.payload["eventType"] == "Started")
             transaction_id = started.payload["transactionInfo"]["transactionId"]
+            connector = [x for x in await agent.command("status") if x.startswith("connector 1")]
+            assert f"tx={transaction_id} " in connector[0], connector   # as the CSMS knows it
             assert (await csms.call("t-1", "RequestStopTransaction", {
                 "transactionId": transaction_id}))["status"] == "Accepted"
             ended = await csms.wait_for(
