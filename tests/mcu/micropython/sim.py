@@ -61,10 +61,24 @@ class World:
         self.adc_stalled = False  # read_u16 raises: a stalled or broken ADC path
         self.coil_log = []
         self.pins_made = []  # (pin id, mode, value) in construction order
+        self._timers = []  # (at_us, action), soonest first
 
     # time
+    def at(self, at_us, action):
+        """Run action() when simulated time reaches at_us, even in the middle of a turn
+        (between two ADC reads): a cause can land at any phase of the loop."""
+        self._timers.append((at_us, action))
+        self._timers.sort(key=lambda timer: timer[0])
+
     def advance(self, us):
-        self.us += us
+        end = self.us + us
+        while self._timers and self._timers[0][0] <= end:
+            at_us, action = self._timers.pop(0)
+            if at_us > self.us:
+                self.us = at_us
+            self._check_wdt()
+            action()
+        self.us = end
         self._check_wdt()
 
     def ms(self):
@@ -282,6 +296,7 @@ class SimHost:
         self.decoder = p.Decoder()
         self.seq = -1
         self.alive = True
+        self.last_sent_us = -1  # when the host last wrote a frame
         self.frames = []
         self.acks = {}  # our seq -> status
         self.last_state = None
@@ -293,6 +308,7 @@ class SimHost:
             seq = 1
         self.seq = seq
         self.world.host_rx.extend(p.encode(seq, kind, payload))
+        self.last_sent_us = self.world.us
         return seq
 
     def service(self):
@@ -309,6 +325,7 @@ class SimHost:
                 self.last_state = p.decode_state(frame.payload)
             if self.alive:
                 w.host_rx.extend(p.encode(frame.seq, p.MSG_ACK, bytes([frame.seq, p.ACK_OK])))
+                self.last_sent_us = w.us
         if self.alive and w.ms() >= self._next_keepalive_ms:
             self._next_keepalive_ms = w.ms() + 500
             self.send(p.CMD_READ_STATE)
