@@ -4,7 +4,7 @@ Runs unchanged on MicroPython (as /main.py, firmware/mcu under /lib) and on CPyt
 stand-in ``machine`` module (tests/mcu): no typing, no dataclasses, integers only.
 
 Boot order: the contactor coil pin is driven low before anything else is imported or
-built (``main()``); the RP2040 holds every GPIO as an input with its pull-down from reset
+built (``boot()``); the RP2040 holds every GPIO as an input with its pull-down from reset
 until then, and the board's gate pull-down keeps the coil driver off in that window. Then
 the pilot PWM starts at 100 % (no energy offered), the UART opens and, last, the watchdog.
 
@@ -55,6 +55,8 @@ class Board:
       MIRROR_CLOSED_LEVEL = 0 means "main contacts closed".
     - RCD_PIN, input with pull-up: the RCD module's open-collector "healthy" output pulls it
       low; high (tripped, or a cut wire) is RCD_TRIPPED_LEVEL = 1: fails safe.
+    - MAINTENANCE_PIN, input with pull-up: a jumper to GND at boot keeps the firmware (and
+      its watchdog) from starting, for flashing (boot()).
     - UART_ID 0 on TX GP0 / RX GP1 to the Pi's UART (GPIO14 TXD -> GP1, GPIO15 RXD <- GP0),
       115200 8N1 (docs/mcu-protocol.md).
     """
@@ -65,6 +67,7 @@ class Board:
     PP_ADC_PIN = 27
     MIRROR_PIN = 14
     RCD_PIN = 13
+    MAINTENANCE_PIN = 22  # jumper to GND at boot: firmware not started (see boot())
     UART_ID = 0
     UART_TX_PIN = 0
     UART_RX_PIN = 1
@@ -258,13 +261,30 @@ class Firmware:
             raise
 
 
+def boot(machine, time, board=Board):
+    """Coil low first; then the Firmware, or None with the maintenance jumper fitted.
+
+    The RP2040's watchdog cannot be stopped once started, and it would reset the board
+    under mpremote. With MAINTENANCE_PIN jumpered to GND at boot the firmware does not
+    start: the coil stays low, the pilot PWM pin is held low (state F, -12 V: "EVSE not
+    available") and the REPL is free for flashing.
+    """
+    coil = coil_off(machine, board)
+    jumper = machine.Pin(board.MAINTENANCE_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
+    if jumper.value() == 0:
+        machine.Pin(board.PILOT_PWM_PIN, machine.Pin.OUT, value=0)
+        print("borne mcu: maintenance jumper fitted, firmware not started (coil off, pilot F)")
+        return None
+    return Firmware(machine, time, board=board, coil=coil)
+
+
 def main():
     import machine
-
-    coil = coil_off(machine)  # before anything else
     import time
 
-    Firmware(machine, time, coil=coil).run()
+    firmware = boot(machine, time)
+    if firmware is not None:
+        firmware.run()
 
 
 if __name__ == "__main__":

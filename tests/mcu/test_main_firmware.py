@@ -39,6 +39,16 @@ def test_boot_drives_the_coil_low_before_anything_else():
     assert s.world.coil == 0 and s.world.coil_log == []
 
 
+def test_maintenance_jumper_keeps_the_firmware_and_its_watchdog_from_starting():
+    world = sim.World(fw.Board)
+    world.maintenance_jumper = True
+    machine = sim.make_machine(world)
+    assert fw.boot(machine, sim.SimTime(world)) is None
+    assert world.pins_made[0] == (fw.Board.COIL_PIN, machine.Pin.OUT, 0)
+    assert world.coil_log == [] and world.pwm_duty == 0  # pilot held at state F
+    assert world.wdt_timeout_ms is None
+
+
 def test_host_allowing_energy_with_an_ev_in_c_closes_the_coil_host_codec_frames():
     """Frames built by the host driver's own codec (drivers/pilot/mcu_codec.py)."""
     s = sim.Sim()

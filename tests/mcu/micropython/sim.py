@@ -58,6 +58,7 @@ class World:
         self.wdt_fed_us = 0
         self.wdt_feeds = 0
         self.reset_at_us = -1
+        self.maintenance_jumper = False
         self.adc_stalled = False  # read_u16 raises: a stalled or broken ADC path
         self.coil_log = []
         self.pins_made = []  # (pin id, mode, value) in construction order
@@ -173,6 +174,8 @@ class World:
         if pin_id == b.MIRROR_PIN:
             closed = self.mirror_closed()
             return b.MIRROR_CLOSED_LEVEL if closed else 1 - b.MIRROR_CLOSED_LEVEL
+        if pin_id == b.MAINTENANCE_PIN:
+            return 0 if self.maintenance_jumper else 1
         if pin_id == b.RCD_PIN:
             return b.RCD_TRIPPED_LEVEL if self.rcd_tripped else 1 - b.RCD_TRIPPED_LEVEL
         return 0
@@ -194,6 +197,8 @@ def make_machine(world):
             if pin_id == world.board.COIL_PIN and mode == Pin.OUT:
                 world.coil_pin = self
                 world.set_coil(value or 0)
+            if pin_id == world.board.PILOT_PWM_PIN and mode == Pin.OUT:
+                world.pwm_duty = 65535 if value else 0  # a plain output: steady level
 
         def value(self, level=None):
             if level is None:
@@ -332,7 +337,7 @@ class SimHost:
 
 
 class Sim:
-    """Firmware from firmware/mcu/main.py on the simulated world, stepped turn by turn."""
+    """firmware/mcu/main.py booted (boot()) on the simulated world, stepped turn by turn."""
 
     def __init__(self, board=None, start_us=0, seed=1, noise_mv=0):
         from firmware.mcu import main as fw_main
@@ -342,7 +347,7 @@ class Sim:
         self.world = World(board, start_us=start_us, seed=seed, noise_mv=noise_mv)
         self.machine = make_machine(self.world)
         self.time = SimTime(self.world)
-        self.fw = fw_main.Firmware(self.machine, self.time, board=board)
+        self.fw = fw_main.boot(self.machine, self.time, board=board)
         self.host = SimHost(self.world)
 
     def turn(self):
