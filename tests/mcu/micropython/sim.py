@@ -302,6 +302,7 @@ class SimHost:
         self.seq = -1
         self.alive = True
         self.last_sent_us = -1  # when the host last wrote a frame
+        self._last_command = -1
         self.frames = []
         self.acks = {}  # our seq -> status
         self.last_state = None
@@ -312,9 +313,15 @@ class SimHost:
         if seq > 255:
             seq = 1
         self.seq = seq
+        if kind in (p.CMD_ALLOW_ENERGY, p.CMD_FORBID_ENERGY):
+            self._last_command = kind
         self.world.host_rx.extend(p.encode(seq, kind, payload))
         self.last_sent_us = self.world.us
         return seq
+
+    def frames_sent_last_kind(self):
+        """The last permission command sent (CMD_ALLOW_ENERGY / CMD_FORBID_ENERGY), or -1."""
+        return self._last_command
 
     def service(self):
         """Read what the MCU wrote, ack it, send the periodic READ_STATE while alive."""
