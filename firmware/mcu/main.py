@@ -22,7 +22,8 @@ One loop turn (``Firmware.step()``, every LOOP_PERIOD_MS):
 Timing (hardware.md §3.3, IEC 61851-1 seq. 8.1: off within 100 ms of C->B):
 - worst case C->B to coil off = debounce_ms (20) + one loop period (a change just after a
   burst is seen by the next one, LOOP_PERIOD_MS = 5) + the turn that sees it (<= 5 ms:
-  a turn is ~1.2 ms of ADC burst plus a few ms of Python at most) = 30 ms; faults (RCD,
+  a turn is ~1.2 ms of ADC burst plus a few ms of Python at most) = 30 ms (``make
+  bench`` measures 30.8 ms worst in simulated time, causes at random microseconds); faults (RCD,
   mirror mismatch once its 50 ms settle time has run out) open in the turn that reads them
   (<= 2 loop periods = 10 ms after the input changed);
 - a stalled loop: the watchdog (WDT_TIMEOUT_MS = 100) resets the RP2040, whose reset puts
@@ -38,8 +39,8 @@ Flashing: ``make mcu`` compiles firmware/mcu to .mpy with mpy-cross; docs/mcu-pr
 
 
 class Board:
-    """Raspberry Pi Pico wiring (GP numbers). board_configs/README.md ("Safety MCU wiring")
-    shows the same table from the Pi's side.
+    """Raspberry Pi Pico wiring (GP numbers); docs/mcu-protocol.md ("The Pico's pins") has
+    the same table, the board config pi5-pico-mcu-sdm630-pn532.toml the Pi's side.
 
     - COIL_PIN, output: high energises the contactor coil through a low-side MOSFET driver
       (gate pull-down on the board: off while the RP2040 is in reset or not yet booted).
