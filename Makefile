@@ -20,7 +20,19 @@ OCPP ?=
 run: $(STAMP)
 	$(PY) -m devcsms.devrun --config dev/site.toml $(if $(OCPP),--ocpp $(OCPP))
 
-test: $(STAMP) lint
+# tests/mcu runs firmware/mcu under real MicroPython (the official WebAssembly port, run
+# by Node): installed here into .mcu-node (gitignored); without npm those tests skip and
+# say why.
+MCU_NODE := .mcu-node/.installed
+MICROPYTHON_WASM := @micropython/micropython-webassembly-pyscript@1.27.0
+
+$(MCU_NODE):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --prefix .mcu-node --no-audit --no-fund --silent $(MICROPYTHON_WASM) && \
+	  touch $(MCU_NODE); \
+	else echo "make: npm not found: the MicroPython (WebAssembly) tests of firmware/mcu will skip" >&2; fi
+
+test: $(STAMP) $(MCU_NODE) lint
 	$(PY) -m pytest
 
 # Static checks (part of make test): ruff's small bug-finding rule set on everything,
