@@ -69,6 +69,9 @@ class ConsoleSession:
         self._pending = bytearray()
         self._actions: deque[ed.Action] = deque()
         self._closed = False
+        # A serial line or pty: whoever plugs in later never saw the banner written at
+        # start (nobody was listening), so the first keystroke brings it (issue 14).
+        self._greet_on_input = transport.echo
 
     # ------------------------------------------------------------------ public
     async def run(self) -> None:
@@ -87,9 +90,12 @@ class ConsoleSession:
             self.transport.write_bytes(self.editor.print_above(lines))
 
     # ------------------------------------------------------------------ the loop
-    def _banner(self) -> None:
+    def _greeting(self) -> None:
         self.transport.write_lines([f"Borne console on {self.station_id} ({self.port}). "
                                     + ("Log in." if self.login_required else "Type help.")])
+
+    def _banner(self) -> None:
+        self._greeting()
         if not self.login_required:
             self._logged_in("admin", "admin", "no-login")
         self._set_prompt()
@@ -158,6 +164,12 @@ class ConsoleSession:
                     # stdio on a terminal: Ctrl-D ends this login, the agent runs on
                     self.transport.resume_reading()
                     chunk = b"\x04"
+                if self._greet_on_input:
+                    self._greet_on_input = False
+                    self._greeting()
+                    self._prompt()
+                    if chunk.strip(b"\r\n") == b"":
+                        continue  # the Enter that woke the console: already answered
                 data = chunk
             self._actions.extend(self.editor.feed(data))
 
@@ -196,6 +208,7 @@ class ConsoleSession:
             self.user = None
             self.role = "viewer"
             self.editor.history.clear()
+            self._greet_on_input = self.transport.echo  # the next person gets the banner
         self._set_prompt()
 
     def _prompt(self) -> None:

@@ -273,3 +273,21 @@ def test_a_serial_console_without_accounts_is_refused_unless_login_none(tmp_path
             'password_hash = "plain"\n'), with_board=False)
     with pytest.raises(ConfigError, match="octal"):
         load_site_config(site_with_console(tmp_path, 'mode = "rw"\n'), with_board=False)
+
+
+async def test_the_first_keystroke_brings_the_banner_again_and_after_a_logout(station):
+    """Issue 14: whoever plugs into the serial line after start-up never saw the banner;
+    their first key (an Enter, which then runs nothing) shows it with a prompt, and so
+    does the next person's after a logout."""
+    peer, session, clock, ran, conn = station
+    await peer.until(b"Log in.\r\nlogin: ")       # written at start, maybe to nobody
+    peer.send(b"\r")
+    woke = await peer.until(b"login: ")
+    assert b"Borne console on CP-9 (pty-test). Log in." in woke
+    await login(peer)
+    await peer.until(b"ann> ")
+    peer.send(b"logout\r")
+    await peer.until(b"logged out")
+    await peer.until(b"login: ")
+    peer.send(b"\r")
+    assert b"Borne console on CP-9 (pty-test). Log in." in await peer.until(b"login: ")

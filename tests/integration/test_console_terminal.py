@@ -54,6 +54,12 @@ async def test_console_on_a_pty_link(csms, tmp_path):
         await csms.wait_for("StatusNotification", timeout_s=10)
         assert link.is_symlink()
         terminal = Terminal(str(link))  # pyserial flushes input on open: no banner to read
+        # Issue 14: a technician who connects after start-up gets the banner and a
+        # prompt on the first keystroke (the Enter that wakes the console runs nothing).
+        terminal.port.write(b"\r")
+        greeting = await terminal.read_until(b"CP-IT admin# ")
+        assert b"Borne console on CP-IT (pty " in greeting and b"Type help." in greeting
+        assert b"ERROR" not in greeting
         status = await terminal.command("status")
         assert status[-1] == "OK" and status[1].startswith("connector 1: Available")
         assert (await terminal.command("sim plug 1"))[-1] == "OK"
