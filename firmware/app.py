@@ -156,13 +156,14 @@ def _require_protocol_support(protocol: str) -> None:
 
 
 def _inbound_dispatcher(runtime: Runtime, auth: StoreAuthorization,
-                        adapter: ProtocolAdapter) -> InboundHandler:
+                        adapter: ProtocolAdapter, outbox: Outbox) -> InboundHandler:
     """The handler of the CSMS's CALLs in the adapter's version."""
     if not isinstance(adapter, V201Adapter):
         return InboundDispatcher(runtime, auth)
     from firmware.ocpp.v201.inbound import V201InboundDispatcher
 
-    handler: InboundHandler = V201InboundDispatcher(runtime, auth, transactions=adapter)
+    handler: InboundHandler = V201InboundDispatcher(runtime, auth, transactions=adapter,
+                                                    queue=outbox)
     return handler
 
 
@@ -245,7 +246,7 @@ def build_agent(site: SiteConfig, *,
             replay_max_per_s=site.ocpp["replay_max_per_s"],
             unanswered_calls_max=site.ocpp["unanswered_calls_max"])
 
-    dispatcher = _inbound_dispatcher(runtime, auth, adapter)
+    dispatcher = _inbound_dispatcher(runtime, auth, adapter, outbox)
     link = OcppLink(settings, dispatcher, runtime.dispatch, outbox, adapter, clock.now,
                     sync_clock=clock.sync)
     runtime.link = link

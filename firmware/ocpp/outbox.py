@@ -244,6 +244,12 @@ class Outbox:
         self.flush()
         return repo.outbox_stats(self._conn)
 
+    def queued_for(self, transaction_id: str | None = None) -> int:
+        """Messages of this outbox's version not yet delivered (delivered ones pending
+        removal are committed first): all, or those of a 2.0.1 ``transaction_id``."""
+        self.flush()
+        return repo.outbox_count_of(self._conn, self.protocol, transaction_id)
+
     def snapshot(self) -> OutboxSnapshot:
         self.flush()
         depth, oldest, _ = repo.outbox_stats(self._conn)

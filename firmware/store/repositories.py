@@ -171,6 +171,21 @@ def outbox_protocols(conn: sqlite3.Connection) -> dict[str, int]:
         "SELECT protocol, COUNT(*) FROM outbox GROUP BY protocol")}
 
 
+def outbox_count_of(conn: sqlite3.Connection, protocol: str,
+                    transaction_id: str | None = None) -> int:
+    """Queued messages of ``protocol``; with ``transaction_id``, only the 2.0.1 ones
+    naming that station-chosen transactionId (TransactionEvent's transactionInfo)."""
+    if transaction_id is None:
+        row = conn.execute("SELECT COUNT(*) FROM outbox WHERE protocol = ?",
+                           (protocol,)).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM outbox WHERE protocol = ? AND "
+            "json_extract(payload, '$.transactionInfo.transactionId') = ?",
+            (protocol, transaction_id)).fetchone()
+    return int(row[0])
+
+
 def outbox_discard_other_than(conn: sqlite3.Connection, protocol: str) -> int:
     """Delete every queued message not written in ``protocol`` (a forced protocol
     switch); returns how many."""

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 Continuation = Callable[[], Awaitable[None]]
 
-__all__ = ["ChargingActivity", "StationActivity", "TransactionDirectory",
+__all__ = ["ChargingActivity", "StationActivity", "TransactionDirectory", "TransactionQueue",
            "V201InboundDispatcher", "SUPPORTED"]
 
 
@@ -85,8 +85,11 @@ class V201InboundDispatcher:
 
     def __init__(self, runtime: InboundRuntime, auth: AuthorizationService,
                  transactions: TransactionDirectory, reply_timeout_s: float = 25.0,
-                 *, activity: ChargingActivity | None = None) -> None:
+                 *, activity: ChargingActivity | None = None,
+                 queue: TransactionQueue | None = None) -> None:
         self._auth = auth
+        self._queue = queue
+        self._transactions = transactions
         self._clock = runtime.clock
         self._core = CoreRequests(runtime, transactions,
                                   activity or StationActivity(runtime.station),
@@ -109,6 +112,8 @@ class V201InboundDispatcher:
             "SendLocalList": self._send_local_list,
             "DataTransfer": self._data_transfer,
         }
+        if queue is not None:
+            self._handlers["GetTransactionStatus"] = self._get_transaction_status
 
     def _lookup(self, tag: str) -> tuple[Any, Any]:
         list_entry, cache_entry, _ = self._auth.lookup(tag, self._clock.now())
@@ -174,9 +179,28 @@ class V201InboundDispatcher:
                 "additionalInfo": "LocalAuthListCtrlr.Enabled is false"}}, None
         return {"status": status}, None
 
+    async def _get_transaction_status(self, frame: CallFrame, payload: dict[str, Any]
+                                      ) -> tuple[dict[str, Any], None]:
+        """E14: whether transaction messages are still queued (all, or the asked
+        transaction's), and whether that transaction is still running."""
+        assert self._queue is not None
+        transaction_id = payload.get("transactionId")
+        answer: dict[str, Any] = {
+            "messagesInQueue": self._queue.queued_for(transaction_id) > 0}
+        if transaction_id is not None:
+            answer["ongoingIndicator"] = self._transactions.local_id_of(transaction_id) \
+                is not None
+        return answer, None
+
     async def _data_transfer(self, frame: CallFrame, payload: dict[str, Any]
                              ) -> tuple[dict[str, Any], None]:
         return {"status": "UnknownVendorId"}, None  # no vendor extensions (block P)
+
+
+class TransactionQueue(Protocol):
+    """What GetTransactionStatus reads of the durable outbox (``Outbox.queued_for``)."""
+
+    def queued_for(self, transaction_id: str | None = None) -> int: ...
 
 
 def _checked(action: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +215,7 @@ def _checked(action: str, payload: dict[str, Any]) -> dict[str, Any]:
 SUPPORTED: frozenset[str] = frozenset({
     "RequestStartTransaction", "RequestStopTransaction", "Reset", "ChangeAvailability",
     "UnlockConnector", "TriggerMessage", "GetVariables", "SetVariables", "ClearCache",
-    "ReserveNow", "CancelReservation", "GetBaseReport",
+    "ReserveNow", "CancelReservation", "GetBaseReport", "GetTransactionStatus",
     "GetLocalListVersion", "SendLocalList", "DataTransfer"})
 """What ``V201InboundDispatcher`` answers (``V201Codec(SUPPORTED)``); GetTransactionStatus
-of ``actions.CSMS_TO_CS`` is not answered yet: NotSupported."""
+only when it was given the outbox (``queue``)."""
