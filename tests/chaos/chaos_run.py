@@ -12,8 +12,9 @@ and recovery too), or, now and then, SIGTERM after its sessions.
 The end: the network is restored, the agent started once more and left to drain its
 queue (the number of messages to wait for is read from its database while it is
 down: queued ones plus one PowerLoss stop per transaction left running), then stopped.
-``record_check`` judges the CSMS record against the number of transactions the
-charger's database says it started.
+``record_check`` (OCPP 1.6) or ``record_check_201`` (OCPP 2.0.1, ``protocol``)
+judges the CSMS record against the number of transactions the charger's database says
+it started and, for 2.0.1, the sessions this driver began (one new card each).
 
 Time is only spent where the scenario needs it to pass (an EV charging for a while, a
 random kill moment); everything else waits on the agent's console replies and on
@@ -37,6 +38,7 @@ from tests.integration.agent import write_site
 from .agent_process import AgentDied, AgentProcess, ConsoleError
 from .proxy import FaultProxy
 from .record_check import TX_ACTIONS, ChaosReport, check_record
+from .record_check_201 import TX_ACTIONS_201, Session, check_record_201
 
 STATION = "CP-CHAOS"
 CONNECTORS = (1, 2)
@@ -50,6 +52,8 @@ CHAOS_DEFAULTS = {
     "TransactionMessageRetryInterval": 1, "AllowOfflineTxForUnknownId": True,
     "LocalAuthorizeOffline": True, "ConnectionTimeOut": 30,
 }
+OCPP16, OCPP201 = "ocpp1.6", "ocpp2.0.1"
+PROTOCOLS = (OCPP16, OCPP201)
 CHAOS_OCPP = {"call_timeout_s": 4.0, "reconnect_initial_s": 0.2, "reconnect_max_s": 1.0,
               "replay_max_per_s": 200.0, "unanswered_calls_max": 2}
 
@@ -78,7 +82,10 @@ def db_state(state_dir: Path) -> tuple[int, int, int]:
 
 
 class ChaosRun:
-    def __init__(self, directory: Path, csms: DevCsms, proxy: FaultProxy, seed: int):
+    def __init__(self, directory: Path, csms: DevCsms, proxy: FaultProxy, seed: int,
+                 protocol: str = OCPP16):
+        self.protocol = protocol
+        self.tx_actions = TX_ACTIONS_201 if protocol == OCPP201 else TX_ACTIONS
         self.directory = directory
         self.csms = csms
         self.proxy = proxy
@@ -87,10 +94,13 @@ class ChaosRun:
         self.state_dir = directory / "state"
         self.site = write_site(directory, proxy.url_for(csms.url), station_id=STATION,
                                board="sim-2c.toml", console="stdio", defaults=CHAOS_DEFAULTS,
-                               ocpp=CHAOS_OCPP, state_dir=self.state_dir)
+                               ocpp={**CHAOS_OCPP, "protocol": protocol},
+                               state_dir=self.state_dir)
         self.log_path = directory / "agent.log"
         self.stats = CycleStats()
         self._tags = 0
+        self.sessions: list[Session] = []  # every session begun (a tap answered OK)
+        self._cut_since: float | None = None  # time.monotonic() of the cut in force
 
     def agent(self) -> AgentProcess:
         return AgentProcess(self.site, self.log_path)
@@ -142,9 +152,13 @@ class ChaosRun:
                 connector_id = rng.choice(free)
                 tag = self._new_tag()
                 await agent.command(f"sim plug {connector_id}")
+                tapped_at_s = time.time()
+                cut_for_s = time.monotonic() - self._cut_since if self._cut_since else 0.0
                 await agent.command(f"sim tap {tag}")
                 charging[connector_id] = tag
                 self.stats.sessions += 1
+                self.sessions.append(Session(tag, connector_id, tapped_at_s, time.time(),
+                                             cut_for_s))
                 if self.proxy.mode != "open":
                     self.stats.offline_sessions += 1
             else:
@@ -166,23 +180,28 @@ class ChaosRun:
 
     def _network_fault(self, draw: float) -> None:
         if draw < 0.08:
+            if self.proxy.mode != "cut":
+                self._cut_since = time.monotonic()
             self.proxy.cut()
         elif draw < 0.14:
             self.proxy.stall()
         elif draw < 0.30:
             self.proxy.restore()
+        if self.proxy.mode != "cut":
+            self._cut_since = None
 
     def _csms_fault(self, draw: float) -> None:
         if draw < 0.08:
-            action = self.rng.choice(TX_ACTIONS)
+            action = self.rng.choice(self.tx_actions)
             self.csms.script(action, CallError("InternalError", "chaos"))
         elif draw < 0.10:
-            self.csms.script(self.rng.choice(TX_ACTIONS), NoAnswer())
+            self.csms.script(self.rng.choice(self.tx_actions), NoAnswer())
 
     # ------------------------------------------------------------------ the end
     async def drain_and_check(self, cycles: int) -> ChaosReport:
         """Restore everything, let the queue drain, stop the agent, judge the record."""
         self.proxy.restore()
+        self._cut_since = None
         self.csms.clear_scripts()
         queued, running, _ = db_state(self.state_dir)
         expected = queued + running
@@ -193,7 +212,7 @@ class ChaosRun:
         deadline_s = 60.0 + expected * 0.05
         for _ in range(expected):
             frame = await self.csms.wait_frame(
-                lambda f: f.message_type == CALLRESULT and f.action in TX_ACTIONS,
+                lambda f: f.message_type == CALLRESULT and f.action in self.tx_actions,
                 direction=TO_CP, station=STATION, after=after, timeout_s=deadline_s)
             after = frame.seq + 1
         lines = await agent.command("queue")
@@ -204,20 +223,26 @@ class ChaosRun:
         assert code == 0, f"SIGTERM exit status {code}\n{agent.log_tail()}"
         queued, running, started = db_state(self.state_dir)
         assert (queued, running) == (0, 0), (queued, running)
+        if self.protocol == OCPP201:
+            return check_record_201(
+                self.csms.frames, STATION, started, self.sessions, self.csms.connections,
+                cycles, sample_interval_s=CHAOS_DEFAULTS["MeterValueSampleInterval"],
+                aligned_interval_s=CHAOS_DEFAULTS["ClockAlignedDataInterval"])
         return check_record(self.csms.frames, STATION, started, cycles,
                             sample_interval_s=CHAOS_DEFAULTS["MeterValueSampleInterval"],
                             aligned_interval_s=CHAOS_DEFAULTS["ClockAlignedDataInterval"])
 
 
-async def run_chaos(directory: Path, cycles: int, seed: int) -> tuple[ChaosReport, CycleStats,
-                                                                       float, list[str]]:
-    """Run ``cycles`` cycles and the final check; (report, stats, seconds, violations)."""
+async def run_chaos(directory: Path, cycles: int, seed: int, protocol: str = OCPP16
+                    ) -> tuple[ChaosReport, CycleStats, float, list[str]]:
+    """Run ``cycles`` cycles of the agent speaking ``protocol`` and the final check;
+    (report, stats, seconds, violations)."""
     started_s = time.monotonic()
     async with DevCsms(first_transaction_id=1) as csms:
         proxy = FaultProxy("127.0.0.1", csms.port)
         await proxy.start()
         try:
-            run = ChaosRun(directory, csms, proxy, seed)
+            run = ChaosRun(directory, csms, proxy, seed, protocol)
             for _ in range(cycles):
                 try:
                     await run.cycle()
