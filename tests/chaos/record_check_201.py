@@ -67,6 +67,7 @@ class ChaosReport201(ChaosReport):
     offline_events: int = 0
     offline_problems: int = 0
     sessions_without_transaction: int = 0
+    cut_sessions_checked: int = 0
 
     def summary(self) -> str:
         return super().summary() + f" offline_events={self.offline_events}"
@@ -310,6 +311,7 @@ def _judge_cut_session(report: ChaosReport201, session: Session, received: list[
     started = next((e for e in received if e.payload.get("eventType") == "Started"), None)
     if started is None:
         return
+    report.cut_sessions_checked += 1
     stamp = parse_time(started.payload.get("timestamp"))
     if started.payload.get("offline") is not True or stamp is None or not (
             session.tapped_at_s - OFFLINE_MARGIN_S <= stamp
