@@ -8,7 +8,13 @@ BORNE_CHAOS_CYCLES sets the number of cycles of each version (default 4 here, 20
 ``make chaos``); BORNE_CHAOS_SEED replays a run (both versions draw from the same seed).
 Each run prints one line::
 
-    ocpp1.6 cycles=N transactions=N lost=0 duplicates=N reordered=0
+    ocpp1.6 cycles=N transactions=N lost=0 duplicates=N reordered=0 seed=N (N s)
+
+(2.0.1 adds ``offline_events=N``: events that said ``offline: true``.) 4 cycles of each
+version in ``make test`` keep its chaos time near the former 6 cycles of 1.6 alone
+(about 13 s each on a loaded 2-core machine) while each version still meets kills,
+restarts, cuts and the final drain; the judges' rules have their own deterministic
+tests (test_record_check_201.py), so the short run need not hit each rule.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ SEED = int(os.environ.get("BORNE_CHAOS_SEED", str(random.randrange(1 << 30))))
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_no_transaction_message_lost_reordered_or_invented(tmp_path, protocol):
     report, stats, seconds, violations = await run_chaos(tmp_path, CYCLES, SEED, protocol)
-    print(protocol, report.summary())
+    print(f"{protocol} {report.summary()} seed={SEED} ({seconds:.0f} s)")
     context = (f"{protocol} seed={SEED} {seconds:.0f} s {stats} stop reasons "
                f"{report.stop_reasons}\n" + "\n".join(report.problems[:30]))
     assert violations == [], "\n".join(violations[:30]) + "\n" + context
