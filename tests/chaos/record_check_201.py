@@ -8,7 +8,9 @@ the CSMS received them:
 
 - **duplicates**: an accepted event identical to one accepted before (the answer was
   lost on the way, or the agent died before it committed it). Counted, not an error. A
-  re-used seqNo with a different payload is a problem.
+  re-used seqNo with a different payload is a problem; so is an identical re-send of
+  an earlier event after the transaction's Ended was accepted (``replayed_after_ended``:
+  nothing after Ended, as 1.6 allows no meter values after the stop).
 - **reordered**: the distinct events of a transaction whose seqNo does not count up in
   the order received (a step back), that do not open with Started (seqNo 0), carry a
   second Started or anything after Ended; timestamps or energy going backwards.
@@ -33,7 +35,7 @@ the CSMS received them:
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from devcsms.handshake import ConnectionRecord
@@ -68,6 +70,12 @@ class ChaosReport201(ChaosReport):
     offline_problems: int = 0
     sessions_without_transaction: int = 0
     cut_sessions_checked: int = 0
+    # Identical re-sends (the unique ids of their CALLs) and, of those, the ones that
+    # arrived after their transaction's Ended was accepted: the known 2.0.1 outbox bug
+    # of test_replay_after_ended_201.py (a crash replays the batch of confirmed events
+    # whose removal was not committed yet, Ended included).
+    resent_ids: set[str] = field(default_factory=set)
+    replayed_after_ended: int = 0
 
     def summary(self) -> str:
         return super().summary() + f" offline_events={self.offline_events}"
@@ -143,11 +151,19 @@ def _distinct(report: ChaosReport201, transaction_id: str, received: list[Frame]
     seen: dict[str, Frame] = {}
     by_seq_no: dict[Any, Frame] = {}
     out: list[Frame] = []
+    ended_seen = False
     for frame in received:
         key = _canonical(frame.payload)
         if key in seen:
             report.duplicates += 1
+            report.resent_ids.add(str(frame.unique_id))
+            if ended_seen and frame.payload.get("eventType") != "Ended":
+                report.replayed_after_ended += 1
+                report.problems.append(f"transaction {transaction_id}: #{frame.seq} "
+                                       f"{frame.payload.get('eventType')} seqNo "
+                                       f"{frame.payload.get('seqNo')} re-sent after Ended")
             continue
+        ended_seen = ended_seen or frame.payload.get("eventType") == "Ended"
         seq_no = frame.payload.get("seqNo")
         if seq_no in by_seq_no:
             report.reordered += 1

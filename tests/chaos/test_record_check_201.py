@@ -220,3 +220,11 @@ def test_a_session_begun_with_the_network_cut_starts_offline_at_the_tap():
     late.send(event("Ended", 1, 21.5, energy=0), 21.6)
     report = judge(late, sessions=[cut], connections=connections, sample_interval_s=None)
     assert report.offline_problems == 1 and "network cut" in report.problems[0]
+
+
+def test_a_replay_of_earlier_events_after_ended_is_flagged():
+    record = clean_record()
+    record.send(event("Started", 0, 1.0, energy=0), 4.0)  # identical, but after Ended
+    report = judge(record)
+    assert report.duplicates == 1 and report.replayed_after_ended == 1
+    assert "re-sent after Ended" in report.problems[0]
