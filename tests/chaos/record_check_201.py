@@ -92,11 +92,27 @@ def accepted_events(frames: list[Frame], station: str) -> list[Frame]:
             and f.action == "TransactionEvent" and f.seq in answered]
 
 
+def resent_ids(frames: list[Frame], station: str) -> set[str]:
+    """The unique ids of TransactionEvent CALLs identical to one received before, answered
+    or not (a retry, or a replay after a crash)."""
+    seen: set[str] = set()
+    out: set[str] = set()
+    for f in frames:
+        if f.direction == FROM_CP and f.station == station and f.message_type == CALL \
+                and f.action == "TransactionEvent":
+            key = _canonical(f.payload)
+            if key in seen:
+                out.add(str(f.unique_id))
+            seen.add(key)
+    return out
+
+
 def check_record_201(frames: list[Frame], station: str, charger_transactions: int,
                      sessions: list[Session], connections: list[ConnectionRecord],
                      cycles: int = 0, sample_interval_s: float | None = None,
                      aligned_interval_s: float | None = None) -> ChaosReport201:
     report = ChaosReport201(cycles=cycles)
+    report.resent_ids = resent_ids(frames, station)
     by_id: dict[str, list[Frame]] = defaultdict(list)
     for call in accepted_events(frames, station):
         info = call.payload.get("transactionInfo", {})
@@ -156,7 +172,6 @@ def _distinct(report: ChaosReport201, transaction_id: str, received: list[Frame]
         key = _canonical(frame.payload)
         if key in seen:
             report.duplicates += 1
-            report.resent_ids.add(str(frame.unique_id))
             if ended_seen and frame.payload.get("eventType") != "Ended":
                 report.replayed_after_ended += 1
                 report.problems.append(f"transaction {transaction_id}: #{frame.seq} "
