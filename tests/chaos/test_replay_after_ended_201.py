@@ -12,6 +12,9 @@ pending with the events before it; a crash before the batch commits replays them
 1.6 guarantees nothing of a transaction after its confirmed stop (record_check:
 "meter values after the stop" is reordered); 2.0.1 does not.
 
+Fixed: the outbox commits a confirmed Ended's removal (and the batch before it) at
+once under 2.0.1.
+
 The minimal case: two sessions queued offline (tx 1 Started ... Ended, tx 2 Started),
 the CSMS answers tx 1's events and never answers tx 2's Started, the agent is killed
 while it waits: after the restart tx 1's Started arrives again after its Ended.
@@ -72,8 +75,6 @@ def events_of(csms: DevCsms, transaction_id: str):
             and f.payload["transactionInfo"]["transactionId"] == transaction_id]
 
 
-@pytest.mark.xfail(strict=True, reason="2.0.1 outbox does not commit a confirmed Ended's "
-                   "removal at once: a crash replays the transaction after its Ended")
 @pytest.mark.timeout(120)
 async def test_nothing_of_a_transaction_is_sent_after_its_confirmed_ended(tmp_path):
     async with DevCsms() as csms:
