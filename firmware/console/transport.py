@@ -52,7 +52,14 @@ class ConsoleTransport:
         os.set_blocking(self.read_fd, False)
         if self.write_fd != self.read_fd:
             os.set_blocking(self.write_fd, False)
-        self._loop.add_reader(self.read_fd, self._readable)
+        try:
+            self._loop.add_reader(self.read_fd, self._readable)
+        except PermissionError:
+            # stdin that epoll cannot watch (/dev/null, a regular file: a service with
+            # StandardInput=null): no console input, never a crash of the agent
+            log.info("console %s: input cannot be watched; no console input",
+                     self.description)
+            self._input.put_nowait(None)
 
     def stop(self) -> None:
         if self._loop is not None:

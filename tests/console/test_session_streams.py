@@ -157,3 +157,19 @@ async def test_input_typed_while_a_command_ends_is_kept():
         await asyncio.gather(task, return_exceptions=True)
         os.close(peer_fd)
         os.close(agent_fd)
+
+
+async def test_a_stdin_epoll_cannot_watch_ends_console_input_without_a_crash():
+    """A service started with StandardInput=null (or `make run < /dev/null`): epoll
+    refuses /dev/null; the console has no input and the agent runs on (it exited 70)."""
+    null_fd = os.open(os.devnull, os.O_RDONLY)
+    out_r, out_w = os.pipe()
+    transport = ConsoleTransport(null_fd, out_w, echo=False, newline=b"\n",
+                                 description="stdio")
+    try:
+        transport.start()
+        assert await asyncio.wait_for(transport.read_bytes(), 5) is None
+        transport.stop()
+    finally:
+        for fd in (null_fd, out_r, out_w):
+            os.close(fd)
