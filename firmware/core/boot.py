@@ -24,7 +24,7 @@ HEARTBEAT_TIMER = KeepAlive()
 ALIGNED_TIMER = AlignedSample()
 
 DEFAULT_BOOT_RETRY_S = 60  # when the CSMS answers Pending/Rejected with interval 0
-BOOT_FAILURE_RETRY_S = 30  # when BootNotification got a CALLERROR or no answer
+BOOT_FAILURE_RETRY_S = 30  # when the registration got an error or no answer
 
 
 class BootMixin(StationParts):
@@ -67,7 +67,7 @@ class BootMixin(StationParts):
             out.extend(self._arm_heartbeat())
             out.extend(self.report_all_statuses(now))
             return out
-        # Pending or Rejected: wait at least the interval before the next BootNotification.
+        # Pending or Rejected: wait at least the interval before the next registration.
         self.boot_retry_pending = True
         delay = event.interval_s if event.interval_s > 0 else DEFAULT_BOOT_RETRY_S
         out.append(fx.StartTimer(BOOT_TIMER, delay))

@@ -230,10 +230,10 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
 
     def _on_tx_message_dropped(self, event: ev.TransactionMessageDropped,
                                now: float) -> list[fx.Effect]:
-        """The outbox gave up on a message ([16] §3.7.1). A dropped StartTransaction means
-        the CSMS will never know this transaction: say so (console, RemoteStop cannot
-        reach it) while the session goes on for the driver."""
-        if event.action != "StartTransaction":
+        """The outbox gave up on a message ([16] §3.7.1). A dropped start means the CSMS
+        will never know this transaction: say so (console, RemoteStop cannot reach it)
+        while the session goes on for the driver."""
+        if not event.was_start:
             return []
         for c in self.connectors.values():
             if c.tx is not None and c.tx.local_tx_id == event.local_tx_id:

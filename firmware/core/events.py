@@ -235,10 +235,13 @@ class LocalListConflicted(Event):
 
 @dataclass(frozen=True)
 class TransactionMessageDropped(Event):
-    """The outbox gave up on a transaction message after the last attempt."""
+    """The outbox gave up on a transaction message after the last attempt.
+    ``was_start``: it was the transaction's start (the version's adapter says which
+    message that is); ``action`` names the message for logs only."""
 
     local_tx_id: int
     action: str
+    was_start: bool = False
 
 
 # ----------------------------------------------------------------- CSMS requests

@@ -1,4 +1,4 @@
-"""Meter readings, MeterValues timers, and the hardware's own events.
+"""Meter readings, meter-sample timers, and the hardware's own events.
 
 - Sampled values every MeterValueSampleInterval from the start of each transaction
   (context Sample.Periodic), clock-aligned values every ClockAlignedDataInterval from

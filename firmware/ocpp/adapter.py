@@ -98,5 +98,10 @@ class ProtocolAdapter(Protocol):
 
     def answered(self, effect: fx.SendMessage, response: dict[str, Any]) -> list[ev.Event]: ...
 
+    def starts_transaction(self, action: str, payload: dict[str, Any]) -> bool:
+        """Whether a queued message is its transaction's start (1.6 StartTransaction,
+        2.0.1 TransactionEvent Started)."""
+        ...
+
     def queued_answered(self, message: QueuedAnswer,
                         response: dict[str, Any]) -> list[ev.Event]: ...

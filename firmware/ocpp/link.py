@@ -399,7 +399,9 @@ class OcppLink:
         except (CallErrorReceived, CallTimedOut) as e:
             dropped = self._outbox.failed(message, self._clock(), str(e))
             if dropped and message.local_tx_id is not None:
-                self._sink(ev.TransactionMessageDropped(message.local_tx_id, message.action))
+                self._sink(ev.TransactionMessageDropped(
+                    message.local_tx_id, message.action,
+                    self._adapter.starts_transaction(message.action, message.payload)))
             if isinstance(e, CallTimedOut):
                 await self._close_if_half_open(session, settings)
             return

@@ -310,5 +310,5 @@ def test_a_dropped_start_transaction_marks_the_transaction_unknown_to_the_csms()
     h = Harness()
     h.pilot("B")
     h.handle(ev.CardPresented("CARD0001", list_entry=Entry("CARD0001")))  # offline start
-    h.handle(ev.TransactionMessageDropped(1, "StartTransaction"))
+    h.handle(ev.TransactionMessageDropped(1, "StartTransaction", was_start=True))
     assert h.station.connectors[1].tx.unknown_to_csms

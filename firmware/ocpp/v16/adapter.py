@@ -44,6 +44,9 @@ class V16Adapter:
                                              mapping.id_tag_info(response.get("idTagInfo")))]
         return []
 
+    def starts_transaction(self, action: str, payload: dict[str, Any]) -> bool:
+        return action == "StartTransaction"
+
     def queued_answered(self, message: QueuedAnswer,
                         response: dict[str, Any]) -> list[ev.Event]:
         if message.local_tx_id is None:

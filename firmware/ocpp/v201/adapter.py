@@ -106,6 +106,9 @@ class V201Adapter:
         whichever EVSE starts next)."""
         self._remote_starts[evse_id] = remote_start_id
 
+    def starts_transaction(self, action: str, payload: dict[str, Any]) -> bool:
+        return action == "TransactionEvent" and payload.get("eventType") == "Started"
+
     # ------------------------------------------------------------------ messages out
     def message(self, effect: fx.SendMessage) -> tuple[str, dict[str, Any]] | None:
         if isinstance(effect, fx.SendConnectorStatus):

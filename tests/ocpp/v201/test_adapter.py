@@ -238,3 +238,16 @@ def test_the_id_token_type_is_the_one_the_core_says_and_none_for_no_token(conn):
     assert queue(adapter, conn, start)[1]["idToken"] == {"idToken": "0A0B0C0D", "type": "Local"}
     _, authorize = adapter.message(fx.SendAuthorizationRequest(("r", 1), "EMAID01", "eMAID"))
     assert authorize["idToken"] == {"idToken": "EMAID01", "type": "eMAID"}
+
+
+def test_each_adapter_names_its_transaction_start_for_a_dropped_message(conn):
+    """A dropped start makes the core mark the transaction unknown to the CSMS: the
+    adapter, not the core, knows which message that is in its version."""
+    from firmware.ocpp.v16.adapter import V16Adapter
+
+    adapter = V201Adapter(INFO, conn)
+    assert adapter.starts_transaction("TransactionEvent", {"eventType": "Started"})
+    assert not adapter.starts_transaction("TransactionEvent", {"eventType": "Updated"})
+    assert not adapter.starts_transaction("StartTransaction", {})
+    assert V16Adapter(INFO).starts_transaction("StartTransaction", {})
+    assert not V16Adapter(INFO).starts_transaction("StopTransaction", {})
