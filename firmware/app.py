@@ -39,6 +39,7 @@ from firmware.core.connector import Connector
 from firmware.core.station import Station
 from firmware.hardware import ConnectorHardware, HardwareTiming
 from firmware.ocpp.handlers import InboundDispatcher
+from firmware.ocpp.services import CallService
 from firmware.ocpp.link import LinkSettings, OcppLink
 from firmware.ocpp.mapping import StationInfo
 from firmware.ocpp.adapter import ProtocolAdapter
@@ -156,14 +157,16 @@ def _require_protocol_support(protocol: str) -> None:
 
 
 def _inbound_dispatcher(runtime: Runtime, auth: StoreAuthorization,
-                        adapter: ProtocolAdapter, outbox: Outbox) -> InboundHandler:
-    """The handler of the CSMS's CALLs in the adapter's version."""
+                        adapter: ProtocolAdapter, outbox: Outbox,
+                        services: tuple[CallService, ...]) -> InboundHandler:
+    """The handler of the CSMS's CALLs in the adapter's version; ``services`` answer
+    the actions that are not the core's (``firmware.ocpp.services``)."""
     if not isinstance(adapter, V201Adapter):
-        return InboundDispatcher(runtime, auth)
+        return InboundDispatcher(runtime, auth, services=services)
     from firmware.ocpp.v201.inbound import V201InboundDispatcher
 
     handler: InboundHandler = V201InboundDispatcher(runtime, auth, transactions=adapter,
-                                                    queue=outbox)
+                                                    queue=outbox, services=services)
     return handler
 
 
@@ -246,7 +249,10 @@ def build_agent(site: SiteConfig, *,
             replay_max_per_s=site.ocpp["replay_max_per_s"],
             unanswered_calls_max=site.ocpp["unanswered_calls_max"])
 
-    dispatcher = _inbound_dispatcher(runtime, auth, adapter, outbox)
+    # CALLs answered outside the core, in the site's OCPP version (certificates, logs,
+    # firmware updates).
+    services: list[CallService] = []
+    dispatcher = _inbound_dispatcher(runtime, auth, adapter, outbox, tuple(services))
     link = OcppLink(settings, dispatcher, runtime.dispatch, outbox, adapter, clock.now,
                     sync_clock=clock.sync)
     runtime.link = link

@@ -312,3 +312,19 @@ class SendFirmwareStatus(SendMessage):
 @dataclass(frozen=True)
 class SendDiagnosticsStatus(SendMessage):
     status: str = "Idle"
+
+
+@dataclass(frozen=True)
+class SendSecurityEvent(SendMessage):
+    """Report a security event (``firmware.core.security_events``). A critical one is
+    queued durably with the transaction messages and delivered after any outage
+    (whitepaper A04.FR.02); the others go out when the link is up."""
+
+    kind: str
+    timestamp_s: float
+    tech_info: str | None = None
+    critical: bool = False
+
+    @property
+    def transaction_related(self) -> bool:  # type: ignore[override]
+        return self.critical

@@ -362,3 +362,15 @@ class CompositeScheduleRequested(Request):
     connector_id: int = 0
     duration_s: int = 0
     unit: str | None = None  # "A" | "W"; None: the connector's own unit (A)
+
+
+# ----------------------------------------------------------------- security
+@dataclass(frozen=True)
+class SecurityEventOccurred(Event):
+    """Something the security event list names happened (``firmware.core.security_events``:
+    ``kind`` is one of its ``KINDS``); reported by the part that saw it (the link, the
+    firmware updater, the console). ``tech_info``: free text for the operator, never a
+    secret (cut to 255 characters when sent)."""
+
+    kind: str
+    tech_info: str | None = None

@@ -14,6 +14,7 @@ from typing import Callable, Hashable
 
 from . import events as ev
 from . import effects as fx
+from . import security_events
 from .authorization_flow import PendingAuthorization
 from .boot import BootMixin
 from .charging import ChargingMixin
@@ -49,6 +50,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
         # Each handler takes its own event type: the table is keyed by that type.
         self._handlers: dict[type[ev.Event], Callable[..., list[fx.Effect]]] = {
             ev.AgentStarted: self._on_agent_started,
+            ev.SecurityEventOccurred: security_events.report,
             ev.ShutdownRequested: self._on_shutdown,
             ev.LinkConnected: self._on_link_connected,
             ev.LinkDisconnected: self._on_link_disconnected,

@@ -17,6 +17,7 @@ from firmware.auth.validate import SendLocalListFormatError
 from firmware.core import events as ev
 
 from . import charging_profiles, frames, mapping
+from .services import CallService, by_action
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,11 @@ class AuthorizationService(Protocol):
 
 
 class InboundDispatcher:
-    def __init__(self, runtime: Any, auth: AuthorizationService, reply_timeout_s: float = 25.0):
+    def __init__(self, runtime: Any, auth: AuthorizationService, reply_timeout_s: float = 25.0,
+                 *, services: tuple[CallService, ...] = ()):
         self._runtime = runtime
+        # Actions answered outside the core (certificates, logs, firmware): ``services``.
+        self._services = by_action(services)
         self._auth = auth
         self._reply_timeout_s = reply_timeout_s
         self._handlers: dict[str, Callable[[frames.CallFrame], ev.Request | None]] = {
@@ -88,7 +92,9 @@ class InboundDispatcher:
         action = frame.action
         if action not in frames.known_actions():
             raise frames.CallErrorReply("NotImplemented", f"{action!r} is not an OCPP 1.6 action")
-        if action in UNSUPPORTED or (action not in self._handlers and action not in self._direct):
+        service = self._services.get(action)
+        if service is None and (action in UNSUPPORTED or (
+                action not in self._handlers and action not in self._direct)):
             raise frames.CallErrorReply("NotSupported", f"{action} is not supported")
         if frame.suspect:
             problem = frames.value_problem(frame.payload)
@@ -100,6 +106,13 @@ class InboundDispatcher:
             if problem is not None:
                 raise problem
         continuation = None
+        if service is not None:
+            payload, continuation = await service.answer(action, frame.payload)
+            problem = frames.schema_problem(3, action, payload)
+            if problem is not None:
+                log.error("our %s reply would be invalid (%s): %s", action, problem, payload)
+                raise frames.CallErrorReply("InternalError", f"{action} reply could not be built")
+            return payload, continuation
         if action in self._direct:
             fields = await self._direct[action](frame)
         else:

@@ -119,7 +119,23 @@ def to_call(effect: fx.SendMessage, info: StationInfo) -> tuple[str, dict[str, A
         return "FirmwareStatusNotification", {"status": effect.status}
     if isinstance(effect, fx.SendDiagnosticsStatus):
         return "DiagnosticsStatusNotification", {"status": effect.status}
+    if isinstance(effect, fx.SendSecurityEvent):  # security whitepaper A04
+        payload = {"type": SECURITY_EVENT_NAMES_16.get(effect.kind, effect.kind),
+                   "timestamp": format_time(effect.timestamp_s)}
+        if effect.tech_info:
+            payload["techInfo"] = effect.tech_info
+        return "SecurityEventNotification", payload
     raise TypeError(f"not a message effect: {effect!r}")
+
+
+# The core names security events as 2.0.1 does; the 1.6 whitepaper ([SEC3] §8) says
+# CentralSystem and ChargePoint where 2.0.1 says Csms and ChargingStation.
+SECURITY_EVENT_NAMES_16 = {
+    "FailedToAuthenticateAtCsms": "FailedToAuthenticateAtCentralSystem",
+    "CsmsFailedToAuthenticate": "CentralSystemFailedToAuthenticate",
+    "InvalidCsmsCertificate": "InvalidCentralSystemCertificate",
+    "InvalidChargingStationCertificate": "InvalidChargePointCertificate",
+}
 
 
 def local_tx_id_of(effect: fx.SendMessage) -> int | None:

@@ -33,6 +33,7 @@ from firmware.auth.validate import SendLocalListFormatError
 from firmware.core import events as ev
 from firmware.ocpp.frames import CallErrorReply
 from firmware.ocpp.handlers import AuthorizationService
+from firmware.ocpp.services import CallService, by_action
 from firmware.ocpp.v201 import local_list
 from firmware.ocpp.v201.codec import CHECKED_OFF_LOOP, CheckedCall
 from firmware.ocpp.v201.errors import CallError, InvalidOutgoingMessage, from_v16
@@ -86,7 +87,8 @@ class V201InboundDispatcher:
     def __init__(self, runtime: InboundRuntime, auth: AuthorizationService,
                  transactions: TransactionDirectory, reply_timeout_s: float = 25.0,
                  *, activity: ChargingActivity | None = None,
-                 queue: TransactionQueue | None = None) -> None:
+                 queue: TransactionQueue | None = None,
+                 services: tuple[CallService, ...] = ()) -> None:
         self._auth = auth
         self._queue = queue
         self._transactions = transactions
@@ -114,6 +116,11 @@ class V201InboundDispatcher:
         }
         if queue is not None:
             self._handlers["GetTransactionStatus"] = self._get_transaction_status
+        # Actions answered outside the core (certificates, logs, firmware).
+        for action, service in by_action(services).items():
+            if action in self._handlers:
+                raise ValueError(f"{action} is answered by the core already")
+            self._handlers[action] = _service_handler(service, action)
 
     def _lookup(self, tag: str) -> tuple[Any, Any]:
         list_entry, cache_entry, _ = self._auth.lookup(tag, self._clock.now())
@@ -195,6 +202,16 @@ class V201InboundDispatcher:
     async def _data_transfer(self, frame: CallFrame, payload: dict[str, Any]
                              ) -> tuple[dict[str, Any], None]:
         return {"status": "UnknownVendorId"}, None  # no vendor extensions (block P)
+
+
+def _service_handler(service: CallService, action: str) -> Handler:
+    async def handle(frame: CallFrame, payload: dict[str, Any]
+                     ) -> tuple[dict[str, Any], Continuation | None]:
+        try:
+            return await service.answer(action, payload)
+        except CallErrorReply as refusal:  # named in 1.6 spelling (services.py)
+            raise from_v16(refusal) from None
+    return handle
 
 
 class TransactionQueue(Protocol):

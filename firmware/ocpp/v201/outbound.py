@@ -198,6 +198,12 @@ def to_call(effect: fx.SendMessage, info: StationInfo,
                                 "generatedAt": format_time(effect.generated_at_s),
                                 "seqNo": 0, "tbc": False,
                                 "reportData": device_model.report_data(effect.keys)}
+    if isinstance(effect, fx.SendSecurityEvent):  # A04
+        event: dict[str, Any] = {"type": effect.kind,
+                                 "timestamp": format_time(effect.timestamp_s)}
+        if effect.tech_info:
+            event["techInfo"] = effect.tech_info
+        return "SecurityEventNotification", event
     if isinstance(effect, fx.SendReservationEnded):  # H04
         return "ReservationStatusUpdate", {"reservationId": effect.reservation_id,
                                            "reservationUpdateStatus": effect.why}
