@@ -234,7 +234,10 @@ def build_agent(site: SiteConfig, *,
     outbox = Outbox(conn, policy,
                     budget_bytes=int(float(site.ocpp["outbox_budget_mb"]) * 1_000_000),
                     monotonic=retry_clock, protocol=adapter.subprotocol,
-                    csms_assigns_transaction_ids=adapter.csms_assigns_transaction_ids)
+                    csms_assigns_transaction_ids=adapter.csms_assigns_transaction_ids,
+                    bounds_transaction=lambda action, payload: (
+                        adapter.starts_transaction(action, payload)
+                        or adapter.ends_transaction(action, payload)))
 
     def settings() -> LinkSettings:
         return LinkSettings(

@@ -205,7 +205,7 @@ class AuthorizationFlowMixin(StationParts):
                              pending.token_type), now)
 
     def _on_call_failed(self, event: ev.CallFailed, now: float) -> list[fx.Effect]:
-        if event.action == "BootNotification":
+        if isinstance(event.message, fx.SendRegistration):
             return self._on_boot_failed(event, now)
         pending = self._pending_authorize.pop(event.ref, None)
         if pending is None:

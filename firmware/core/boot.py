@@ -51,7 +51,9 @@ class BootMixin(StationParts):
         out: list[fx.Effect] = []
         for ref, pending in list(self._pending_authorize.items()):
             out.extend(self._on_call_failed(
-                ev.CallFailed(ref, "Authorize", "offline"), now))
+                ev.CallFailed(ref, fx.SendAuthorizationRequest(ref, pending.id_tag,
+                                                               pending.token_type),
+                              "offline"), now))
         return out
 
     def _on_boot_responded(self, event: ev.RegistrationAnswered, now: float) -> list[fx.Effect]:

@@ -151,6 +151,9 @@ class Connector:
         self.reading: MeterReading | None = None
         self.reading_at_s: float | None = None
         self.reported_status: str | None = None  # last StatusNotification sent
+        # The running transaction's state (the status while it runs) last reported as a
+        # transaction fact; None outside a transaction.
+        self.tx_state_reported: str | None = None
         self.reported_error: str = "NoError"
         self.shown_status: str | None = None  # last status given to the indicator
         self.cable_locked = False  # as last commanded

@@ -291,6 +291,20 @@ class SendTransactionEnded(SendMessage):
 
 
 @dataclass(frozen=True)
+class SendTransactionStateChanged(SendMessage):
+    """The connector of running transaction ``local_tx_id`` changed state at
+    ``timestamp_s``: ``status`` is its connector status (Charging, SuspendedEV,
+    SuspendedEVSE, ...). 2.0.1 reports it in the transaction (TransactionEvent Updated,
+    ChargingStateChanged); 1.6 only has the status change it reports anyway."""
+
+    local_tx_id: int
+    connector_id: int
+    status: str
+    timestamp_s: float
+    transaction_related = True
+
+
+@dataclass(frozen=True)
 class SendMeterSamples(SendMessage):
     """``local_tx_id`` set: a transaction's values (queued durably, in order)."""
 

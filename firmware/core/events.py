@@ -13,6 +13,7 @@ from typing import Any, Hashable
 
 from hal.interfaces import MeterReading, PilotState
 
+from .effects import SendMessage
 from .timers import TimerKey
 
 
@@ -57,14 +58,16 @@ class KeepAliveAnswered(Event):
 
 @dataclass(frozen=True)
 class CallFailed(Event):
-    """A non-transaction CALL got no usable answer.
+    """A non-transaction message got no usable answer: ``message`` is the core's effect
+    that asked for it (a registration, an authorization request), so the core never
+    needs a protocol's name for it.
 
     ``reason`` is "offline" (not sent: no link or boot not accepted), "timeout" or
     "error" (a CALLERROR with ``error_code``).
     """
 
     ref: Hashable
-    action: str
+    message: SendMessage
     reason: str
     error_code: str = ""
 

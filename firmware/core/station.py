@@ -175,6 +175,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
                 c.shown_status = status
                 later.append(fx.ShowStatus(c.connector_id, status))
             later.extend(self._report_status(c, now))
+            later.extend(self._report_transaction_state(c, now))
         later.extend(self._report_station_status(now))
         if self.reset_when_idle is not None and all(
                 c.tx is None and c.stopping is None for c in self.connectors.values()):
@@ -201,6 +202,20 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
         c.reported_status = notification.status
         c.reported_error = notification.error_code
         return [notification]
+
+    @staticmethod
+    def _report_transaction_state(c: Connector, now: float) -> list[fx.Effect]:
+        """A running transaction's state (charging, suspended by the EV or the EVSE) as
+        a durable transaction fact whenever it changes, online or not, starting with the
+        state it is in right after its start."""
+        if c.tx is None or c.stopping is not None:
+            c.tx_state_reported = None
+            return []
+        state = c.status()
+        if state == c.tx_state_reported:
+            return []
+        c.tx_state_reported = state
+        return [fx.SendTransactionStateChanged(c.tx.local_tx_id, c.connector_id, state, now)]
 
     @staticmethod
     def connector_status_report(c: Connector, now: float) -> fx.SendConnectorStatus:

@@ -103,5 +103,10 @@ class ProtocolAdapter(Protocol):
         2.0.1 TransactionEvent Started)."""
         ...
 
+    def ends_transaction(self, action: str, payload: dict[str, Any]) -> bool:
+        """Whether a queued message is its transaction's end (1.6 StopTransaction,
+        2.0.1 TransactionEvent Ended)."""
+        ...
+
     def queued_answered(self, message: QueuedAnswer,
                         response: dict[str, Any]) -> list[ev.Event]: ...

@@ -388,7 +388,7 @@ class OcppLink:
     def _fail(self, effect: fx.SendMessage, action: str, reason: str, code: str = "") -> None:
         ref = getattr(effect, "ref", None)
         if isinstance(effect, (fx.SendAuthorizationRequest, fx.SendRegistration)):
-            self._sink(ev.CallFailed(ref, action, reason, code))
+            self._sink(ev.CallFailed(ref, effect, reason, code))
         elif reason != "offline":
             log.info("%s not delivered (%s %s); not retried", action, reason, code)
 

@@ -34,7 +34,9 @@
   loss and never a reordering. A StartTransaction's removal, which records the CSMS
   transactionId, and a StopTransaction's, which ends the transaction, are committed at
   once with the batch before them: losing the first would make the CSMS open the same
-  transaction twice. Why: one transaction (and fsync) per delivered message was the
+  transaction twice. Where the station chose the transactionIds (2.0.1), the adapter
+  names a transaction's start and end (``bounds_transaction``) and their removals are
+  committed at once too. Why: one transaction (and fsync) per delivered message was the
   cost of a replay (most of the agent's own time on loopback, far more on an SD card)
   and the SD card's wear.
 - Queued rows are read ``READ_AHEAD`` at a time. Only this class changes or removes a
@@ -89,8 +91,8 @@ class RetryPolicy:
     interval_s: float
 
 
-def _ends_transaction(message: "ReadyMessage") -> bool:
-    return message.action == "TransactionEvent" and message.payload.get("eventType") == "Ended"
+def _never(action: str, payload: dict[str, Any]) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,14 @@ class Outbox:
     def __init__(self, conn: sqlite3.Connection, policy: Callable[[], RetryPolicy],
                  budget_bytes: int | None = None,
                  monotonic: Callable[[], float] = time.monotonic, *,
-                 protocol: str = "ocpp1.6", csms_assigns_transaction_ids: bool = True):
+                 protocol: str = "ocpp1.6", csms_assigns_transaction_ids: bool = True,
+                 bounds_transaction: Callable[[str, dict[str, Any]], bool] = _never):
+        """``bounds_transaction(action, payload)``: the adapter says a queued message is
+        its transaction's start or end (``ProtocolAdapter.starts_transaction`` /
+        ``ends_transaction``); where the station chose the transactionIds, its removal
+        is committed at once with the batch before it."""
         self._conn = conn
+        self._bounds_transaction = bounds_transaction
         self.protocol = protocol
         self._csms_ids = csms_assigns_transaction_ids
         self._policy = policy
@@ -292,10 +300,11 @@ class Outbox:
         if self._csms_ids and message.action in _RECORDING_ACTIONS \
                 and message.local_tx_id is not None:
             self._commit_pending(message.local_tx_id, message.action, response)
-        elif not self._csms_ids and _ends_transaction(message):
+        elif not self._csms_ids and self._bounds_transaction(message.action, message.payload):
             # 2.0.1: nothing of a transaction may reach the CSMS after its confirmed
-            # Ended; a crash before a batched commit would replay it all (found by the
-            # 2.0.1 chaos run), so its removal and the batch before it commit now.
+            # end, and its start only once; a crash before a batched commit would
+            # replay them (found by the 2.0.1 chaos run), so their removal and the
+            # batch before them commit now.
             self.flush()
         elif len(self._pending) >= DURABLE_EVERY \
                 or self._monotonic() - self._pending_since_s >= DURABLE_AFTER_S:

@@ -132,7 +132,7 @@ def answer_authorize(status: str):
             return
         request = rig.pending_authorize.pop(0)
         if status == "fail":
-            rig.feed(ev.CallFailed(request.ref, "Authorize", "timeout"))
+            rig.feed(ev.CallFailed(request.ref, request, "timeout"))
         else:
             rig.feed(ev.AuthorizationAnswered(request.ref, request.id_tag, ev.IdTagInfo(status)))
     return act

@@ -167,7 +167,7 @@ def test_authorize_timeout_falls_back_to_offline_rules_with_local_list():
     h.pilot("B")
     h.tap("LISTED01", list_entry=Entry("LISTED01"))
     request = h.last(fx.SendAuthorizationRequest)
-    h.handle(ev.CallFailed(request.ref, "Authorize", "timeout"))
+    h.handle(ev.CallFailed(request.ref, request, "timeout"))
     assert h.last(fx.SendTransactionStarted).id_tag == "LISTED01"
 
 

@@ -30,6 +30,8 @@ class V16Adapter:
 
     def queued_message(self, effect: fx.SendMessage,
                        conn: sqlite3.Connection) -> tuple[str, dict[str, Any]] | None:
+        if isinstance(effect, fx.SendTransactionStateChanged):
+            return None  # 1.6 reports it by the StatusNotification of the same change
         return mapping.to_call(effect, self._info)
 
     def answered(self, effect: fx.SendMessage, response: dict[str, Any]) -> list[ev.Event]:
@@ -46,6 +48,9 @@ class V16Adapter:
 
     def starts_transaction(self, action: str, payload: dict[str, Any]) -> bool:
         return action == "StartTransaction"
+
+    def ends_transaction(self, action: str, payload: dict[str, Any]) -> bool:
+        return action == "StopTransaction"
 
     def queued_answered(self, message: QueuedAnswer,
                         response: dict[str, Any]) -> list[ev.Event]:

@@ -85,6 +85,9 @@ class V201Adapter:
         self._codec: FrameCodec | None = None
         self._remote_starts: dict[int | None, int] = {}
         self._statuses: dict[int, str] = {}  # the last status reported per EVSE
+        # The chargingState each running transaction last reported (by local id): a
+        # restart forgets it, and the next change is reported even if it repeats one.
+        self._charging_states: dict[int, str] = {}
 
     @property
     def codec(self) -> FrameCodec:
@@ -109,10 +112,21 @@ class V201Adapter:
     def starts_transaction(self, action: str, payload: dict[str, Any]) -> bool:
         return action == "TransactionEvent" and payload.get("eventType") == "Started"
 
+    def ends_transaction(self, action: str, payload: dict[str, Any]) -> bool:
+        return action == "TransactionEvent" and payload.get("eventType") == "Ended"
+
     # ------------------------------------------------------------------ messages out
     def message(self, effect: fx.SendMessage) -> tuple[str, dict[str, Any]] | None:
         if isinstance(effect, fx.SendConnectorStatus):
+            before = self._statuses.get(effect.connector_id)
             self._statuses[effect.connector_id] = effect.status
+            if (before is not None and before != effect.status
+                    and outbound.connector_status(before) == outbound.connector_status(
+                        effect.status)):
+                # Preparing → Charging is Occupied → Occupied in 2.0.1: the change is
+                # the transaction's (chargingState), not the connector's. A re-report
+                # of the same status (a trigger, a reconnect) still goes out.
+                return None
         context = None
         if isinstance(effect, fx.SendAuthorizationRequest):
             context = TransactionContext(id_token_type=_token_type(effect.id_tag,
@@ -152,12 +166,21 @@ class V201Adapter:
                           type(effect).__name__, local_tx_id)
                 return None
             state = known
+            if isinstance(effect, fx.SendTransactionStateChanged):
+                self._statuses[state.evse_id] = effect.status
+                charging = outbound.charging_state(effect.status)
+                if self._charging_states.get(local_tx_id) == charging:
+                    return None  # a change 2.0.1 cannot see (Preparing → Finishing)
+                self._charging_states[local_tx_id] = charging
             id_tag = (effect.id_tag or "") if isinstance(effect, fx.SendTransactionEnded) else ""
             context = TransactionContext(
                 seq_no=state.next_seq_no, transaction_id=state.transaction_id,
                 offline=offline, status=self._statuses.get(state.evse_id, "Charging"),
                 id_token_type=_token_type(id_tag))
+        if isinstance(effect, fx.SendTransactionStarted):
+            self._charging_states[local_tx_id] = outbound.charging_state(context.status)
         if isinstance(effect, fx.SendTransactionEnded):
+            self._charging_states.pop(local_tx_id, None)
             repo.forget_ocpp201_transaction(conn, local_tx_id)  # nothing follows Ended
         else:
             repo.save_ocpp201_transaction(conn, repo.Ocpp201Transaction(

@@ -207,7 +207,8 @@ def to_call(effect: fx.SendMessage, info: StationInfo,
     if isinstance(effect, fx.SendReservationEnded):  # H04
         return "ReservationStatusUpdate", {"reservationId": effect.reservation_id,
                                            "reservationUpdateStatus": effect.why}
-    if isinstance(effect, (fx.SendTransactionStarted, fx.SendTransactionEnded)) or (
+    if isinstance(effect, (fx.SendTransactionStarted, fx.SendTransactionEnded,
+                           fx.SendTransactionStateChanged)) or (
             isinstance(effect, fx.SendMeterSamples) and effect.local_tx_id is not None):
         if context is None or not context.transaction_id:
             raise ValueError(f"{type(effect).__name__} needs its transaction context")
@@ -242,6 +243,9 @@ def _transaction_event(effect: fx.SendMessage, context: TransactionContext) -> d
         payload["meterValue"] = meter_values(effect.transaction_data) + [
             _energy(effect.meter_stop_wh, "Transaction.End", effect.timestamp_s)]
         return payload
+    if isinstance(effect, fx.SendTransactionStateChanged):  # E: chargingState changes
+        return _event("Updated", effect.timestamp_s, "ChargingStateChanged", context,
+                      _transaction_info(context, chargingState=charging_state(effect.status)))
     assert isinstance(effect, fx.SendMeterSamples)
     values = meter_values(effect.samples)
     clock = any(v.context == "Sample.Clock" for s in effect.samples for v in s.values)

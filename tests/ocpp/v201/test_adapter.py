@@ -251,3 +251,44 @@ def test_each_adapter_names_its_transaction_start_for_a_dropped_message(conn):
     assert not adapter.starts_transaction("StartTransaction", {})
     assert V16Adapter(INFO).starts_transaction("StartTransaction", {})
     assert not V16Adapter(INFO).starts_transaction("StopTransaction", {})
+
+
+def state_changed(status: str, local_tx_id: int = 3, at_s: float = T0 + 30):
+    return fx.SendTransactionStateChanged(local_tx_id, 1, status, at_s)
+
+
+def test_charging_state_changes_are_updated_events_with_the_next_seq_no_e(conn):
+    """ocpp201-rules.md §3: triggerReason ChargingStateChanged; Started EVConnected then
+    Updated Charging ([E201] 2.18)."""
+    adapter = V201Adapter(INFO, conn)
+    adapter.message(fx.SendConnectorStatus(1, "Preparing", timestamp_s=T0))
+    queue(adapter, conn, started())
+    with db.atomic(conn):
+        assert adapter.queued_message(state_changed("Finishing"), conn) is None  # EVConnected
+    events = [queue(adapter, conn, state_changed(s))[1]
+              for s in ("SuspendedEV", "Charging", "SuspendedEVSE")]
+    assert [(e["eventType"], e["triggerReason"], e["transactionInfo"]["chargingState"])
+            for e in events] == [("Updated", "ChargingStateChanged", "SuspendedEV"),
+                                 ("Updated", "ChargingStateChanged", "Charging"),
+                                 ("Updated", "ChargingStateChanged", "SuspendedEVSE")]
+    assert [e["seqNo"] for e in events] == [1, 2, 3]  # the skipped change took no seqNo
+    assert queue(adapter, conn, ended())[1]["transactionInfo"]["chargingState"] == \
+        "SuspendedEVSE"
+
+
+def test_preparing_to_charging_is_no_occupied_to_occupied_status_notification_g(conn):
+    """ocpp201-rules.md §5: 2.0.1 statuses have no Preparing/Charging; the change is the
+    transaction's chargingState. A re-report of the same status still goes out."""
+    adapter = V201Adapter(INFO, conn)
+    assert adapter.message(fx.SendConnectorStatus(1, "Preparing", timestamp_s=T0)) is not None
+    assert adapter.message(fx.SendConnectorStatus(1, "Charging", timestamp_s=T0)) is None
+    again = adapter.message(fx.SendConnectorStatus(1, "Charging", timestamp_s=T0))
+    assert again is not None and again[1]["connectorStatus"] == "Occupied"
+    assert adapter.message(fx.SendConnectorStatus(1, "Available", timestamp_s=T0)) is not None
+
+
+def test_16_has_no_message_for_a_transaction_state_change(conn):
+    from firmware.ocpp.v16.adapter import V16Adapter
+
+    with db.atomic(conn):
+        assert V16Adapter(INFO).queued_message(state_changed("Charging"), conn) is None
