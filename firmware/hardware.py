@@ -98,6 +98,9 @@ class ConnectorHardware:
         self.meter_failures = 0
         self.contactor_fault: ContactorFault | None = None  # reported, not yet cleared
         self._self_testing = False
+        # The last offer failed: the EV's allowed current is unknown, so no close runs
+        # until an offer succeeds (the core opens on the OfferFailed it was told of).
+        self._offer_failed = False
         # what hw shows of each device's errors; agent clock (epoch s) for their times
         self.health = {role: DeviceHealth(clock) for role in ROLES}
 
@@ -144,6 +147,10 @@ class ConnectorHardware:
         if not isinstance(effect, fx.CloseContactor):
             await self._run_command(effect)
             return
+        if self._offer_failed:
+            log.warning("connector %d: not closing: the pilot refused the last offer",
+                        self.connector_id)
+            return
         self._closing = tasks.create_task(self._close())
         try:
             await self._closing
@@ -174,6 +181,7 @@ class ConnectorHardware:
                 self.dispatch(ev.ContactorSwitched(self.connector_id, False))
             elif isinstance(effect, fx.OfferEnergy):
                 await self.pilot.offer(effect.max_current_a)
+                self._offer_failed = False
                 self.health["pilot"].succeeded()
             elif isinstance(effect, fx.LockCable):
                 await self._lock_cable()
@@ -205,6 +213,10 @@ class ConnectorHardware:
                 self.health[role].failed(e, retrying=False)
             if isinstance(effect, fx.UnlockCable):
                 self.dispatch(ev.CableUnlocked(self.connector_id, False, effect.request_ref))
+            elif isinstance(effect, fx.OfferEnergy):
+                self._offer_failed = True
+                self.dispatch(ev.OfferFailed(self.connector_id, effect.max_current_a,
+                                             str(e)[:40]))
             elif isinstance(effect, fx.LockCable):
                 self.dispatch(ev.LockFailed(self.connector_id, str(e)[:50]))
 

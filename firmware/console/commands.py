@@ -54,6 +54,10 @@ def install_core_commands(console: Console, agent: Any) -> None:
                 parts.append(f"idTag={mask_id_tag(c.tx.id_tag)}")
                 if c.reading is not None:
                     parts.append(f"session={(c.energy_wh() - c.tx.record.meter_start_wh) / 1000:.3f} kWh")
+            if c.offer_a:
+                parts.append(f"offer={c.offer_a:g}A")
+            if c.limit_a is not None:  # the composite limit and the profiles that set it
+                parts.append(f"limit={c.limit_a:g}A({c.limit_source or '-'})")
             if fault is not None:
                 parts.append(f"error={fault.error_code}/{fault.vendor_error_code or '-'}")
             if not c.operative:

@@ -20,7 +20,7 @@ from .connector import (Authorization, Connector, Fault, PendingStop, Transactio
 from .effects import MeterSample
 from .metering import sample
 from .sampling import SamplingMixin
-from .timers import (AlignedSample, ConnectionTimeout, KeepAlive, PeriodicSample,
+from .timers import (AlignedSample, ConnectionTimeout, KeepAlive, OfferRetry, PeriodicSample,
                      ProfileBoundary, RegistrationRetry, ReservationExpiry, StopMeterRead)
 
 
@@ -50,7 +50,7 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
             return self._arm_smart_charging_timer(now)  # _sync applies the new limits
         if isinstance(key, ReservationExpiry):
             return self.reservations.expire(key.reservation_id, now)
-        if isinstance(key, (ConnectionTimeout, PeriodicSample, StopMeterRead)):
+        if isinstance(key, (ConnectionTimeout, PeriodicSample, StopMeterRead, OfferRetry)):
             c = self.connectors.get(key.connector_id)
             if c is None:
                 return []
@@ -58,6 +58,8 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
                 return self._on_connection_timeout(c, now)
             if isinstance(key, PeriodicSample):
                 return self._on_sample_timer(c, now)
+            if isinstance(key, OfferRetry):
+                return self._on_offer_retry(c)
             return self._finish_stop(c)
         return []
 

@@ -121,7 +121,7 @@ STOP_DATA_MAX_SAMPLES = 200
 
 # Faults that withhold energy but keep the session: a meter or controller link that
 # stops answering may come back, and the driver is still there.
-TRANSIENT_FAULTS = frozenset({"meter", "pilot-link"})
+TRANSIENT_FAULTS = frozenset({"meter", "pilot-link", "offer"})
 
 
 class Connector:
@@ -148,6 +148,9 @@ class Connector:
         self.stopping: PendingStop | None = None
         self.contactor_closed = False  # as last commanded
         self.offer_a = 0.0  # as last commanded
+        # The pilot refused an offer ("offer" fault): no offer is sent until the retry
+        # timer clears the fault and sets ``offer_resend``, which sends the one due then.
+        self.offer_resend = False
         self.reading: MeterReading | None = None
         self.reading_at_s: float | None = None
         self.reported_status: str | None = None  # last StatusNotification sent

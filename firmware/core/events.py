@@ -369,6 +369,16 @@ class CompositeScheduleRequested(Request):
 
 # ----------------------------------------------------------------- security
 @dataclass(frozen=True)
+class OfferFailed(Event):
+    """The pilot/EVSE controller of ``connector_id`` did not take the offer of
+    ``max_current_a`` (A; 0 = a withdrawal): the current the EV may draw is unknown."""
+
+    connector_id: int
+    max_current_a: float
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class SecurityEventOccurred(Event):
     """Something the security event list names happened (``firmware.core.security_events``:
     ``kind`` is one of its ``KINDS``); reported by the part that saw it (the link, the

@@ -20,7 +20,10 @@ from .boot import ALIGNED_TIMER
 from .connector import Connector, Fault
 from .metering import sample, seconds_to_next_aligned
 from .parts import StationParts
-from .timers import PeriodicSample
+from .timers import OfferRetry, PeriodicSample
+
+# How long after a refused offer the pilot is offered again (s).
+OFFER_RETRY_S = 10.0
 
 # A running transaction's meter reading is saved when it has advanced this much or this
 # long since the last save: a power cut loses at most ~10 Wh (or 5 s of energy, whichever
@@ -101,6 +104,22 @@ class SamplingMixin(StationParts):
         """Only a check passed with no vehicle connected restores a faulted contactor."""
         if not c.ev_plugged and not c.pilot.is_error:
             c.contactor_needs_check = False
+
+    def _on_offer_failed(self, event: ev.OfferFailed, now: float) -> list[fx.Effect]:
+        """The limit cannot be enforced: a transient fault withholds energy (the
+        contactor opens in this batch, ``Station._sync``) and nothing is offered until
+        the retry, which offers what is due then."""
+        c = self.connectors.get(event.connector_id)
+        if c is None:
+            return []
+        c.faults["offer"] = Fault("offer", "EVCommunicationError", "OfferFailed",
+                                  f"{event.max_current_a:g} A: {event.why}"[:50])
+        return [fx.StartTimer(OfferRetry(c.connector_id), OFFER_RETRY_S)]
+
+    def _on_offer_retry(self, c: Connector) -> list[fx.Effect]:
+        if c.faults.pop("offer", None) is not None:
+            c.offer_resend = True
+        return []
 
     # ------------------------------------------------------------------ cable lock
     def _on_cable_locked(self, event: ev.CableLocked, now: float) -> list[fx.Effect]:

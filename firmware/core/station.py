@@ -63,6 +63,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
             ev.CardPresented: self._on_card,
             ev.ContactorSwitched: self._on_contactor_switched,
             ev.ContactorFailed: self._on_contactor_failed,
+            ev.OfferFailed: self._on_offer_failed,
             ev.ContactorChecked: self._on_contactor_checked,
             ev.CableLocked: self._on_cable_locked,
             ev.LockFailed: self._on_lock_failed,
@@ -158,8 +159,9 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
                 c.contactor_closed = False
                 safety.append(fx.OpenContactor(c.connector_id))
             offer = c.desired_offer_a()
-            if offer != c.offer_a:
+            if (offer != c.offer_a or c.offer_resend) and "offer" not in c.faults:
                 c.offer_a = offer
+                c.offer_resend = False
                 (safety if offer == 0 else later).append(fx.OfferEnergy(c.connector_id, offer))
             if close and not c.contactor_closed:
                 c.contactor_closed = True

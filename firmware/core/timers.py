@@ -58,6 +58,13 @@ class StopMeterRead(TimerKey):
 
 
 @dataclass(frozen=True)
+class OfferRetry(TimerKey):
+    """When to offer again after the pilot refused an offer (``OfferFailed``)."""
+
+    connector_id: int
+
+
+@dataclass(frozen=True)
 class ReservationExpiry(TimerKey):
     """A reservation's expiryDate (wall clock: re-armed when the clock steps)."""
 

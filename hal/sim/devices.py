@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import AsyncIterator
 
-from hal.errors import ContactorDidNotClose, ContactorWelded, MeterUnavailable
+from hal.errors import ContactorDidNotClose, ContactorWelded, DeviceUnavailable, MeterUnavailable
 from hal.interfaces import CardRead, DeviceInfo, MeterReading, PilotState
 
 from .world import SimConnector, SimWorld
@@ -51,6 +51,9 @@ class SimControlPilot(_SimDevice):
             self._c.unlisten(queue)
 
     async def offer(self, max_current_a: float) -> None:
+        if "pilot-refuses-offers" in self._c.faults:  # an EVSE controller that stopped answering
+            self.last_error = "controller did not take the offer"
+            raise DeviceUnavailable(self.last_error)
         self._c.update(offer_a=max(0.0, float(max_current_a)))
 
 

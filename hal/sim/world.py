@@ -27,7 +27,8 @@ from hal.interfaces import PilotState
 if TYPE_CHECKING:
     from hal.sim.payment import SimPaymentTerminal
 
-FAULT_KINDS = ("contactor-weld", "contactor-stuck", "meter-offline", "pilot-error", "lock-stuck")
+FAULT_KINDS = ("contactor-weld", "contactor-stuck", "meter-offline", "pilot-error", "lock-stuck",
+               "pilot-refuses-offers")
 
 
 @dataclass

@@ -48,3 +48,38 @@ async def test_a_tx_default_profile_is_applied_reported_cleared_and_kept(csms, t
         assert reply == {"status": "Accepted"}
         assert await csms.call(STATION, call.ClearChargingProfile(id=7)) == {"status": "Unknown"}
         assert cp.station.profiles == []
+
+
+async def test_console_status_shows_the_offer_and_the_limit_with_its_profile(csms, tmp_path):
+    """Issue 10 item 2: the console's status names the active limit and which profile
+    set it."""
+    site = write_site(tmp_path, csms.url)
+    async with running_agent(site) as cp:
+        await csms.wait_for("StatusNotification", timeout_s=10)
+        await charging(csms, cp)
+        sim = cp.agent.board.sim.connectors[1]
+        assert await csms.call(STATION, call.SetChargingProfile(
+            connector_id=1, cs_charging_profiles=TX_DEFAULT_10A)) == {"status": "Accepted"}
+        await cp.until(lambda: sim.offer_a == 10.0)
+        [line] = [line for line in await cp.console("status") if line.startswith("connector 1")]
+        assert "offer=10A" in line and "limit=10A(TxDefault#7)" in line, line
+
+
+async def test_a_controller_that_refuses_offers_withholds_energy_and_recovers(csms, tmp_path):
+    """Issue 10 item 2: a failed offer is an event, not a log line: the connector reports
+    EVCommunicationError/OfferFailed, the contactor opens, and the offer is retried."""
+    site = write_site(tmp_path, csms.url)
+    async with running_agent(site) as cp:
+        await csms.wait_for("StatusNotification", timeout_s=10)
+        await charging(csms, cp)
+        sim = cp.agent.board.sim.connectors[1]
+        await cp.console("sim fault 1 pilot-refuses-offers")
+        assert await csms.call(STATION, call.SetChargingProfile(
+            connector_id=1, cs_charging_profiles=TX_DEFAULT_10A)) == {"status": "Accepted"}
+        faulted = await csms.wait_for(
+            "StatusNotification", timeout_s=10,
+            predicate=lambda f: f.payload.get("vendorErrorCode") == "OfferFailed")
+        assert faulted.payload["errorCode"] == "EVCommunicationError"
+        await cp.until(lambda: not sim.coil_on)
+        await cp.console("sim fault 1 clear")
+        await cp.until(lambda: sim.offer_a == 10.0 and sim.coil_on, timeout_s=20)
