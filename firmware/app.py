@@ -165,8 +165,10 @@ def _inbound_dispatcher(runtime: Runtime, auth: StoreAuthorization,
         return InboundDispatcher(runtime, auth, services=services)
     from firmware.ocpp.v201.inbound import V201InboundDispatcher
 
-    handler: InboundHandler = V201InboundDispatcher(runtime, auth, transactions=adapter,
-                                                    queue=outbox, services=services)
+    dispatcher = V201InboundDispatcher(runtime, auth, transactions=adapter, queue=outbox,
+                                       services=services)
+    adapter.answer_actions(dispatcher.supported)
+    handler: InboundHandler = dispatcher
     return handler
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
+from .smart_charging import ChargingProfile
 from .timers import TimerKey
 
 
@@ -267,6 +268,18 @@ class SendConfigurationReport(SendMessage):
     request_id: int
     generated_at_s: float
     keys: tuple[ReportedKey, ...]
+
+
+@dataclass(frozen=True)
+class SendChargingProfilesReport(SendMessage):
+    """The installed profiles of ``connector_id`` (0: the station's) for the CSMS's
+    report request ``request_id``; ``more_follow``: another report of the same request
+    comes next. 2.0.1 sends it as ReportChargingProfiles; 1.6 has no such message."""
+
+    request_id: int
+    connector_id: int
+    profiles: tuple[ChargingProfile, ...]
+    more_follow: bool = False
 
 
 @dataclass(frozen=True)

@@ -361,6 +361,19 @@ class ChargingProfileClearRequested(Request):
 
 
 @dataclass(frozen=True)
+class ChargingProfilesReportRequested(Request):
+    """Report the installed profiles matching every given field (2.0.1 K09: a profile
+    id in ``profile_ids`` matches any of them) for the CSMS's request ``request_id``.
+    Reply ``status``: Accepted (reports follow, one per connector) or NoProfiles."""
+
+    request_id: int = 0
+    connector_id: int | None = None
+    purpose: str | None = None
+    stack_level: int | None = None
+    profile_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class CompositeScheduleRequested(Request):
     connector_id: int = 0
     duration_s: int = 0

@@ -106,6 +106,26 @@ class SmartChargingMixin(StationParts):
         return [fx.Reply(event.ref, {"status": "Accepted"}), self._persist_profiles()] \
             + self._arm_smart_charging_timer(now)
 
+    def _on_charging_profiles_report(self, event: ev.ChargingProfilesReportRequested,
+                                     now: float) -> list[fx.Effect]:
+        """K09: every given criterion must match; the reports follow the reply, one per
+        connector with matching profiles, the station's (0) first."""
+        def matches(p: ChargingProfile) -> bool:
+            return ((event.connector_id is None or p.connector_id == event.connector_id)
+                    and (event.purpose is None or p.purpose == event.purpose)
+                    and (event.stack_level is None or p.stack_level == event.stack_level)
+                    and (not event.profile_ids or p.profile_id in event.profile_ids))
+        by_connector: dict[int, list[ChargingProfile]] = {}
+        for profile in self.profiles:
+            if matches(profile):
+                by_connector.setdefault(profile.connector_id, []).append(profile)
+        if not by_connector:
+            return [fx.Reply(event.ref, {"status": "NoProfiles"})]
+        ids = sorted(by_connector)
+        return [fx.Reply(event.ref, {"status": "Accepted"})] + [
+            fx.SendChargingProfilesReport(event.request_id, cid, tuple(by_connector[cid]),
+                                          more_follow=cid != ids[-1]) for cid in ids]
+
     def _on_composite_schedule(self, event: ev.CompositeScheduleRequested,
                                now: float) -> list[fx.Effect]:
         cid = event.connector_id

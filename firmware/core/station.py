@@ -92,6 +92,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
             ev.ChargingProfileInstallRequested: self._on_set_charging_profile,
             ev.ChargingProfileClearRequested: self._on_clear_charging_profile,
             ev.CompositeScheduleRequested: self._on_composite_schedule,
+            ev.ChargingProfilesReportRequested: self._on_charging_profiles_report,
         }
 
     # ------------------------------------------------------------------ entry point

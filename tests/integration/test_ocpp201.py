@@ -249,3 +249,57 @@ async def test_csms_calls_reservation_remote_start_stop_and_variables_over_the_w
     assert started.payload["transactionInfo"].get("remoteStartId") == 6
     assert started.payload["triggerReason"] == "RemoteStart"
     assert ended.payload["transactionInfo"]["stoppedReason"] == "Remote"
+
+
+async def test_smart_charging_k_over_the_wire_reaches_the_pilot_and_survives_a_power_cut(
+        tmp_path):
+    """Block K against the real agent: a TxProfile for the running transaction and a
+    TxDefaultProfile set the offer the console shows, GetChargingProfiles is answered
+    with ReportChargingProfiles, and the TxDefault survives a SIGKILL (smart-charging.md §6)."""
+    csms = RawCsms201()
+    tx_default = {"id": 3, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+                  "chargingProfileKind": "Relative", "chargingSchedule": [{
+                      "id": 1, "chargingRateUnit": "A",
+                      "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 12.0}]}]}
+    async with serve(csms.handler, "127.0.0.1", 0, subprotocols=["ocpp2.0.1"]) as server:
+        csms.port = server.sockets[0].getsockname()[1]
+        site = write_site(tmp_path, csms.url, station_id=STATION, console="stdio",
+                          ocpp={"protocol": "ocpp2.0.1"})
+        agent = AgentProcess(site, tmp_path / "agent.log")
+        await agent.start()
+        try:
+            await csms.wait_for("StatusNotification")
+            await agent.command("sim plug 1")
+            await agent.command("sim tap 04A2B3C4")
+            started = await csms.wait_for(
+                "TransactionEvent", lambda c: c.payload["eventType"] == "Started")
+            transaction_id = started.payload["transactionInfo"]["transactionId"]
+            assert await csms.call("p-1", "SetChargingProfile", {
+                "evseId": 0, "chargingProfile": tx_default}) == {"status": "Accepted"}
+            tx_profile = dict(tx_default, id=4, stackLevel=1,
+                              chargingProfilePurpose="TxProfile", transactionId=transaction_id,
+                              chargingSchedule=[{"id": 1, "chargingRateUnit": "A",
+                                                 "chargingSchedulePeriod": [
+                                                     {"startPeriod": 0, "limit": 9.0}]}])
+            assert await csms.call("p-2", "SetChargingProfile", {
+                "evseId": 1, "chargingProfile": tx_profile}) == {"status": "Accepted"}
+            connector = [x for x in await agent.command("status") if x.startswith("connector 1")]
+            assert "offer=9A" in connector[0] and "Tx#4" in connector[0], connector
+            assert await csms.call("p-3", "GetChargingProfiles", {
+                "requestId": 21, "chargingProfile": {}}) == {"status": "Accepted"}
+            reports = [await csms.wait_for("ReportChargingProfiles",
+                                           lambda c, e=e: c.payload["evseId"] == e)
+                       for e in (0, 1)]
+            assert reports[1].payload["chargingProfile"][0]["transactionId"] == transaction_id
+            await agent.kill()  # a power cut
+            await agent.start()
+            await csms.wait_for("BootNotification", lambda c: c.seq > reports[1].seq)
+            assert await csms.call("p-4", "GetChargingProfiles", {
+                "requestId": 22, "chargingProfile": {}}) == {"status": "Accepted"}
+            after = await csms.wait_for("ReportChargingProfiles",
+                                        lambda c: c.payload["requestId"] == 22)
+            assert [p["id"] for p in after.payload["chargingProfile"]] == [3]
+            assert await agent.terminate() == 0
+        finally:
+            await agent.kill()
+    assert csms.problems == [], csms.problems

@@ -24,7 +24,8 @@ class V16Adapter:
         self.codec = V16Codec()
 
     def message(self, effect: fx.SendMessage) -> tuple[str, dict[str, Any]] | None:
-        if isinstance(effect, (fx.SendReservationEnded, fx.SendConfigurationReport)):
+        if isinstance(effect, (fx.SendReservationEnded, fx.SendConfigurationReport,
+                               fx.SendChargingProfilesReport)):
             return None  # 1.6 has no such message (GetConfiguration answers directly)
         return mapping.to_call(effect, self._info)
 

@@ -2,10 +2,11 @@
 
 From issue #9 ("Core and Advanced Security-free functional blocks") and
 ocpp201-rules.md §1-§6: B provisioning, C authorization, D local list, E transactions,
-F remote control, G availability, H reservation, J meter values, P data transfer. Smart
-charging (K), tariff (I), firmware (L), diagnostics (N) and security messages (A) are
-later issues; their actions are known 2.0.1 actions (``schemas.known_actions``) that we
-answer with NotSupported ([J201] §4.3: "recognized but not supported") until then.
+F remote control, G availability, H reservation, J meter values, K smart charging, P data
+transfer, A security events. CALLs answered outside the core (``firmware.ocpp.services``)
+are added by the dispatcher (``V201InboundDispatcher.supported``). Any other known 2.0.1
+action (``schemas.known_actions``) is answered NotSupported ([J201] §4.3: "recognized but
+not supported").
 
 An action name is the message name without "Request" ([J201] §4.1.6).
 """
@@ -58,6 +59,14 @@ ACTIONS: tuple[Action, ...] = (
     Action("ReservationStatusUpdate", "CS->CSMS", "H", "H04 Expired / Removed"),
     # J — Meter values (rules §6): EVSE 0 and idle EVSEs; in a tx, TransactionEvent
     Action("MeterValues", "CS->CSMS", "J", "J01 main meter and idle EVSEs"),
+    # K — Smart charging (smart-charging.md; firmware.ocpp.v201.smart_charging)
+    Action("SetChargingProfile", "CSMS->CS", "K", "K01 install, K01.FR.xx refusals"),
+    Action("ClearChargingProfile", "CSMS->CS", "K", "K10 by id or criteria"),
+    Action("GetCompositeSchedule", "CSMS->CS", "K", "K08 composite of all purposes"),
+    Action("GetChargingProfiles", "CSMS->CS", "K", "K09 report installed profiles"),
+    Action("ReportChargingProfiles", "CS->CSMS", "K", "K09 one report per EVSE"),
+    # A — Security events (security-whitepaper.md §7)
+    Action("SecurityEventNotification", "CS->CSMS", "A", "A04 critical ones queued durably"),
     # P — Data transfer: either side may send it
     Action("DataTransfer", "CS->CSMS", "P", "P02"),
     Action("DataTransfer", "CSMS->CS", "P", "P01"),

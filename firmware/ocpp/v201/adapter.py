@@ -38,7 +38,7 @@ from firmware.ocpp.adapter import FrameCodec, QueuedAnswer
 from firmware.ocpp.mapping import StationInfo, parse_time
 from firmware.store import repositories as repo
 
-from . import outbound
+from . import outbound, smart_charging
 from .outbound import TransactionContext
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class V201Adapter:
         self._online = online
         self.boot_reason = boot_reason
         self._codec: FrameCodec | None = None
+        self._answered_actions: frozenset[str] | None = None
         self._remote_starts: dict[int | None, int] = {}
         self._statuses: dict[int, str] = {}  # the last status reported per EVSE
         # The chargingState each running transaction last reported (by local id): a
@@ -95,8 +96,17 @@ class V201Adapter:
             # Imported on first use: the 2.0.1 frame codec is its own module.
             from .codec import V201Codec
 
-            self._codec = V201Codec()
+            if self._answered_actions is None:
+                self._codec = V201Codec()
+            else:
+                self._codec = V201Codec(self._answered_actions)
         return self._codec
+
+    def answer_actions(self, actions: frozenset[str]) -> None:
+        """The CSMS→station actions the inbound dispatcher answers (its ``supported``,
+        services included); the codec answers any other with NotSupported."""
+        self._answered_actions = actions
+        self._codec = None
 
     # ------------------------------------------------------------------ TransactionDirectory
     def local_id_of(self, transaction_id: str) -> int | None:
@@ -108,6 +118,10 @@ class V201Adapter:
         """Echo ``remote_start_id`` in the next Started on ``evse_id`` (None: on
         whichever EVSE starts next)."""
         self._remote_starts[evse_id] = remote_start_id
+
+    def _transaction_id_of(self, local_tx_id: int) -> str | None:
+        known = repo.ocpp201_transaction(self._conn, local_tx_id)
+        return known.transaction_id if known is not None else None
 
     def starts_transaction(self, action: str, payload: dict[str, Any]) -> bool:
         return action == "TransactionEvent" and payload.get("eventType") == "Started"
@@ -127,6 +141,9 @@ class V201Adapter:
                 # the transaction's (chargingState), not the connector's. A re-report
                 # of the same status (a trigger, a reconnect) still goes out.
                 return None
+        if isinstance(effect, fx.SendChargingProfilesReport):
+            return "ReportChargingProfiles", smart_charging.report(effect,
+                                                                   self._transaction_id_of)
         context = None
         if isinstance(effect, fx.SendAuthorizationRequest):
             context = TransactionContext(id_token_type=_token_type(effect.id_tag,

@@ -44,6 +44,7 @@ from firmware.ocpp.v201.inbound_actions import (
     StationActivity,
     TransactionDirectory,
 )
+from firmware.ocpp.v201.smart_charging import SmartChargingRequests
 from firmware.ocpp.v201.schemas import known_actions, payload_problem, require_valid, with_integers
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class V201InboundDispatcher:
                                   activity or StationActivity(runtime.station),
                                   reply_timeout_s, self._lookup)
         self._activity = self._core.activity
+        smart = SmartChargingRequests(self._core.ask, transactions)
         self._handlers: dict[str, Handler] = {
             "RequestStartTransaction": self._core.request_start,
             "RequestStopTransaction": self._core.request_stop,
@@ -113,6 +115,10 @@ class V201InboundDispatcher:
             "GetLocalListVersion": self._get_local_list_version,
             "SendLocalList": self._send_local_list,
             "DataTransfer": self._data_transfer,
+            "SetChargingProfile": smart.set_charging_profile,
+            "ClearChargingProfile": smart.clear_charging_profile,
+            "GetCompositeSchedule": smart.get_composite_schedule,
+            "GetChargingProfiles": smart.get_charging_profiles,
         }
         if queue is not None:
             self._handlers["GetTransactionStatus"] = self._get_transaction_status
@@ -233,6 +239,7 @@ SUPPORTED: frozenset[str] = frozenset({
     "RequestStartTransaction", "RequestStopTransaction", "Reset", "ChangeAvailability",
     "UnlockConnector", "TriggerMessage", "GetVariables", "SetVariables", "ClearCache",
     "ReserveNow", "CancelReservation", "GetBaseReport", "GetTransactionStatus",
-    "GetLocalListVersion", "SendLocalList", "DataTransfer"})
+    "GetLocalListVersion", "SendLocalList", "DataTransfer", "SetChargingProfile",
+    "ClearChargingProfile", "GetCompositeSchedule", "GetChargingProfiles"})
 """What ``V201InboundDispatcher`` answers (``V201Codec(SUPPORTED)``); GetTransactionStatus
 only when it was given the outbox (``queue``)."""

@@ -13,8 +13,9 @@ core decision are answered here, without asking the core, so they change nothing
   its TransactionEvent Started must echo the id). Rejected without asking the core: an
   evseId ≤ 0, an idToken longer than the core's 20-character tag or empty
   (NoAuthorization: the core has no authorization-free remote start), a
-  chargingProfile (smart charging, block K, is a later issue: refusing beats charging
-  without the limit the CSMS asked for).
+  chargingProfile that is not a TxProfile without transactionId
+  (``smart_charging.profile_from_json``); an accepted one applies to the transaction
+  the request starts.
 - RequestStopTransaction (TC_F_08/09) → ``RemoteStopRequested`` with the core's id
   from the directory; an unknown transactionId is Rejected.
 - Reset (B11/B12, TC_B_20-22): Immediate → ``ResetRequested("Hard")`` (the core stops
@@ -63,6 +64,7 @@ from firmware.ocpp.mapping import parse_time
 from firmware.ocpp.v201 import device_model
 from firmware.ocpp.v201.errors import CallError
 from firmware.ocpp.v201.frames import CallFrame
+from firmware.ocpp.v201.smart_charging import ProfileRefused, profile_from_json
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +172,10 @@ class CoreRequests:
         self.activity = activity
         self._timeout_s = reply_timeout_s
 
+    async def ask(self, event: ev.Request) -> tuple[dict[str, Any], Continuation | None]:
+        """Hand ``event`` to the core and wait for its reply (InternalError when late)."""
+        return await self._ask(event)
+
     async def _ask(self, event: ev.Request) -> tuple[dict[str, Any], Continuation | None]:
         try:
             fields, continuation = await self._runtime.request(event, self._timeout_s)
@@ -187,13 +193,17 @@ class CoreRequests:
         if not tag or len(tag) > ID_TAG_MAX_CHARS:
             return _status("Rejected", "InvalidIdToken",
                            f"idToken must be 1-{ID_TAG_MAX_CHARS} characters here"), None
-        if "chargingProfile" in payload:
-            return _status("Rejected", "UnsupportedProfile",
-                           "charging profiles are not supported yet"), None
+        profile = None
+        if "chargingProfile" in payload:  # a TxProfile for the transaction it starts
+            try:
+                profile = profile_from_json(evse_id or 0, payload["chargingProfile"],
+                                            self._transactions, remote_start=True)
+            except ProfileRefused as refused:
+                return _status("Rejected", refused.reason_code, refused.why), None
         list_entry, cache_entry = self._lookup(tag)
         self._transactions.remember_remote_start(evse_id, payload["remoteStartId"])
         fields, continuation = await self._ask(ev.RemoteStartRequested(
-            _ref(frame), tag, evse_id, list_entry, cache_entry,
+            _ref(frame), tag, evse_id, list_entry, cache_entry, profile,
             token_type=payload["idToken"]["type"]))
         return _status(fields.get("status", "Rejected")), continuation
 

@@ -126,7 +126,7 @@ def test_an_unknown_action_is_notimplemented():
 
 
 def test_a_known_action_we_do_not_answer_is_notsupported():
-    assert _reply(codec.read('[2,"m-1","SetChargingProfile",{}]'))[:3] == [4, "m-1", "NotSupported"]
+    assert _reply(codec.read('[2,"m-1","SetDisplayMessage",{}]'))[:3] == [4, "m-1", "NotSupported"]
 
 
 def test_supported_can_be_narrowed():

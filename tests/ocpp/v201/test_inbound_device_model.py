@@ -218,8 +218,8 @@ def test_supported_is_what_the_dispatcher_answers(rig):
     assert SUPPORTED <= CSMS_TO_CS
 
 
-@pytest.mark.parametrize("action", ["GetTransactionStatus", "ClearChargingProfile",
-                                    "SetChargingProfile", "UpdateFirmware"])
+@pytest.mark.parametrize("action", ["GetTransactionStatus", "SetDisplayMessage",
+                                    "GetDisplayMessages", "UpdateFirmware"])
 async def test_known_actions_we_do_not_answer_are_notsupported(rig, action):
     assert await rig.error(action, {}) == "NotSupported"
     with pytest.raises(CallError) as raised:

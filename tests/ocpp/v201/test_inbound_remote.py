@@ -52,10 +52,10 @@ async def test_request_start_on_a_busy_evse_is_rejected(rig):
      "InvalidIdToken"),
     ({"idToken": TOKEN, "remoteStartId": 1, "chargingProfile": {
         "id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
-        "chargingProfileKind": "Relative", "chargingSchedule": [{
+        "chargingProfileKind": "Relative", "transactionId": "T-1", "chargingSchedule": [{
             "id": 1, "chargingRateUnit": "A",
             "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6.0}]}]}},
-     "UnsupportedProfile"),
+     "InvalidValue"),  # a RequestStart's TxProfile has no transactionId yet
 ])
 async def test_request_start_refused_before_the_core(rig, payload, reason):
     rig.boot()
