@@ -30,6 +30,7 @@ from typing import Any, Callable, Protocol
 from firmware.core import effects as fx
 from firmware.core import events as ev
 from firmware.core import smart_charging as sc
+from firmware.errors import OcppError
 from firmware.ocpp.mapping import format_time, parse_time
 from firmware.ocpp.v201.errors import CallError
 
@@ -38,7 +39,7 @@ PURPOSES = {"ChargingStationMaxProfile": sc.STATION_MAX, "TxDefaultProfile": sc.
 PURPOSE_NAMES = {v: k for k, v in PURPOSES.items()}
 
 
-class ProfileRefused(Exception):
+class ProfileRefused(OcppError):
     """A schema-valid profile this station refuses: Rejected with ``reason_code``."""
 
     def __init__(self, reason_code: str, why: str) -> None:
