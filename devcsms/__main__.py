@@ -21,8 +21,10 @@ import os
 import signal
 import ssl
 import sys
+from pathlib import Path
 
 from devcsms.dialects import SUBPROTOCOLS
+from devcsms.operator import ScriptError, Step, load, run_for_each_station
 from devcsms.policy import AUTHORIZATION_STATUSES_201, REGISTRATION_STATUSES
 from devcsms.server import DevCsms
 from devcsms.station import LIBRARY_LOGGER
@@ -69,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--certfile", help="serve wss:// with this PEM certificate (chain)")
     parser.add_argument("--keyfile", help="private key for --certfile")
+    parser.add_argument(
+        "--script",
+        type=Path,
+        metavar="FILE",
+        help="operator script run for each station once its boot is accepted (devcsms/operator.py: "
+        "profile, reserve, call ...)",
+    )
     parser.add_argument(
         "--stop-on-stdin-close",
         action="store_true",
@@ -123,7 +132,9 @@ async def _wait_until_stdin_closes() -> None:
         pass  # nobody is expected to write; anything written is ignored
 
 
-async def serve_until_signalled(csms: DevCsms, emit, stop: asyncio.Event, *, stop_on_stdin_close: bool) -> int:
+async def serve_until_signalled(
+    csms: DevCsms, emit, stop: asyncio.Event, *, stop_on_stdin_close: bool, script: list[Step] | None = None
+) -> int:
     """Serve until SIGINT/SIGTERM, `stop` is set (e.g. stdout went away) or, with `stop_on_stdin_close`,
     stdin reaches end of file; return the exit status."""
     loop = asyncio.get_running_loop()
@@ -144,9 +155,12 @@ async def serve_until_signalled(csms: DevCsms, emit, stop: asyncio.Event, *, sto
             if stop_on_stdin_close:
                 stdin_watch = tasks.create_task(_wait_until_stdin_closes())
                 stdin_watch.add_done_callback(lambda _: stop.set())
+            operator = tasks.create_task(run_for_each_station(csms, script, emit)) if script else None
             await stop.wait()
             if stop_on_stdin_close:
                 stdin_watch.cancel()
+            if operator is not None:
+                operator.cancel()
         emit("devcsms: stopping")
         await csms.close()
         return 0
@@ -173,8 +187,15 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout = open(os.devnull, "w")
                 stop.set()
 
+        try:
+            script = load(arguments.script) if arguments.script else None
+        except ScriptError as error:
+            print(f"devcsms: {error}", file=sys.stderr, flush=True)
+            return 2
         csms = make_csms(arguments, parser, emit)
-        return await serve_until_signalled(csms, emit, stop, stop_on_stdin_close=arguments.stop_on_stdin_close)
+        return await serve_until_signalled(
+            csms, emit, stop, stop_on_stdin_close=arguments.stop_on_stdin_close, script=script
+        )
 
     return asyncio.run(run())
 

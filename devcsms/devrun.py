@@ -239,9 +239,11 @@ class DevRun:
         log_dir: Path,
         grace_s: float,
         protocol: str | None = None,
+        csms_script: Path | None = None,
     ) -> None:
         self.config_path = config_path
         self.protocol = protocol
+        self.csms_script = csms_script
         self.agent_command = agent_command
         self.log_dir = log_dir
         self.grace_s = grace_s
@@ -271,6 +273,8 @@ class DevRun:
         csms_arguments.append("--stop-on-stdin-close")
         if endpoint.heartbeat_interval_s is not None:
             csms_arguments += ["--heartbeat-interval", str(endpoint.heartbeat_interval_s)]
+        if self.csms_script is not None:
+            csms_arguments += ["--script", str(self.csms_script)]
         csms = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "devcsms", *csms_arguments,
             stdin=asyncio.subprocess.PIPE,
@@ -351,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, metavar="SECONDS",
                         help="how long a child may take to stop before it gets SIGTERM, then SIGKILL")  # fmt: skip
     parser.add_argument("--ocpp", metavar="VERSION", help="1.6 or 2.0.1 (default: the site config's [ocpp] protocol)")
+    parser.add_argument("--csms-script", type=Path, metavar="FILE",
+                        help="operator script the CSMS runs once the agent's boot is accepted "
+                        "(devcsms/operator.py; e.g. dev/smart-charging.csms)")
     parser.add_argument("--agent-cmd", help=argparse.SUPPRESS)  # tests: a stand-in for the agent, shell-quoted
     arguments = parser.parse_args(argv)
     agent_command = shlex.split(arguments.agent_cmd) if arguments.agent_cmd else None
@@ -359,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     try:
-        devrun = DevRun(arguments.config, agent_command, arguments.log_dir, arguments.grace, protocol)
+        devrun = DevRun(arguments.config, agent_command, arguments.log_dir, arguments.grace, protocol,
+                        arguments.csms_script)
         return asyncio.run(devrun.run())
     except LaunchError as error:
         print(f"devrun: {error}", file=sys.stderr, flush=True)
