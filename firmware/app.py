@@ -25,7 +25,7 @@ from firmware import systemd
 from firmware.auth import AuthorizationStore
 from firmware.auth.ports import StoreAuthorization
 from firmware.board import Board, build_board, close_devices, open_devices
-from firmware.config import SiteConfig
+from firmware.config import SiteConfig, preferred_protocols
 from firmware.errors import StartupError
 from firmware.console.commands import (install_auth_commands, install_core_commands,
                                        install_sim_commands)
@@ -43,7 +43,8 @@ from firmware.ocpp.services import CallService
 from firmware.ocpp.link import LinkSettings, OcppLink
 from firmware.ocpp.mapping import StationInfo
 from firmware.ocpp.adapter import ProtocolAdapter
-from firmware.ocpp.protocol_switch import settle_protocol_switch
+from firmware.ocpp.protocol_switch import (ProtocolNegotiation, choose_protocol,
+                                           settle_protocol_switch)
 from firmware.ocpp.session import InboundHandler
 from firmware.ocpp.v16 import V16Adapter
 from firmware.ocpp.v201.adapter import V201Adapter
@@ -182,10 +183,13 @@ def build_agent(site: SiteConfig, *,
     Raises ``StartupError`` when the outbox holds messages of another OCPP version than
     ``[ocpp] protocol`` (``firmware.ocpp.protocol_switch``), unless
     ``force_protocol_switch``, which discards them."""
-    _require_protocol_support(site.ocpp["protocol"])
+    preferences = preferred_protocols(site.ocpp)
+    for name in preferences:
+        _require_protocol_support(name)
     conn = open_database(site.state_dir)
+    speaking = choose_protocol(conn, preferences)
     try:
-        settle_protocol_switch(conn, site.ocpp["protocol"], force=force_protocol_switch)
+        settle_protocol_switch(conn, speaking, force=force_protocol_switch)
     except StartupError:
         conn.close()
         raise
@@ -223,7 +227,7 @@ def build_agent(site: SiteConfig, *,
     def online() -> bool:
         return link is not None and link.connected
 
-    adapter = protocol_adapter(site.ocpp["protocol"], info, conn, online,
+    adapter = protocol_adapter(speaking, info, conn, online,
                                take_boot_reason(conn))
     runtime = Runtime(station, conn, clock, hardware, info, auth, adapter)
     for h in hardware.values():
@@ -258,8 +262,16 @@ def build_agent(site: SiteConfig, *,
     # firmware updates).
     services: list[CallService] = []
     dispatcher = _inbound_dispatcher(runtime, auth, adapter, outbox, tuple(services))
+    negotiation = None
+    if len(preferences) > 1:
+        def can_switch() -> bool:
+            return outbox.stats()[0] == 0 and all(
+                c.tx is None and c.stopping is None for c in station.connectors.values())
+
+        negotiation = ProtocolNegotiation(conn, preferences, speaking, can_switch,
+                                          lambda: runtime.request_restart("ApplicationReset"))
     link = OcppLink(settings, dispatcher, runtime.dispatch, outbox, adapter, clock.now,
-                    sync_clock=clock.sync)
+                    sync_clock=clock.sync, negotiation=negotiation)
     runtime.link = link
     readers = [ReaderTask(reader, values, runtime, id_tag_rule(values))
                for values, reader in board.readers]

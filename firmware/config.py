@@ -36,6 +36,27 @@ def _csms_url(value: str) -> str | None:
     return None
 
 
+PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
+
+
+def _protocols(value: Any) -> str | None:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        return f"must be one of {', '.join(PROTOCOLS)} or a non-empty list of them"
+    unknown = [n for n in names if n not in PROTOCOLS]
+    if unknown:
+        return f"unknown OCPP version {unknown[0]!r}: use {' or '.join(PROTOCOLS)}"
+    if len(set(names)) != len(names):
+        return "lists a version twice"
+    return None
+
+
+def preferred_protocols(ocpp: dict[str, Any]) -> tuple[str, ...]:
+    """The ``[ocpp] protocol`` setting as versions in preference order."""
+    value = ocpp.get("protocol", "ocpp1.6")
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _console_device(value: str) -> str | None:
     if value in ("stdio", "none") or value.startswith("/dev/") or value.startswith("pty:"):
         if value == "pty:":
@@ -72,8 +93,10 @@ STATION_OPTIONS = (
 OCPP_OPTIONS = (
     required("csms_url", str, "ws:// or wss:// URL of the CSMS (identity is appended)",
              check=_csms_url),
-    optional("protocol", str, "ocpp1.6", "OCPP version: the websocket subprotocol offered",
-             choices=("ocpp1.6", "ocpp2.0.1")),
+    optional("protocol", object, "ocpp1.6",
+             "OCPP version (\"ocpp1.6\" or \"ocpp2.0.1\"), or a list of both in preference "
+             "order, offered as websocket subprotocols: the agent speaks what the CSMS picks",
+             check=_protocols),
     optional("call_timeout_s", float, 30.0, "how long to wait for a CALLRESULT, s",
              minimum=1, maximum=600),
     optional("reconnect_initial_s", float, 1.0, "first reconnect delay, s", minimum=0.1,

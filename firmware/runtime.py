@@ -185,6 +185,13 @@ class Runtime:
         if held.wake_outbox:
             self.link.wake()
 
+    def request_restart(self, reason: str) -> None:
+        """Restart the agent (no transaction may be running: the caller checked) and say
+        ``reason`` (a 2.0.1 BootReason, e.g. ApplicationReset) in the next boot."""
+        self.restart_requested = "Soft"
+        self.restart_reason = reason
+        self.restart_event.set()
+
     def observe(self, callback: Callable[[list[fx.Effect]], None]) -> None:
         """Call ``callback(effects)`` after every dispatch (console, tests)."""
         self._after_dispatch.append(callback)

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from firmware import __version__
+from firmware.config import preferred_protocols
 from firmware.core import events as ev
 from firmware.core.configuration import definition
 from firmware.logs import mask_id_tag
@@ -26,8 +27,11 @@ def install_core_commands(console: Console, agent: Any) -> None:
 
     async def status(args: list[str]) -> list[str]:
         link = agent.link.status
+        offered = preferred_protocols(agent.site.ocpp)
+        protocol = agent.protocol if len(offered) == 1 else \
+            f"{agent.protocol} (offered {' > '.join(offered)})"
         lines = [f"link: {link.state} since {_stamp(link.since_s)} ({_age(time.time() - link.since_s)})"
-                 f", boot {link.boot_state}, {agent.protocol}, csms {agent.link_url}"
+                 f", boot {link.boot_state}, {protocol}, csms {agent.link_url}"
                  + (f", last error: {link.last_error}" if link.last_error and link.state != "connected" else "")]
         depth, oldest, _ = agent.outbox.stats()
         if depth:

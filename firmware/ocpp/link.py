@@ -42,6 +42,7 @@ from firmware.core import events as ev
 from . import mapping
 from .adapter import ProtocolAdapter
 from .outbox import Outbox, ReadyMessage
+from .protocol_switch import ProtocolNegotiation
 from .session import (CallErrorReceived, CallTimedOut, InboundHandler, LinkClosed, Session,
                       ensure_closed)
 
@@ -104,12 +105,15 @@ class OcppLink:
     def __init__(self, settings: Callable[[], LinkSettings], handler: InboundHandler,
                  sink: Callable[[ev.Event], None], outbox: Outbox, adapter: ProtocolAdapter,
                  clock: Callable[[], float],
-                 sync_clock: Callable[[float, float, float, float], object] | None = None):
+                 sync_clock: Callable[[float, float, float, float], object] | None = None,
+                 negotiation: ProtocolNegotiation | None = None):
         # ``clock``: the agent's wall clock (message creation times). ``sync_clock(
         # csms_time_s, sent_mono_s, received_mono_s, resolution_s)``: applies a CSMS
         # currentTime at receipt (AgentClock.sync), before the answer becomes an event.
         self._settings = settings
         self._sync_clock = sync_clock
+        # Several versions offered (``[ocpp] protocol`` a list): the CSMS may pick another.
+        self._negotiation = negotiation
         self._handler = handler
         self._sink = sink
         self._outbox = outbox
@@ -185,7 +189,8 @@ class OcppLink:
 
     def _connect_options(self, settings: LinkSettings) -> dict[str, Any]:
         options: dict[str, Any] = {
-            "subprotocols": [self._adapter.subprotocol],
+            "subprotocols": (self._negotiation.offered() if self._negotiation is not None
+                             else [self._adapter.subprotocol]),
             # Ping deadline of half the interval, and a short close handshake: a half-open
             # link is found and dropped within interval + interval/2 + interval/4.
             "ping_interval": settings.ping_interval_s or None,
@@ -210,6 +215,11 @@ class OcppLink:
 
     async def _run_session(self, connection: Any) -> None:
         if connection.subprotocol != self._adapter.subprotocol:
+            if self._negotiation is not None and self._negotiation.switch_to(
+                    connection.subprotocol):
+                self.status.last_error = f"switching to {connection.subprotocol}"
+                await connection.close(1000, "switching OCPP version")
+                return
             log.error("CSMS did not agree to subprotocol %s (got %r); closing",
                       self._adapter.subprotocol, connection.subprotocol)
             self.status.last_error = "subprotocol not accepted"

@@ -1,5 +1,6 @@
 """A site switched between OCPP versions never replays a queued message in the wrong
-one (issue 9 item 2).
+one (issue 9 item 2); a site that lists both follows the CSMS's pick (item 4,
+``ProtocolNegotiation``).
 
 Every outbox row names the version it was written in (schema version 5). At start,
 before anything is sent, ``settle_protocol_switch`` looks for queued rows of another
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from typing import Callable
 
 from firmware.errors import StartupError
 from firmware.store import repositories as repo
@@ -50,3 +52,61 @@ def settle_protocol_switch(conn: sqlite3.Connection, protocol: str, *, force: bo
     log.error("protocol switch to %s forced: DISCARDED %d queued transaction message(s) "
               "(%s); the CSMS will never receive them", protocol, discarded, described)
     return discarded
+
+
+NEGOTIATED_KEY = "ocpp_negotiated"  # meta: the version the CSMS last picked
+
+
+def choose_protocol(conn: sqlite3.Connection, preferences: tuple[str, ...]) -> str:
+    """The version to speak from the start, of the site's ``preferences`` (issue 9 item
+    4): the one queued messages are written in (they are only ever sent in it), else the
+    one the CSMS picked last time, else the first preference."""
+    queued = repo.outbox_protocols(conn)
+    for name in preferences:
+        if queued.get(name):
+            return name
+    negotiated = repo.get_meta(conn, NEGOTIATED_KEY)
+    if negotiated in preferences:
+        return str(negotiated)
+    return preferences[0]
+
+
+class ProtocolNegotiation:
+    """Offer the site's versions in preference order and follow the CSMS's pick.
+
+    The agent speaks one version per process (its adapter, outbox rows and 2.0.1
+    transaction state belong to it). ``offered()`` is every preference while a switch is
+    safe — nothing queued, no transaction running (``can_switch``) — and only the version
+    spoken otherwise, so a transaction always ends in the version it started in. When the
+    CSMS picks another offered version, ``switch_to`` records it and calls ``restart``:
+    the agent restarts speaking it (``choose_protocol``)."""
+
+    def __init__(self, conn: sqlite3.Connection, preferences: tuple[str, ...], speaking: str,
+                 can_switch: Callable[[], bool], restart: Callable[[], None]) -> None:
+        self._conn = conn
+        self.preferences = preferences
+        self.speaking = speaking
+        self._can_switch = can_switch
+        self._restart = restart
+        self.switching_to: str | None = None
+
+    def offered(self) -> list[str]:
+        if self.switching_to is None and self._can_switch():
+            return list(self.preferences)
+        return [self.speaking]
+
+    def switch_to(self, picked: str | None) -> bool:
+        """True when the agent restarts to speak ``picked``; False when it cannot (not a
+        preference, or messages queued / a transaction running since the offer)."""
+        if picked not in self.preferences or picked == self.speaking:
+            return False
+        if self.switching_to is None:
+            if not self._can_switch():
+                return False
+            with atomic(self._conn):
+                repo.set_meta(self._conn, NEGOTIATED_KEY, picked)
+            self.switching_to = picked
+            log.warning("the CSMS picked %s (offered %s): restarting to speak it",
+                        picked, ", ".join(self.preferences))
+            self._restart()
+        return True
