@@ -30,6 +30,7 @@ from typing import Awaitable, Callable, cast
 
 from drivers.errors import CommandRejected
 from drivers.pilot import mcu_codec as mc
+from drivers.shared_link import SharedLinkLifecycle
 from hal.errors import DeviceOpenError, DeviceUnavailable
 from hal.serial import SerialPort, SerialSettings
 from hal.tasks import cancel_and_wait
@@ -57,14 +58,16 @@ class McuLink:
         self._decoder = mc.FrameDecoder()
         self._filter = mc.ReceiveFilter()
         self._seq = mc.SeqCounter()
-        self._users = 0
         self._task: asyncio.Task[None] | None = None
+        self._lifecycle = SharedLinkLifecycle(
+            self._start, self._shutdown, started=lambda: self._task is not None,
+            running=lambda: self._task is not None and not self._task.done(),
+            open_error=self._open_error)
         self._lock = asyncio.Lock()
         self._pending: tuple[int, asyncio.Future[int]] | None = None
         self._version_wait: asyncio.Future[mc.McuVersion] | None = None
         self._self_test_wait: asyncio.Future[tuple[bool, int]] | None = None
         self._write_lock = asyncio.Lock()
-        self._revive_lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self._last_heard = 0.0
         self._restart_seen = False
@@ -76,21 +79,15 @@ class McuLink:
     # -- lifecycle --------------------------------------------------------------------
     async def open(self) -> None:
         """Open the port, check the MCU's protocol version, run its pilot self-test (when
-        ``self_test_at_open``) and read its state; reference-counted."""
-        self._users += 1
-        if self._task is not None:
-            return
-        try:
-            await self._start()
-        except DeviceUnavailable as exc:
-            self._users -= 1
-            raise DeviceOpenError(
-                f"Borne MCU on {self.settings.describe()} does not answer ({exc}): check TX/RX "
-                f"(crossed), GND, the baudrate, that the MCU is powered and flashed with "
-                f"firmware/mcu (mpremote)") from exc
-        except BaseException:
-            self._users -= 1
-            raise
+        ``self_test_at_open``) and read its state; reference-counted
+        (``drivers.shared_link``)."""
+        await self._lifecycle.open()
+
+    def _open_error(self, exc: DeviceUnavailable) -> DeviceOpenError:
+        return DeviceOpenError(
+            f"Borne MCU on {self.settings.describe()} does not answer ({exc}): check TX/RX "
+            f"(crossed), GND, the baudrate, that the MCU is powered and flashed with "
+            f"firmware/mcu (mpremote)")
 
     async def _start(self) -> None:
         await self._port.open()
@@ -127,23 +124,14 @@ class McuLink:
         log.info("Borne MCU on %s: %s", self.settings.port, version.describe())
 
     async def revive(self) -> None:
-        """After the port was lost (runner ended), reopen it. Raises ``DeviceUnavailable``
-        while it is still missing or silent."""
-        async with self._revive_lock:       # pilot.states() and faults() both revive
-            if self._users == 0 or self._task is None or not self._task.done():
-                return
-            await self._shutdown()
-            try:
-                await self._start()
-            except DeviceOpenError as exc:
-                raise DeviceUnavailable(str(exc)) from exc
-        log.info("Borne MCU on %s: link re-established", self.settings.port)
+        """After the port was lost (runner ended), reopen it, once for all the views that
+        ask (pilot.states() and faults() both do). Raises ``DeviceUnavailable`` while it is
+        still missing or silent."""
+        if await self._lifecycle.revive():
+            log.info("Borne MCU on %s: link re-established", self.settings.port)
 
     async def close(self) -> None:
-        if self._users > 0:
-            self._users -= 1
-        if self._users == 0:
-            await self._shutdown()
+        await self._lifecycle.close()
 
     async def _shutdown(self) -> None:
         task, self._task = self._task, None

@@ -23,6 +23,7 @@ from typing import Awaitable, Callable
 
 from drivers.errors import CommandRejected
 from drivers.pilot import rapi
+from drivers.shared_link import SharedLinkLifecycle
 from hal.errors import DeviceOpenError, DeviceUnavailable
 from hal.serial import SerialPort, SerialSettings
 from hal.tasks import cancel_and_wait
@@ -44,8 +45,11 @@ class RapiLink:
         self.bad_lines = 0
         self.boot_callbacks: list[Callable[[], Awaitable[None]]] = []
         self._port = SerialPort(settings)
-        self._users = 0
         self._task: asyncio.Task | None = None
+        self._lifecycle = SharedLinkLifecycle(
+            self._start, self._shutdown, started=lambda: self._task is not None,
+            running=lambda: self._task is not None and not self._task.done(),
+            open_error=self._open_error)
         self._lock = asyncio.Lock()
         self._pending: asyncio.Future[rapi.Reply] | None = None
         self._pending_seq: int | None = None
@@ -56,22 +60,15 @@ class RapiLink:
 
     # -- lifecycle --------------------------------------------------------------------
     async def open(self) -> None:
-        """Open the port and learn the state ($GS); reference-counted. Raises
-        ``DeviceOpenError`` naming the port and the fix if the controller is silent."""
-        self._users += 1
-        if self._task is not None:
-            return
-        try:
-            await self._start()
-        except DeviceUnavailable as exc:
-            self._users -= 1
-            raise DeviceOpenError(
-                f"OpenEVSE controller on {self.settings.describe()} does not answer ({exc}): "
-                f"check TX/RX (crossed), GND, the baudrate and that the controller is "
-                f"powered") from exc
-        except BaseException:
-            self._users -= 1
-            raise
+        """Open the port and learn the state ($GS); reference-counted
+        (``drivers.shared_link``). Raises ``DeviceOpenError`` naming the port and the fix
+        if the controller is silent."""
+        await self._lifecycle.open()
+
+    def _open_error(self, exc: DeviceUnavailable) -> DeviceOpenError:
+        return DeviceOpenError(
+            f"OpenEVSE controller on {self.settings.describe()} does not answer ({exc}): "
+            f"check TX/RX (crossed), GND, the baudrate and that the controller is powered")
 
     async def _start(self) -> None:
         await self._port.open()
@@ -85,22 +82,13 @@ class RapiLink:
             raise
 
     async def revive(self) -> None:
-        """After the port was lost (runner ended), reopen it. Raises
-        ``DeviceUnavailable`` while it is still missing or silent."""
-        if self._users == 0 or self._task is None or not self._task.done():
-            return
-        await self._shutdown()
-        try:
-            await self._start()
-        except DeviceOpenError as exc:
-            raise DeviceUnavailable(str(exc)) from exc
-        log.info("OpenEVSE on %s: link re-established", self.settings.port)
+        """After the port was lost (runner ended), reopen it, once for all the views that
+        ask. Raises ``DeviceUnavailable`` while it is still missing or silent."""
+        if await self._lifecycle.revive():
+            log.info("OpenEVSE on %s: link re-established", self.settings.port)
 
     async def close(self) -> None:
-        if self._users > 0:
-            self._users -= 1
-        if self._users == 0:
-            await self._shutdown()
+        await self._lifecycle.close()
 
     async def _shutdown(self) -> None:
         task, self._task = self._task, None
