@@ -48,6 +48,7 @@ from firmware.ocpp.protocol_switch import (ProtocolNegotiation, choose_protocol,
 from firmware.ocpp.session import InboundHandler
 from firmware.ocpp.v16 import V16Adapter
 from firmware.ocpp.v201.adapter import V201Adapter
+from firmware.ocpp.v201.device_facts import CoreStationView
 from firmware.ocpp.outbox import Outbox, RetryPolicy
 from firmware.readers import ReaderTask, id_tag_rule
 from firmware.runtime import AgentClock, Runtime
@@ -115,16 +116,17 @@ def _configuration(site: SiteConfig, conn: Any) -> Configuration:
 
 
 def protocol_adapter(subprotocol: str, info: StationInfo, conn: Any,
-                     online: Callable[[], bool], boot_reason: str = "PowerUp"
-                     ) -> ProtocolAdapter:
+                     online: Callable[[], bool], boot_reason: str = "PowerUp",
+                     facts: Any = None) -> ProtocolAdapter:
     """The adapter of the site's ``[ocpp] protocol`` (the config allows only known ones).
     ``conn``: the agent's database (2.0.1 keeps its transactions' seqNo there);
     ``online()``: the link is up (2.0.1 marks events that happen otherwise offline);
-    ``boot_reason``: why this process started (2.0.1 BootNotification.reason)."""
+    ``boot_reason``: why this process started (2.0.1 BootNotification.reason);
+    ``facts``: what 2.0.1's read-only device-model facts read (``v201.device_facts``)."""
     if subprotocol == V16Adapter.subprotocol:
         return V16Adapter(info)
     if subprotocol == V201Adapter.subprotocol:
-        return V201Adapter(info, conn, online=online, boot_reason=boot_reason)
+        return V201Adapter(info, conn, online=online, boot_reason=boot_reason, facts=facts)
     raise ValueError(f"no adapter for OCPP subprotocol {subprotocol!r}")
 
 
@@ -167,7 +169,7 @@ def _inbound_dispatcher(runtime: Runtime, auth: StoreAuthorization,
     from firmware.ocpp.v201.inbound import V201InboundDispatcher
 
     dispatcher = V201InboundDispatcher(runtime, auth, transactions=adapter, queue=outbox,
-                                       services=services)
+                                       services=services, facts=adapter.facts)
     adapter.answer_actions(dispatcher.supported)
     handler: InboundHandler = dispatcher
     return handler
@@ -227,8 +229,9 @@ def build_agent(site: SiteConfig, *,
     def online() -> bool:
         return link is not None and link.connected
 
+    facts = CoreStationView(station, clock.now, site.ocpp["call_timeout_s"])
     adapter = protocol_adapter(speaking, info, conn, online,
-                               take_boot_reason(conn))
+                               take_boot_reason(conn), facts)
     runtime = Runtime(station, conn, clock, hardware, info, auth, adapter)
     for h in hardware.values():
         h.dispatch = runtime.dispatch

@@ -38,7 +38,7 @@ from firmware.ocpp.adapter import FrameCodec, QueuedAnswer
 from firmware.ocpp.mapping import StationInfo, parse_time
 from firmware.store import repositories as repo
 
-from . import outbound, smart_charging
+from . import device_facts, outbound, smart_charging
 from .outbound import TransactionContext
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,11 @@ class V201Adapter:
 
     def __init__(self, info: StationInfo, conn: sqlite3.Connection, *,
                  online: Callable[[], bool] = lambda: True,
-                 boot_reason: str = "PowerUp") -> None:
+                 boot_reason: str = "PowerUp",
+                 facts: device_facts.StationView | None = None) -> None:
         self._info = info
+        # What the device model's fact variables read (NotifyReport reports them too).
+        self.facts = facts
         self._conn = conn
         self._online = online
         self.boot_reason = boot_reason
@@ -144,6 +147,12 @@ class V201Adapter:
         if isinstance(effect, fx.SendChargingProfilesReport):
             return "ReportChargingProfiles", smart_charging.report(effect,
                                                                    self._transaction_id_of)
+        if isinstance(effect, fx.SendConfigurationReport) and self.facts is not None:
+            message = outbound.to_call(effect, self._info)
+            assert message is not None
+            action, payload = message
+            payload["reportData"] = payload["reportData"] + device_facts.report_data(self.facts)
+            return action, payload
         context = None
         if isinstance(effect, fx.SendAuthorizationRequest):
             context = TransactionContext(id_token_type=_token_type(effect.id_tag,

@@ -44,6 +44,7 @@ from firmware.ocpp.v201.inbound_actions import (
     StationActivity,
     TransactionDirectory,
 )
+from firmware.ocpp.v201.device_facts import CoreStationView, StationView
 from firmware.ocpp.v201.smart_charging import SmartChargingRequests
 from firmware.ocpp.v201.schemas import known_actions, payload_problem, require_valid, with_integers
 
@@ -89,14 +90,17 @@ class V201InboundDispatcher:
                  transactions: TransactionDirectory, reply_timeout_s: float = 25.0,
                  *, activity: ChargingActivity | None = None,
                  queue: TransactionQueue | None = None,
-                 services: tuple[CallService, ...] = ()) -> None:
+                 services: tuple[CallService, ...] = (),
+                 facts: StationView | None = None) -> None:
         self._auth = auth
         self._queue = queue
         self._transactions = transactions
         self._clock = runtime.clock
         self._core = CoreRequests(runtime, transactions,
                                   activity or StationActivity(runtime.station),
-                                  reply_timeout_s, self._lookup)
+                                  reply_timeout_s, self._lookup,
+                                  facts or CoreStationView(runtime.station, runtime.clock.now,
+                                                           reply_timeout_s))
         self._activity = self._core.activity
         smart = SmartChargingRequests(self._core.ask, transactions)
         self._handlers: dict[str, Handler] = {

@@ -61,7 +61,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from firmware.core import events as ev
 from firmware.core.idtag import ID_TAG_MAX_CHARS
 from firmware.ocpp.mapping import parse_time
-from firmware.ocpp.v201 import device_model
+from firmware.ocpp.v201 import device_facts, device_model
 from firmware.ocpp.v201.errors import CallError
 from firmware.ocpp.v201.frames import CallFrame
 from firmware.ocpp.v201.smart_charging import ProfileRefused, profile_from_json
@@ -165,8 +165,10 @@ class CoreRequests:
 
     def __init__(self, runtime: _Runtime, transactions: TransactionDirectory,
                  activity: ChargingActivity, reply_timeout_s: float,
-                 lookup: Callable[[str], tuple[Any, Any]]) -> None:
+                 lookup: Callable[[str], tuple[Any, Any]],
+                 facts: device_facts.StationView) -> None:
         self._runtime = runtime
+        self._facts = facts
         self._lookup = lookup
         self._transactions = transactions
         self.activity = activity
@@ -307,6 +309,9 @@ class CoreRequests:
             found, _ = device_model.find(item["component"], item["variable"])
             if found is not None and found.key not in keys:
                 keys.append(found.key)
+        facts = {index: device_facts.find(item["component"], item["variable"], self._facts)
+                 for index, item in enumerate(items)
+                 if device_model.find(item["component"], item["variable"])[0] is None}
         values: dict[str, str] = {}
         continuation = None
         if keys:
@@ -315,7 +320,9 @@ class CoreRequests:
             for entry in fields.get("configuration_key", []):
                 if "value" in entry:
                     values[str(entry["key"])] = str(entry["value"])
-        results = [device_model.get_result(item, values.get) for item in items]
+        results = [device_model.get_result(item, values.get) if index not in facts
+                   else _fact_result(item, facts[index], self._facts)
+                   for index, item in enumerate(items)]
         return {"getVariableResult": results}, continuation
 
     async def set_variables(self, frame: CallFrame, payload: dict[str, Any]) -> Answer:
@@ -325,6 +332,10 @@ class CoreRequests:
         continuations: list[Any] = []
         for index, item in enumerate(items):
             key, refusal = device_model.set_target(item)
+            if key is None and device_facts.find(item["component"], item["variable"],
+                                                 self._facts)[0] is not None:
+                results.append(_read_only(item))  # a fact is what the station is
+                continue
             if refusal is not None or key is None:
                 results.append(refusal or {})
                 continue
@@ -333,6 +344,34 @@ class CoreRequests:
             continuations.append(continuation)
             results.append(device_model.set_result(item, str(fields.get("status", "Rejected"))))
         return {"setVariableResult": results}, _chain(continuations)
+
+
+def _echo(item: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"component": item["component"], "variable": item["variable"]}
+    if "attributeType" in item:
+        out["attributeType"] = item["attributeType"]
+    return out
+
+
+def _fact_result(item: dict[str, Any], found: tuple[Any, int, str],
+                 view: device_facts.StationView) -> dict[str, Any]:
+    fact, evse_id, status = found
+    out = _echo(item)
+    if item.get("attributeType", "Actual") != "Actual":
+        return {**out, "attributeStatus": "NotSupportedAttributeType"}
+    if fact is None:
+        # A component either table knows makes an unknown variable UnknownVariable.
+        _, model_status = device_model.find(item["component"], item["variable"])
+        if "UnknownVariable" in (status, model_status):
+            status = "UnknownVariable"
+        return {**out, "attributeStatus": status}
+    return {**out, "attributeStatus": "Accepted",
+            "attributeValue": fact.value(view, evse_id)[:2500]}
+
+
+def _read_only(item: dict[str, Any]) -> dict[str, Any]:
+    return {**_echo(item), "attributeStatus": "Rejected",
+            "attributeStatusInfo": {"reasonCode": "ReadOnly"}}
 
 
 def _limit(items: list[Any], field: str) -> None:
