@@ -47,7 +47,7 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
         if isinstance(key, AlignedSample):
             return self._on_aligned_timer(now)
         if isinstance(key, ProfileBoundary):
-            return self._arm_smart_charging_timer(now)  # _sync applies the new limits
+            return self.smart_charging.arm_timer(now)  # _sync applies the new limits
         if isinstance(key, ReservationExpiry):
             return self.reservations.expire(key.reservation_id, now)
         if isinstance(key, (ConnectionTimeout, PeriodicSample, StopMeterRead, OfferRetry)):
@@ -145,7 +145,7 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
                                                         "Transaction.Begin", now)))
         out.extend(self._arm_sample_timer(c))
         if auth.charging_profile is not None:
-            out.extend(self._start_with_profile(c, auth.charging_profile))
+            out.extend(self.smart_charging.start_with_profile(c, auth.charging_profile))
         return out
 
     def _keep_stop_sample(self, c: Connector, kept: MeterSample | None) -> list[fx.Effect]:

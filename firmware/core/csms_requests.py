@@ -30,7 +30,7 @@ class RequestsMixin(StationParts):
         if self.boot_state != "Accepted" or self.reset_accepted:
             # [16] §4.2: not while Pending; nor once a Reset was accepted (restarting).
             return [_reply(event, "Rejected")]
-        if event.charging_profile is not None and self._remote_profile_problem(
+        if event.charging_profile is not None and self.smart_charging.remote_profile_problem(
                 event.charging_profile) is not None:
             return [_reply(event, "Rejected")]
         if event.connector_id is not None:

@@ -1,7 +1,8 @@
 """The declared interface the Station's parts share.
 
 ``Station`` is assembled from parts by topic (``boot``, ``charging``,
-``authorization_flow``, ``sampling``, ``csms_requests``). Each part states here what it
+``authorization_flow``, ``sampling``, ``csms_requests``) and composed parts with their own
+interface (``reservations``, ``smart_charging_flow``). Each part states here what it
 reads of the station and which of the other parts' operations it calls; nothing else is
 shared. mypy checks every part against this interface and the assembled ``Station``
 against all of it.
@@ -15,11 +16,11 @@ from . import effects as fx
 from . import events as ev
 from .configuration import Configuration
 from .connector import Authorization, Connector
-from .smart_charging import ChargingProfile
 
 if TYPE_CHECKING:
     from .authorization import AuthKeys
     from .reservations import Reservations
+    from .smart_charging_flow import SmartCharging
     from .authorization_flow import PendingAuthorization
 
 
@@ -36,6 +37,7 @@ class StationParts(Protocol):
     _authorize_seq: int
     _pending_authorize: dict[Hashable, PendingAuthorization]
     reservations: Reservations
+    smart_charging: SmartCharging
 
     @property
     def online(self) -> bool: ...
@@ -100,14 +102,6 @@ class StationParts(Protocol):
 
     def _check_csms_verdict(self, c: Connector, info: ev.IdTagInfo,
                             now: float) -> list[fx.Effect]: ...
-
-    # ------------------------------------------------------------------ smart charging
-    def _arm_smart_charging_timer(self, now: float) -> list[fx.Effect]: ...
-
-    def _remote_profile_problem(self, profile: ChargingProfile) -> str | None: ...
-
-    def _start_with_profile(self, c: Connector, profile: ChargingProfile
-                            ) -> list[fx.Effect]: ...
 
     # ------------------------------------------------------------------ CSMS requests
     def configuration_changed(self, key: str, now: float) -> list[fx.Effect]: ...

@@ -9,7 +9,7 @@ connector's pilot offers (the rules are in ``smart_charging``).
 - Clear: every given field must match (AND), an id wins over the rest; nothing matched is
   Unknown ([E16] 3.25, 3.26, [16] §7.21).
 - A TxProfile ends with its transaction ([16] §3.13.1: SHOULD be deleted).
-- Each connector's limit is re-derived in ``_sync`` after every event; a timer
+- Each connector's limit is re-derived in ``Station._sync`` after every event; a timer
   (``SMART_CHARGING_TIMER``) brings the next period boundary as an event, so a limit
   changes at its boundary without polling.
 """
@@ -21,7 +21,7 @@ from dataclasses import replace
 from . import effects as fx
 from . import events as ev
 from .connector import Connector
-from .parts import StationParts
+from .configuration import Configuration
 from .timers import ProfileBoundary
 from .smart_charging import (DAILY_S, TX, ChargingProfile, Electrical, ProfileLimits,
                              composite_schedule, for_connector, limits_at, next_change_s,
@@ -30,11 +30,24 @@ from .smart_charging import (DAILY_S, TX, ChargingProfile, Electrical, ProfileLi
 SMART_CHARGING_TIMER = ProfileBoundary()
 
 
-class SmartChargingMixin(StationParts):
-    profiles: list[ChargingProfile]
+class SmartCharging:
+    """The station's charging profiles and each connector's limit, as one part.
+
+    ``connectors`` and ``config`` are the station's (read; ``apply_limit`` sets a
+    connector's ``limit_a`` and ``limit_source``); ``profiles`` the installed ones (a
+    TxProfile does not outlive its transaction, so none is given back at start).
+    Request handlers (``install``, ``clear``, ``report``, ``composite``) return the
+    effects of one event; ``arm_timer`` the timer of the next period boundary; every
+    change is persisted in the effects it returns (``PersistChargingProfiles``)."""
+
+    def __init__(self, connectors: dict[int, Connector], config: Configuration,
+                 profiles: list[ChargingProfile]) -> None:
+        self.connectors = connectors
+        self.config = config
+        self.profiles = [p for p in profiles if p.purpose != TX]
 
     # ------------------------------------------------------------------ requests
-    def _on_set_charging_profile(self, event: ev.ChargingProfileInstallRequested,
+    def install(self, event: ev.ChargingProfileInstallRequested,
                                  now: float) -> list[fx.Effect]:
         profile: ChargingProfile = event.profile
         problem = self._profile_problem(profile)
@@ -53,7 +66,7 @@ class SmartChargingMixin(StationParts):
                 profile = replace(profile, transaction_id=c.tx.transaction_id)
         self.profiles = kept + [profile]
         return [fx.Reply(event.ref, {"status": "Accepted"}), self._persist_profiles()] \
-            + self._arm_smart_charging_timer(now)
+            + self.arm_timer(now)
 
     def _profile_problem(self, profile: ChargingProfile) -> str | None:
         if profile.connector_id != 0 and profile.connector_id not in self.connectors:
@@ -69,14 +82,14 @@ class SmartChargingMixin(StationParts):
                 return "transactionId is not the connector's transaction"
         return None
 
-    def _remote_profile_problem(self, profile: ChargingProfile) -> str | None:
+    def remote_profile_problem(self, profile: ChargingProfile) -> str | None:
         """A RemoteStart's profile: a TxProfile without transactionId ([E16] 3.41)."""
         if profile.purpose != TX or profile.transaction_id is not None:
             return "RemoteStartTransaction takes a TxProfile without transactionId"
         return problem_with(replace(profile, connector_id=max(1, profile.connector_id)),
                             self._profile_limits())
 
-    def _start_with_profile(self, c: Connector, profile: ChargingProfile) -> list[fx.Effect]:
+    def start_with_profile(self, c: Connector, profile: ChargingProfile) -> list[fx.Effect]:
         """[16] §5.11: apply the RemoteStart's profile to the newly started transaction."""
         self.profiles = [p for p in self.profiles
                          if not (p.purpose == TX and p.connector_id == c.connector_id)]
@@ -91,7 +104,7 @@ class SmartChargingMixin(StationParts):
                              max_periods=self.config.get_int("ChargingScheduleMaxPeriods"),
                              allowed_units=units)
 
-    def _on_clear_charging_profile(self, event: ev.ChargingProfileClearRequested,
+    def clear(self, event: ev.ChargingProfileClearRequested,
                                    now: float) -> list[fx.Effect]:
         def matches(p: ChargingProfile) -> bool:
             if event.profile_id is not None:
@@ -104,9 +117,9 @@ class SmartChargingMixin(StationParts):
             return [fx.Reply(event.ref, {"status": "Unknown"})]
         self.profiles = kept
         return [fx.Reply(event.ref, {"status": "Accepted"}), self._persist_profiles()] \
-            + self._arm_smart_charging_timer(now)
+            + self.arm_timer(now)
 
-    def _on_charging_profiles_report(self, event: ev.ChargingProfilesReportRequested,
+    def report(self, event: ev.ChargingProfilesReportRequested,
                                      now: float) -> list[fx.Effect]:
         """K09: every given criterion must match; the reports follow the reply, one per
         connector with matching profiles, the station's (0) first."""
@@ -126,7 +139,7 @@ class SmartChargingMixin(StationParts):
             fx.SendChargingProfilesReport(event.request_id, cid, tuple(by_connector[cid]),
                                           more_follow=cid != ids[-1]) for cid in ids]
 
-    def _on_composite_schedule(self, event: ev.CompositeScheduleRequested,
+    def composite(self, event: ev.CompositeScheduleRequested,
                                now: float) -> list[fx.Effect]:
         cid = event.connector_id
         unit = event.unit or "A"
@@ -163,7 +176,7 @@ class SmartChargingMixin(StationParts):
     def _electrical(c: Connector) -> Electrical:
         return Electrical(c.nominal_voltage_v, c.max_current_a, c.phases)
 
-    def _apply_limit(self, c: Connector, now: float) -> None:
+    def apply_limit(self, c: Connector, now: float) -> None:
         """Set ``c.limit_a`` (None: no profile limits it) and which profile set it."""
         profiles = self._profiles_for(c)
         if not profiles:
@@ -174,7 +187,7 @@ class SmartChargingMixin(StationParts):
         hits = limits_at(profiles, now, tx_start_s=tx_start, request_s=now)
         c.limit_source = ", ".join(f"{p.purpose}#{p.profile_id}" for p, _ in hits)
 
-    def _end_tx_profiles(self, c: Connector) -> list[fx.Effect]:
+    def end_tx_profiles(self, c: Connector) -> list[fx.Effect]:
         kept = [p for p in self.profiles
                 if not (p.purpose == TX and p.connector_id == c.connector_id)]
         if len(kept) == len(self.profiles):
@@ -182,7 +195,7 @@ class SmartChargingMixin(StationParts):
         self.profiles = kept
         return [self._persist_profiles()]
 
-    def _arm_smart_charging_timer(self, now: float) -> list[fx.Effect]:
+    def arm_timer(self, now: float) -> list[fx.Effect]:
         upcoming: list[float] = []
         for c in self.connectors.values():
             tx_start = c.tx.record.started_at_s if c.tx is not None else None

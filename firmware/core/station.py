@@ -23,10 +23,10 @@ from .connector import Connector
 from .csms_requests import RequestsMixin
 from .reservations import Reservation, Reservations
 from .smart_charging import ChargingProfile
-from .smart_charging_flow import SmartChargingMixin
+from .smart_charging_flow import SmartCharging
 
 
-class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
+class Station(BootMixin, ChargingMixin, RequestsMixin):
     def __init__(self, connectors: list[Connector], configuration: Configuration, *,
                  next_local_tx_id: int = 1, profiles: list[ChargingProfile] | None = None,
                  reservations: list[Reservation] | None = None):
@@ -39,8 +39,8 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
         self.boot_state = "None"  # None | Pending | Accepted | Rejected
         self.boot_retry_pending = False
         self.reported_station_status: str | None = None
-        # Installed charging profiles; TxProfiles do not outlive their transaction.
-        self.profiles = [p for p in profiles or [] if p.purpose != "Tx"]
+        # Installed charging profiles and each connector's limit (a composed part).
+        self.smart_charging = SmartCharging(self.connectors, configuration, profiles or [])
         self._tx_running: tuple[int | None, ...] = ()
         self.reset_accepted = False  # a Reset was accepted: no new session until restart
         self.reset_when_idle: str | None = None
@@ -89,10 +89,10 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
             ev.ConfigurationChangeRequested: self._on_change_configuration,
             ev.ConfigurationReportRequested: self._on_configuration_report,
             ev.MessageTriggerRequested: self._on_trigger,
-            ev.ChargingProfileInstallRequested: self._on_set_charging_profile,
-            ev.ChargingProfileClearRequested: self._on_clear_charging_profile,
-            ev.CompositeScheduleRequested: self._on_composite_schedule,
-            ev.ChargingProfilesReportRequested: self._on_charging_profiles_report,
+            ev.ChargingProfileInstallRequested: self.smart_charging.install,
+            ev.ChargingProfileClearRequested: self.smart_charging.clear,
+            ev.CompositeScheduleRequested: self.smart_charging.composite,
+            ev.ChargingProfilesReportRequested: self.smart_charging.report,
         }
 
     # ------------------------------------------------------------------ entry point
@@ -128,9 +128,14 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
         sampling, ConnectionTimeOut, retries) run on the monotonic clock: untouched."""
         out = self._arm_aligned_timer(now)
         if self.profiles:
-            out.extend(self._arm_smart_charging_timer(now))
+            out.extend(self.smart_charging.arm_timer(now))
         out.extend(self.reservations.rearm(now))  # expiryDate is a wall-clock time
         return out
+
+    @property
+    def profiles(self) -> list[ChargingProfile]:
+        """The installed charging profiles (``SmartCharging``; read them, never assign)."""
+        return self.smart_charging.profiles
 
     @property
     def online(self) -> bool:
@@ -151,8 +156,8 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
                 later.extend(self._stop_transaction(c, "Other", None, now))
             later.extend(self._maybe_start_transaction(c, now))
             if c.tx is None:
-                later.extend(self._end_tx_profiles(c))
-            self._apply_limit(c, now)
+                later.extend(self.smart_charging.end_tx_profiles(c))
+            self.smart_charging.apply_limit(c, now)
             if c.scheduled_operative is not None and c.tx is None:
                 later.extend(self._apply_availability(c, c.scheduled_operative))
             close = c.contactor_should_close()
@@ -190,7 +195,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin, SmartChargingMixin):
             # Relative profiles start with a transaction; TxProfiles end with it.
             self._tx_running = running
             if self.profiles:
-                later.extend(self._arm_smart_charging_timer(now))
+                later.extend(self.smart_charging.arm_timer(now))
         return safety, later
 
     def _report_status(self, c: Connector, now: float, force: bool = False) -> list[fx.Effect]:
