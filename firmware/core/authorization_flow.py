@@ -206,7 +206,7 @@ class AuthorizationFlowMixin(StationParts):
 
     def _on_call_failed(self, event: ev.CallFailed, now: float) -> list[fx.Effect]:
         if isinstance(event.message, fx.SendRegistration):
-            return self._on_boot_failed(event, now)
+            return self.registration.failed(event)
         pending = self._pending_authorize.pop(event.ref, None)
         if pending is None:
             return []

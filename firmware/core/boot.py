@@ -1,4 +1,4 @@
-"""Registration, heartbeat and link state ([16] §4.2, §4.6; [E16] 3.22).
+"""Registration, heartbeat and link state ([16] §4.2, §4.6; [E16] 3.22), as one part.
 
 - A registration (``SendRegistration``) at every start and whenever the CSMS has not yet
   accepted us; while Pending or Rejected the next one waits for the interval the CSMS
@@ -13,100 +13,97 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from . import effects as fx
 from . import events as ev
-from .metering import seconds_to_next_aligned
-from .parts import StationParts
-from .timers import AlignedSample, KeepAlive, RegistrationRetry
+from .configuration import Configuration
+from .timers import KeepAlive, RegistrationRetry
 
 BOOT_TIMER = RegistrationRetry()
 HEARTBEAT_TIMER = KeepAlive()
-ALIGNED_TIMER = AlignedSample()
 
 DEFAULT_BOOT_RETRY_S = 60  # when the CSMS answers Pending/Rejected with interval 0
 BOOT_FAILURE_RETRY_S = 30  # when the registration got an error or no answer
 
+Reports = Callable[[float], list[fx.Effect]]
 
-class BootMixin(StationParts):
-    def _on_started(self, event: ev.AgentStarted, now: float) -> list[fx.Effect]:
-        return self._arm_aligned_timer(now)
 
-    def _on_link_connected(self, event: ev.LinkConnected, now: float) -> list[fx.Effect]:
+class Registration:
+    """The station's standing with the CSMS.
+
+    ``config``: the station's configuration (HeartbeatInterval is read and, from an
+    Accepted answer, changed); ``report_all(now)``: a status report of the station and
+    every connector; ``report_changed(now)``: of what changed since the last report.
+    State: ``connected`` (the link is up), ``boot_state`` (None, Pending, Accepted,
+    Rejected), ``retry_pending`` (a Pending/Rejected/failed registration waits for its
+    timer). Every method returns the effects of one event."""
+
+    def __init__(self, config: Configuration, report_all: Reports,
+                 report_changed: Reports) -> None:
+        self._config = config
+        self._report_all = report_all
+        self._report_changed = report_changed
+        self.connected = False
+        self.boot_state = "None"
+        self.retry_pending = False
+
+    @property
+    def online(self) -> bool:
+        """Connected and registered: only then does the CSMS decide authorizations."""
+        return self.connected and self.boot_state == "Accepted"
+
+    def link_connected(self, now: float) -> list[fx.Effect]:
         self.connected = True
         if self.boot_state == "Accepted":
             # Reconnected: report what changed while we were away, nothing more.
-            out: list[fx.Effect] = self._report_station_status(now)
-            for c in self.connectors.values():
-                out.extend(self._report_status(c, now))
-            return out
-        if self.boot_retry_pending:
+            return self._report_changed(now)
+        if self.retry_pending:
             return []  # Pending/Rejected interval still running: wait for it.
         return [fx.SendRegistration()]
 
-    def _on_link_disconnected(self, event: ev.LinkDisconnected, now: float) -> list[fx.Effect]:
-        """No answer can come on a closed connection: every Authorize still waiting is
-        decided by the offline rules now (a late CallFailed for it is then ignored), so a
-        tap never holds a connector across an outage (issue #8 item 3)."""
+    def link_disconnected(self) -> None:
         self.connected = False
-        out: list[fx.Effect] = []
-        for ref, pending in list(self._pending_authorize.items()):
-            out.extend(self._on_call_failed(
-                ev.CallFailed(ref, fx.SendAuthorizationRequest(ref, pending.id_tag,
-                                                               pending.token_type),
-                              "offline"), now))
-        return out
 
-    def _on_boot_responded(self, event: ev.RegistrationAnswered, now: float) -> list[fx.Effect]:
+    def answered(self, event: ev.RegistrationAnswered, now: float) -> list[fx.Effect]:
         out: list[fx.Effect] = []
         self.boot_state = event.status
         if event.status == "Accepted":
-            self.boot_retry_pending = False
+            self.retry_pending = False
             out.append(fx.CancelTimer(BOOT_TIMER))
             if event.interval_s > 0:
-                result = self.config.change("HeartbeatInterval", str(event.interval_s))
+                result = self._config.change("HeartbeatInterval", str(event.interval_s))
                 if result.status == "Accepted":
                     out.append(fx.PersistConfiguration("HeartbeatInterval", str(event.interval_s)))
-            out.extend(self._arm_heartbeat())
-            out.extend(self.report_all_statuses(now))
+            out.extend(self.arm_heartbeat())
+            out.extend(self._report_all(now))
             return out
         # Pending or Rejected: wait at least the interval before the next registration.
-        self.boot_retry_pending = True
+        self.retry_pending = True
         delay = event.interval_s if event.interval_s > 0 else DEFAULT_BOOT_RETRY_S
         out.append(fx.StartTimer(BOOT_TIMER, delay))
         return out
 
-    def _on_heartbeat_responded(self, event: ev.KeepAliveAnswered,
-                                now: float) -> list[fx.Effect]:
-        # The link applied event.csms_time_s to the agent clock at receipt (half the
-        # round trip corrected, slewed or stepped: firmware/agent_clock.py).
-        return []
-
-    def _on_boot_failed(self, event: ev.CallFailed, now: float) -> list[fx.Effect]:
+    def failed(self, event: ev.CallFailed) -> list[fx.Effect]:
         if event.reason == "offline":
             return []  # LinkConnected will send it again.
-        self.boot_retry_pending = True
+        self.retry_pending = True
         return [fx.StartTimer(BOOT_TIMER, BOOT_FAILURE_RETRY_S)]
 
-    def _on_boot_timer(self, now: float) -> list[fx.Effect]:
-        self.boot_retry_pending = False
+    def retry_timer(self) -> list[fx.Effect]:
+        self.retry_pending = False
         if self.connected and self.boot_state != "Accepted":
             return [fx.SendRegistration()]
         return []
 
-    def _arm_heartbeat(self) -> list[fx.Effect]:
-        interval_s = self.config.get_int("HeartbeatInterval")
+    def arm_heartbeat(self) -> list[fx.Effect]:
+        interval_s = self._config.get_int("HeartbeatInterval")
         if interval_s <= 0:
             return [fx.CancelTimer(HEARTBEAT_TIMER)]
         return [fx.StartTimer(HEARTBEAT_TIMER, interval_s)]
 
-    def _on_heartbeat_timer(self, now: float) -> list[fx.Effect]:
-        out = self._arm_heartbeat()
+    def heartbeat_timer(self) -> list[fx.Effect]:
+        out = self.arm_heartbeat()
         if self.online:
             out.insert(0, fx.SendKeepAlive())
         return out
-
-    def _arm_aligned_timer(self, now: float) -> list[fx.Effect]:
-        interval_s = self.config.get_int("ClockAlignedDataInterval")
-        if interval_s <= 0:
-            return [fx.CancelTimer(ALIGNED_TIMER)]
-        return [fx.StartTimer(ALIGNED_TIMER, seconds_to_next_aligned(now, interval_s))]

@@ -41,9 +41,9 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
     def _on_timer(self, event: ev.TimerFired, now: float) -> list[fx.Effect]:
         key = event.key
         if isinstance(key, RegistrationRetry):
-            return self._on_boot_timer(now)
+            return self.registration.retry_timer()
         if isinstance(key, KeepAlive):
-            return self._on_heartbeat_timer(now)
+            return self.registration.heartbeat_timer()
         if isinstance(key, AlignedSample):
             return self._on_aligned_timer(now)
         if isinstance(key, ProfileBoundary):

@@ -156,7 +156,7 @@ class RequestsMixin(StationParts):
     def configuration_changed(self, key: str, now: float) -> list[fx.Effect]:
         """Re-arm whatever depends on ``key`` (timers take the new interval at once)."""
         if key == "HeartbeatInterval" and self.boot_state == "Accepted":
-            return self._arm_heartbeat()
+            return self.registration.arm_heartbeat()
         if key == "MeterValueSampleInterval":
             out: list[fx.Effect] = []
             for c in self.connectors.values():

@@ -1,10 +1,10 @@
 """The declared interface the Station's parts share.
 
-``Station`` is assembled from parts by topic (``boot``, ``charging``,
-``authorization_flow``, ``sampling``, ``csms_requests``) and composed parts with their own
-interface (``reservations``, ``smart_charging_flow``). Each part states here what it
-reads of the station and which of the other parts' operations it calls; nothing else is
-shared. mypy checks every part against this interface and the assembled ``Station``
+``Station`` is assembled from parts by topic (``charging``, ``authorization_flow``,
+``sampling``, ``csms_requests``) and composed parts with their own interface
+(``boot.Registration``, ``reservations.Reservations``, ``smart_charging_flow.SmartCharging``).
+Each part by topic states here what it reads of the station and which of the other parts'
+operations it calls; nothing else is shared. mypy checks every part against this interface and the assembled ``Station``
 against all of it.
 """
 
@@ -19,6 +19,7 @@ from .connector import Authorization, Connector
 
 if TYPE_CHECKING:
     from .authorization import AuthKeys
+    from .boot import Registration
     from .reservations import Reservations
     from .smart_charging_flow import SmartCharging
     from .authorization_flow import PendingAuthorization
@@ -29,9 +30,7 @@ class StationParts(Protocol):
     connectors: dict[int, Connector]
     config: Configuration
     next_local_tx_id: int
-    connected: bool
-    boot_state: str  # None | Pending | Accepted | Rejected
-    boot_retry_pending: bool
+    registration: Registration
     reset_accepted: bool
     reset_when_idle: str | None  # a scheduled reset's kind, until the last transaction ends
     _authorize_seq: int
@@ -54,15 +53,10 @@ class StationParts(Protocol):
 
     def connector_status_report(self, c: Connector, now: float) -> fx.SendConnectorStatus: ...
 
-    # ------------------------------------------------------------------ boot
-    def _on_boot_timer(self, now: float) -> list[fx.Effect]: ...
+    @property
+    def boot_state(self) -> str: ...  # None | Pending | Accepted | Rejected (registration)
 
-    def _on_boot_failed(self, event: ev.CallFailed, now: float) -> list[fx.Effect]: ...
-
-    def _on_heartbeat_timer(self, now: float) -> list[fx.Effect]: ...
-
-    def _arm_heartbeat(self) -> list[fx.Effect]: ...
-
+    # ------------------------------------------------------------------ metering
     def _arm_aligned_timer(self, now: float) -> list[fx.Effect]: ...
 
     # ------------------------------------------------------------------ charging

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from . import effects as fx
 from . import events as ev
-from .boot import ALIGNED_TIMER
 from .connector import Connector, Fault
 from .metering import sample, seconds_to_next_aligned
 from .parts import StationParts
-from .timers import OfferRetry, PeriodicSample
+from .timers import AlignedSample, OfferRetry, PeriodicSample
+
+ALIGNED_TIMER = AlignedSample()
 
 # How long after a refused offer the pilot is offered again (s).
 OFFER_RETRY_S = 10.0
@@ -172,6 +173,12 @@ class SamplingMixin(StationParts):
             out.append(fx.PersistTransaction(c.tx.update(last_meter_wh=c.energy_wh(),
                                                          last_meter_at_s=now)))
         return out
+
+    def _arm_aligned_timer(self, now: float) -> list[fx.Effect]:
+        interval_s = self.config.get_int("ClockAlignedDataInterval")
+        if interval_s <= 0:
+            return [fx.CancelTimer(ALIGNED_TIMER)]
+        return [fx.StartTimer(ALIGNED_TIMER, seconds_to_next_aligned(now, interval_s))]
 
     def _on_aligned_timer(self, now: float) -> list[fx.Effect]:
         interval_s = self.config.get_int("ClockAlignedDataInterval")

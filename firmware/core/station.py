@@ -1,9 +1,11 @@
 """The charge point as a sans-I/O state machine: ``effects = station.handle(event, now)``.
 
 ``now`` is UTC epoch seconds as the agent's (CSMS-synchronised) clock says; the station
-never reads a clock, never awaits and never touches I/O. The work is split by topic:
-``boot`` (registration, heartbeat, link), ``charging`` (cards, authorization,
-transactions, metering) and ``csms_requests`` (CSMS-initiated calls). After every
+never reads a clock, never awaits and never touches I/O. The work is split into parts:
+composed ones with their own interface (``boot.Registration``: registration, heartbeat,
+link; ``reservations.Reservations``; ``smart_charging_flow.SmartCharging``) and mixins by
+topic declared in ``parts`` (``charging``: cards, authorization, transactions, metering;
+``csms_requests``: CSMS-initiated calls). After every
 event the station re-derives each connector's outputs and status (``_sync``), so the
 safety rule and StatusNotification-on-every-change hold whatever the event was.
 """
@@ -16,7 +18,7 @@ from . import events as ev
 from . import effects as fx
 from . import security_events
 from .authorization_flow import PendingAuthorization
-from .boot import BootMixin
+from .boot import Registration
 from .charging import ChargingMixin
 from .configuration import Configuration
 from .connector import Connector
@@ -26,7 +28,7 @@ from .smart_charging import ChargingProfile
 from .smart_charging_flow import SmartCharging
 
 
-class Station(BootMixin, ChargingMixin, RequestsMixin):
+class Station(ChargingMixin, RequestsMixin):
     def __init__(self, connectors: list[Connector], configuration: Configuration, *,
                  next_local_tx_id: int = 1, profiles: list[ChargingProfile] | None = None,
                  reservations: list[Reservation] | None = None):
@@ -35,9 +37,9 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
         self.connectors: dict[int, Connector] = {c.connector_id: c for c in connectors}
         self.config = configuration
         self.next_local_tx_id: int = next_local_tx_id
-        self.connected = False
-        self.boot_state = "None"  # None | Pending | Accepted | Rejected
-        self.boot_retry_pending = False
+        # Registration with the CSMS, heartbeat and link state (a composed part).
+        self.registration = Registration(configuration, self.report_all_statuses,
+                                         self._report_changed_statuses)
         self.reported_station_status: str | None = None
         # Installed charging profiles and each connector's limit (a composed part).
         self.smart_charging = SmartCharging(self.connectors, configuration, profiles or [])
@@ -52,10 +54,12 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
             ev.AgentStarted: self._on_agent_started,
             ev.SecurityEventOccurred: security_events.report,
             ev.ShutdownRequested: self._on_shutdown,
-            ev.LinkConnected: self._on_link_connected,
+            ev.LinkConnected: lambda event, now: self.registration.link_connected(now),
             ev.LinkDisconnected: self._on_link_disconnected,
-            ev.RegistrationAnswered: self._on_boot_responded,
-            ev.KeepAliveAnswered: self._on_heartbeat_responded,
+            ev.RegistrationAnswered: self.registration.answered,
+            # The link applied the CSMS's currentTime to the agent clock at receipt (half
+            # the round trip corrected, slewed or stepped: firmware/agent_clock.py).
+            ev.KeepAliveAnswered: lambda event, now: [],
             ev.CallFailed: self._on_call_failed,
             ev.TimerFired: self._on_timer,
             ev.ClockStepped: self._on_clock_stepped,
@@ -107,7 +111,7 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
 
     def _on_agent_started(self, event: ev.AgentStarted, now: float) -> list[fx.Effect]:
         # A reservation that expired while the agent was down ends now.
-        return self._on_started(event, now) + self.reservations.rearm(now)
+        return self._arm_aligned_timer(now) + self.reservations.rearm(now)
 
     def _on_reserve(self, event: ev.ReservationRequested, now: float) -> list[fx.Effect]:
         if self.reset_accepted:
@@ -140,7 +144,35 @@ class Station(BootMixin, ChargingMixin, RequestsMixin):
     @property
     def online(self) -> bool:
         """Connected and registered: only then does the CSMS decide authorizations."""
-        return self.connected and self.boot_state == "Accepted"
+        return self.registration.online
+
+    @property
+    def boot_state(self) -> str:
+        """None, Pending, Accepted or Rejected (``Registration``)."""
+        return self.registration.boot_state
+
+    @property
+    def connected(self) -> bool:
+        return self.registration.connected
+
+    def _on_link_disconnected(self, event: ev.LinkDisconnected, now: float) -> list[fx.Effect]:
+        """No answer can come on a closed connection: every Authorize still waiting is
+        decided by the offline rules now (a late CallFailed for it is then ignored), so a
+        tap never holds a connector across an outage (issue #8 item 3)."""
+        self.registration.link_disconnected()
+        out: list[fx.Effect] = []
+        for ref, pending in list(self._pending_authorize.items()):
+            out.extend(self._on_call_failed(
+                ev.CallFailed(ref, fx.SendAuthorizationRequest(ref, pending.id_tag,
+                                                               pending.token_type),
+                              "offline"), now))
+        return out
+
+    def _report_changed_statuses(self, now: float) -> list[fx.Effect]:
+        out = self._report_station_status(now)
+        for c in self.connectors.values():
+            out.extend(self._report_status(c, now))
+        return out
 
     def connector(self, connector_id: int) -> Connector | None:
         return self.connectors.get(connector_id)

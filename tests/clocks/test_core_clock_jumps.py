@@ -15,7 +15,8 @@ import pytest
 
 from firmware.core import effects as fx
 from firmware.core import events as ev
-from firmware.core.boot import ALIGNED_TIMER, HEARTBEAT_TIMER
+from firmware.core.boot import HEARTBEAT_TIMER
+from firmware.core.sampling import ALIGNED_TIMER
 from firmware.core.smart_charging import ABSOLUTE, TX_DEFAULT, ChargingProfile, SchedulePeriod
 from firmware.core.smart_charging_flow import SMART_CHARGING_TIMER
 from firmware.core.timers import ConnectionTimeout, PeriodicSample

@@ -50,7 +50,7 @@ async def test_a_clock_step_re_arms_the_clock_aligned_timer_in_the_running_agent
     import time
 
     from firmware.core import effects as fx
-    from firmware.core.boot import ALIGNED_TIMER
+    from firmware.core.sampling import ALIGNED_TIMER
 
     site = write_site(tmp_path, csms.url)
     async with running_agent(site) as cp:
