@@ -355,3 +355,79 @@ class SendSecurityEvent(SendMessage):
     @property
     def transaction_related(self) -> bool:  # type: ignore[override]
         return self.critical
+
+
+# ----------------------------------------------------------------- payment (firmware.core.payment)
+@dataclass(frozen=True)
+class PersistPayment(Effect):
+    """Write one payment's record (``firmware.core.payment.PaymentRecord``) in the same
+    transaction as the event's other effects, before any terminal call it asks for."""
+
+    record: Any
+
+
+@dataclass(frozen=True)
+class PersistTariff(Effect):
+    """Keep the ad-hoc tariff the CSMS set (its JSON form) across restarts."""
+
+    tariff: Any
+
+
+@dataclass(frozen=True)
+class ShowPaymentMessage(Effect):
+    """Tell the driver (the indicator/display hook and the console's event line):
+    the price before the start, a declined card and why, the final cost, the receipt."""
+
+    connector_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class PreAuthorisePayment(Effect):
+    """Ask the terminal to reserve ``amount_cents`` on the next card; the answer is
+    ``PaymentPreAuthorised``, ``PaymentRefused`` or ``PaymentTerminalFailed``."""
+
+    payment_id: int
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class SettlePayment(Effect):
+    """Book ``capture_cents`` of the reservation ``receipt_number`` (0: reverse it all);
+    answered by ``PaymentSettled``, ``PaymentRefused`` or ``PaymentTerminalFailed``."""
+
+    payment_id: int
+    receipt_number: int
+    capture_cents: int
+    pre_authorised_cents: int
+
+
+@dataclass(frozen=True)
+class AbortPayment(Effect):
+    """End the terminal's wait for a card (the waiting call answers PaymentRefused)."""
+
+    payment_id: int
+
+
+@dataclass(frozen=True)
+class CheckPaymentTerminal(Effect):
+    """Status enquiry; answered by ``PaymentTerminalChecked`` or ``PaymentTerminalFailed``."""
+
+
+@dataclass(frozen=True)
+class RunEndOfDay(Effect):
+    """The terminal's end-of-day; answered by ``PaymentEndOfDayFinished``."""
+
+
+@dataclass(frozen=True)
+class SendPaymentReport(SendMessage):
+    """A payment fact for the CSMS, queued durably with the transaction messages:
+    ``message_id`` "PaymentCost" (queued just before its transaction's end, with
+    ``local_tx_id``) or "PaymentSettled"; ``data`` is the documented JSON object
+    (README "Paying by card"). 1.6 and 2.0.1 send it as DataTransfer(``vendor_id``)."""
+
+    vendor_id: str
+    message_id: str
+    data: Any
+    local_tx_id: int | None = None
+    transaction_related = True

@@ -400,3 +400,89 @@ class SecurityEventOccurred(Event):
 
     kind: str
     tech_info: str | None = None
+
+
+# ----------------------------------------------------------------- payment (firmware.core.payment)
+@dataclass(frozen=True)
+class PaymentRequested(Event):
+    """Someone wants to pay by card on ``connector_id`` (0: the plugged or first free
+    connector the terminal serves): console ``pay``, a plug-in (``arm_on_plug``), a
+    simulated tap (``sim card``)."""
+
+    connector_id: int = 0
+
+
+@dataclass(frozen=True)
+class PaymentCancelRequested(Event):
+    """Stop waiting for a card (console ``pay cancel``)."""
+
+
+@dataclass(frozen=True)
+class PaymentPreAuthorised(Event):
+    """The terminal reserved ``amount_cents`` on a card under ``receipt_number``;
+    ``card_token`` identifies the card (matching a stop to a start), ``pan_masked`` and
+    ``card_name`` are for the receipt (never the full PAN)."""
+
+    payment_id: int
+    receipt_number: int
+    amount_cents: int
+    card_token: str
+    pan_masked: str = ""
+    card_name: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentRefused(Event):
+    """The terminal refused ``operation`` ("pre_authorise", "settle") of payment
+    ``payment_id``: declined card, abort, no card in time; ``result_code`` the ZVT code."""
+
+    payment_id: int
+    operation: str
+    reason: str
+    result_code: int = 0
+
+
+@dataclass(frozen=True)
+class PaymentSettled(Event):
+    """The terminal booked ``amount_cents`` of payment ``payment_id`` (0: the whole
+    reservation was reversed)."""
+
+    payment_id: int
+    amount_cents: int
+    trace_number: int | None = None
+
+
+@dataclass(frozen=True)
+class PaymentTerminalFailed(Event):
+    """The terminal did not answer ``operation`` ("pre_authorise", "settle", "status",
+    "end_of_day") within its timeouts: the outcome is unknown (a fault)."""
+
+    payment_id: int
+    operation: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PaymentTerminalChecked(Event):
+    """The terminal answered a status enquiry: ``ready`` or not (``text`` says why)."""
+
+    ready: bool
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentEndOfDayFinished(Event):
+    """The end-of-day run finished: ``ok``, ``total_cents`` booked since the last one."""
+
+    ok: bool
+    total_cents: int | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class TariffChangeRequested(Event):
+    """The CSMS sent a new ad-hoc tariff (``firmware.core.tariff.Tariff`` JSON form);
+    answered with ``Reply(ref, {"status": "Accepted"|"Rejected", "info": ...})``."""
+
+    ref: Hashable
+    tariff: Any

@@ -23,15 +23,21 @@ from .charging import ChargingMixin
 from .configuration import Configuration
 from .connector import Connector
 from .csms_requests import RequestsMixin
+from .payment import PaymentFlow, PaymentRecord, PaymentSettings
 from .reservations import Reservation, Reservations
 from .smart_charging import ChargingProfile
 from .smart_charging_flow import SmartCharging
+from .tariff import Tariff
+from .timers import PaymentEndOfDay, PaymentRetry
 
 
 class Station(ChargingMixin, RequestsMixin):
     def __init__(self, connectors: list[Connector], configuration: Configuration, *,
                  next_local_tx_id: int = 1, profiles: list[ChargingProfile] | None = None,
-                 reservations: list[Reservation] | None = None):
+                 reservations: list[Reservation] | None = None,
+                 payment: PaymentSettings | None = None,
+                 payment_records: list[PaymentRecord] | None = None,
+                 tariff: Tariff | None = None):
         if not connectors:
             raise ValueError("a station needs at least one connector")
         self.connectors: dict[int, Connector] = {c.connector_id: c for c in connectors}
@@ -49,6 +55,9 @@ class Station(ChargingMixin, RequestsMixin):
         self._authorize_seq = 0
         self.reservations = Reservations(self.connectors, configuration, reservations)
         self._pending_authorize: dict[Hashable, PendingAuthorization] = {}
+        # Ad-hoc card payment (firmware.core.payment): only with a payment terminal.
+        self.payment = (PaymentFlow(self, payment, payment_records, tariff)
+                        if payment is not None else None)
         # Each handler takes its own event type: the table is keyed by that type.
         self._handlers: dict[type[ev.Event], Callable[..., list[fx.Effect]]] = {
             ev.AgentStarted: self._on_agent_started,
@@ -61,9 +70,9 @@ class Station(ChargingMixin, RequestsMixin):
             # the round trip corrected, slewed or stepped: firmware/agent_clock.py).
             ev.KeepAliveAnswered: lambda event, now: [],
             ev.CallFailed: self._on_call_failed,
-            ev.TimerFired: self._on_timer,
+            ev.TimerFired: self._on_timer_or_payment,
             ev.ClockStepped: self._on_clock_stepped,
-            ev.PilotChanged: self._on_pilot,
+            ev.PilotChanged: self._on_pilot_or_payment,
             ev.CardPresented: self._on_card,
             ev.ContactorSwitched: self._on_contactor_switched,
             ev.ContactorFailed: self._on_contactor_failed,
@@ -97,6 +106,15 @@ class Station(ChargingMixin, RequestsMixin):
             ev.ChargingProfileClearRequested: self.smart_charging.clear,
             ev.CompositeScheduleRequested: self.smart_charging.composite,
             ev.ChargingProfilesReportRequested: self.smart_charging.report,
+            ev.PaymentRequested: self._payment_handler("on_requested"),
+            ev.PaymentCancelRequested: self._payment_handler("on_cancel"),
+            ev.PaymentPreAuthorised: self._payment_handler("on_pre_authorised"),
+            ev.PaymentRefused: self._payment_handler("on_refused"),
+            ev.PaymentSettled: self._payment_handler("on_settled"),
+            ev.PaymentTerminalFailed: self._payment_handler("on_terminal_failed"),
+            ev.PaymentTerminalChecked: self._payment_handler("on_terminal_checked"),
+            ev.PaymentEndOfDayFinished: self._payment_handler("on_end_of_day"),
+            ev.TariffChangeRequested: self._on_tariff_change,
         }
 
     # ------------------------------------------------------------------ entry point
@@ -105,13 +123,50 @@ class Station(ChargingMixin, RequestsMixin):
         if handler is None:
             raise TypeError(f"no handler for {type(event).__name__}")
         effects = handler(event, now)
+        if self.payment is not None:
+            effects += self.payment.before_sync(now)
         safety, reports = self._sync(now)
         # Opening contactors and withdrawing offers go first: nothing may delay them.
-        return safety + effects + reports
+        out = safety + effects + reports
+        if self.payment is not None:
+            out = self.payment.after(out, now)
+        return out
+
+    # ------------------------------------------------------------------ payment
+    def _payment_handler(self, name: str) -> Callable[..., list[fx.Effect]]:
+        def handle(event: ev.Event, now: float) -> list[fx.Effect]:
+            if self.payment is None:
+                return []
+            method: Callable[[ev.Event, float], list[fx.Effect]] = getattr(self.payment, name)
+            return method(event, now)
+        return handle
+
+    def _on_tariff_change(self, event: ev.TariffChangeRequested,
+                          now: float) -> list[fx.Effect]:
+        if self.payment is None:
+            return [fx.Reply(event.ref, {"status": "Rejected",
+                                         "info": "no payment terminal on this station"})]
+        return self.payment.on_tariff(event, now)
+
+    def _on_timer_or_payment(self, event: ev.TimerFired, now: float) -> list[fx.Effect]:
+        if isinstance(event.key, (PaymentRetry, PaymentEndOfDay)):
+            return self.payment.on_timer(event.key, now) if self.payment is not None else []
+        return self._on_timer(event, now)
+
+    def _on_pilot_or_payment(self, event: ev.PilotChanged, now: float) -> list[fx.Effect]:
+        c = self.connectors.get(event.connector_id)
+        was_plugged = c is not None and c.ev_plugged
+        out = self._on_pilot(event, now)
+        if self.payment is not None and c is not None and c.ev_plugged and not was_plugged:
+            out += self.payment.on_plugged(c, now)
+        return out
 
     def _on_agent_started(self, event: ev.AgentStarted, now: float) -> list[fx.Effect]:
         # A reservation that expired while the agent was down ends now.
-        return self._arm_aligned_timer(now) + self.reservations.rearm(now)
+        out = self._arm_aligned_timer(now) + self.reservations.rearm(now)
+        if self.payment is not None:
+            out += self.payment.on_started(now)
+        return out
 
     def _on_reserve(self, event: ev.ReservationRequested, now: float) -> list[fx.Effect]:
         if self.reset_accepted:

@@ -69,3 +69,16 @@ class ReservationExpiry(TimerKey):
     """A reservation's expiryDate (wall clock: re-armed when the clock steps)."""
 
     reservation_id: int
+
+
+@dataclass(frozen=True)
+class PaymentRetry(TimerKey):
+    """The next attempt to settle (capture or reverse) payment ``payment_id`` after the
+    terminal did not answer, or the next status check of a silent terminal (id 0)."""
+
+    payment_id: int
+
+
+@dataclass(frozen=True)
+class PaymentEndOfDay(TimerKey):
+    """The payment terminal's daily end-of-day (settlement) at the configured time."""
