@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from firmware.core.configuration import definition
 from firmware.errors import ConfigError, ConfigProblem
+from firmware.payment_config import PAYMENT_OPTIONS
 from hal.options import Option, optional, required, validate_table
 
 _IDENTITY = re.compile(r"^[A-Za-z0-9._~:@!$&'()*+,;=-]{1,48}$")
@@ -148,9 +149,9 @@ AUTH_OPTIONS = (
 SECTIONS: dict[str, tuple[Option, ...]] = {
     "station": STATION_OPTIONS, "ocpp": OCPP_OPTIONS, "board": BOARD_OPTIONS,
     "storage": STORAGE_OPTIONS, "console": CONSOLE_OPTIONS, "log": LOG_OPTIONS,
-    "auth": AUTH_OPTIONS,
+    "auth": AUTH_OPTIONS, "payment": PAYMENT_OPTIONS,
 }
-OPTIONAL_SECTIONS = {"console", "log", "auth"}
+OPTIONAL_SECTIONS = {"console", "log", "auth", "payment"}
 
 
 @dataclass
@@ -165,6 +166,7 @@ class SiteConfig:
     log: dict[str, Any]
     auth: dict[str, Any]
     board: Any = field(default=None)  # firmware.board.BoardConfig
+    payment: dict[str, Any] = field(default_factory=dict)  # [payment] (firmware.payment_config)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -265,7 +267,8 @@ def load_site_config(path: str | Path, *, with_board: bool = True) -> SiteConfig
         problems.append(ConfigProblem(name, "console.accounts", "a console on a serial device "
                                       "needs accounts (`borne passwd`) or login = \"none\""))
     site = SiteConfig(path, values["station"], values["ocpp"], ocpp_defaults, board_path,
-                      state_dir, values["console"], values["log"], values["auth"])
+                      state_dir, values["console"], values["log"], values["auth"],
+                      payment=values["payment"])
     if with_board and values["board"].get("config"):
         from firmware.board import load_board_config
 

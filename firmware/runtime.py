@@ -35,6 +35,7 @@ from firmware.errors import EXIT_BUG, AgentBug
 from firmware.logs import mask_id_tag
 from firmware.ocpp import mapping
 from firmware.ocpp.adapter import ProtocolAdapter
+from firmware.store import payments as payment_store
 from firmware.store import repositories as repo
 from firmware.store.db import atomic
 
@@ -67,6 +68,14 @@ class AuthorizationPort(Protocol):
         """Put a refused tag in the short negative cache."""
 
 
+class PaymentPort(Protocol):
+    """What the runtime needs from the payment terminal's task
+    (``firmware.payment_terminal.PaymentTerminalWorker``)."""
+
+    def command(self, effect: fx.Effect) -> None:
+        """Queue a payment effect; its outcome comes back as an event."""
+
+
 class LinkPort(Protocol):
     """What the runtime needs from the OCPP link (``firmware.ocpp.link.OcppLink``)."""
 
@@ -96,6 +105,7 @@ class Runtime:
         self.adapter = adapter
         self.auth = auth
         self.link: LinkPort | None = None  # attached by the app once built
+        self.payment: PaymentPort | None = None  # the board's payment terminal, if any
         self.decisions: deque[Decision] = deque(maxlen=50)
         self.restart_requested: str | None = None
         self.restart_reason = "RemoteReset"  # or ScheduledReset: the next boot says why
@@ -245,6 +255,19 @@ class Runtime:
                 future = self._replies.get(effect.ref)
                 if future is not None and not future.done():
                     future.set_result(effect.fields)
+            elif isinstance(effect, (fx.PreAuthorisePayment, fx.SettlePayment,
+                                     fx.CheckPaymentTerminal, fx.RunEndOfDay,
+                                     fx.AbortPayment)):
+                if self.payment is not None:
+                    self.payment.command(effect)  # its record is committed above
+            elif isinstance(effect, fx.ShowPaymentMessage):
+                log.info("payment (connector %s): %s", effect.connector_id or "-", effect.text)
+                # the display hook: an indicator that shows text (``shows_text``, a
+                # display rather than status LEDs) gets the price, the cost, the receipt
+                for cid, worker in self.hardware.items():
+                    if effect.connector_id in (0, cid) and getattr(
+                            worker.indicator, "shows_text", False):
+                        worker.command(fx.ShowStatus(cid, effect.text))
             elif isinstance(effect, fx.RecordDecision):
                 self._record_decision(effect, now)
             elif isinstance(effect, fx.RememberRejectedTag):
@@ -284,6 +307,10 @@ class Runtime:
                     repo.save_configuration(self.conn, effect.key, effect.value)
                 elif isinstance(effect, fx.PersistAvailability):
                     repo.save_availability(self.conn, effect.connector_id, effect.operative)
+                elif isinstance(effect, fx.PersistPayment):
+                    payment_store.save_payment(self.conn, effect.record, now)
+                elif isinstance(effect, fx.PersistTariff):
+                    payment_store.save_tariff(self.conn, effect.tariff)
                 elif isinstance(effect, fx.UpdateAuthorizationCache):
                     learned.append(effect)
         # The authorization store has its own connection and writer: never call it while

@@ -480,9 +480,8 @@ class PaymentEndOfDayFinished(Event):
 
 
 @dataclass(frozen=True)
-class TariffChangeRequested(Event):
+class TariffChangeRequested(Request):
     """The CSMS sent a new ad-hoc tariff (``firmware.core.tariff.Tariff`` JSON form);
     answered with ``Reply(ref, {"status": "Accepted"|"Rejected", "info": ...})``."""
 
-    ref: Hashable
-    tariff: Any
+    tariff: Any = None

@@ -166,7 +166,18 @@ class InboundDispatcher:
         return {"status": "Accepted" if self._auth.clear_cache() else "Rejected"}
 
     async def _data_transfer(self, frame: frames.CallFrame) -> dict[str, Any]:
-        return {"status": "UnknownVendorId"}
+        """The payment tariff (``firmware.ocpp.payment_messages``); else UnknownVendorId."""
+        from .payment_messages import answer
+        payment = self._runtime.station.payment
+
+        async def request(event: ev.Event) -> dict[str, Any]:
+            assert isinstance(event, ev.Request)
+            fields, _ = await self._runtime.request(event, self._reply_timeout_s)
+            return dict(fields)
+
+        return await answer(frame.payload, payment.settings.vendor_id if payment else None,
+                            payment.tariff.as_dict() if payment else None, request,
+                            _ref(frame), as_text=True)
 
     async def _send_local_list(self, frame: frames.CallFrame) -> dict[str, Any]:
         try:

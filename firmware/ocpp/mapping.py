@@ -119,6 +119,9 @@ def to_call(effect: fx.SendMessage, info: StationInfo) -> tuple[str, dict[str, A
         return "FirmwareStatusNotification", {"status": effect.status}
     if isinstance(effect, fx.SendDiagnosticsStatus):
         return "DiagnosticsStatusNotification", {"status": effect.status}
+    if isinstance(effect, fx.SendPaymentReport):  # firmware.ocpp.payment_messages
+        from .payment_messages import encode
+        return encode(effect, as_text=True)
     if isinstance(effect, fx.SendSecurityEvent):  # security whitepaper A04
         payload = {"type": SECURITY_EVENT_NAMES_16.get(effect.kind, effect.kind),
                    "timestamp": format_time(effect.timestamp_s)}
@@ -144,7 +147,11 @@ def local_tx_id_of(effect: fx.SendMessage) -> int | None:
 
 def with_transaction_id(action: str, payload: dict[str, Any],
                         transaction_id: int | None) -> dict[str, Any]:
-    """Insert the CSMS's transactionId into a queued Stop/MeterValues payload."""
+    """Insert the CSMS's transactionId into a queued Stop/MeterValues payload (and a
+    payment DataTransfer's data)."""
+    if action == "DataTransfer" and transaction_id is not None:
+        from .payment_messages import with_transaction_id_16
+        return with_transaction_id_16(payload, transaction_id)
     if action not in ("StopTransaction", "MeterValues") or transaction_id is None:
         return payload
     return {**payload, "transactionId": transaction_id}

@@ -93,6 +93,18 @@ MIGRATIONS: list[str] = [
         next_seq_no INTEGER NOT NULL,
         remote_start_id INTEGER);
     """,
+    # version 6 (issue #12): ad-hoc card payments, one row per payment, written in the
+    # same commit as the effects of every step (firmware.core.payment), so the next
+    # start finishes or reverses a reservation exactly once. IF NOT EXISTS: harmless if
+    # a parallel branch's migration took this version number first.
+    """
+    CREATE TABLE IF NOT EXISTS payments (
+        payment_id INTEGER PRIMARY KEY,
+        state TEXT NOT NULL,
+        record TEXT NOT NULL,
+        updated_at_s REAL NOT NULL);
+    CREATE INDEX IF NOT EXISTS payments_by_state ON payments(state);
+    """,
 ]
 
 def open_database(state_dir: str | Path) -> sqlite3.Connection:

@@ -164,6 +164,13 @@ class V201Adapter:
         """A TransactionEvent, its seqNo taken and advanced in ``conn``'s open
         transaction; a MeterValues for samples outside a transaction."""
         local_tx_id = getattr(effect, "local_tx_id", None)
+        if isinstance(effect, fx.SendPaymentReport):
+            # DataTransfer (firmware.ocpp.payment_messages); queued before the Ended, so
+            # the transaction's station-chosen id is still known here
+            from firmware.ocpp.payment_messages import encode
+            known = repo.ocpp201_transaction(conn, local_tx_id) if local_tx_id else None
+            return encode(effect, as_text=False,
+                          transaction_id=known.transaction_id if known else None)
         if local_tx_id is None:
             return outbound.to_call(effect, self._info)
         offline = not self._online()

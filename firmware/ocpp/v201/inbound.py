@@ -95,6 +95,8 @@ class V201InboundDispatcher:
         self._auth = auth
         self._queue = queue
         self._transactions = transactions
+        self._runtime = runtime
+        self._reply_timeout_s = reply_timeout_s
         self._clock = runtime.clock
         self._core = CoreRequests(runtime, transactions,
                                   activity or StationActivity(runtime.station),
@@ -211,7 +213,18 @@ class V201InboundDispatcher:
 
     async def _data_transfer(self, frame: CallFrame, payload: dict[str, Any]
                              ) -> tuple[dict[str, Any], None]:
-        return {"status": "UnknownVendorId"}, None  # no vendor extensions (block P)
+        # the payment tariff (firmware.ocpp.payment_messages); no other vendor extension
+        from firmware.ocpp.payment_messages import answer
+        payment = self._runtime.station.payment
+
+        async def request(event: ev.Event) -> dict[str, Any]:
+            assert isinstance(event, ev.Request)
+            fields, _ = await self._runtime.request(event, self._reply_timeout_s)
+            return fields
+
+        return await answer(payload, payment.settings.vendor_id if payment else None,
+                            payment.tariff.as_dict() if payment else None, request,
+                            ("DataTransfer", frame.message_id), as_text=False), None
 
 
 def _service_handler(service: CallService, action: str) -> Handler:
