@@ -36,7 +36,9 @@ from firmware.core import events as ev
 from firmware.core.authorization import AuthKeys
 from firmware.core.configuration import Configuration, definition
 from firmware.core.connector import Connector
+from firmware.core.payment import PaymentRecord, PaymentSettings
 from firmware.core.station import Station
+from firmware.core.tariff import Tariff
 from firmware.hardware import ConnectorHardware, HardwareTiming
 from firmware.ocpp.handlers import InboundDispatcher
 from firmware.ocpp.services import CallService
@@ -52,6 +54,9 @@ from firmware.ocpp.v201.device_facts import CoreStationView
 from firmware.ocpp.outbox import Outbox, RetryPolicy
 from firmware.readers import ReaderTask, id_tag_rule
 from firmware.runtime import AgentClock, Runtime
+from firmware.payment_config import payment_settings
+from firmware.payment_terminal import PaymentTerminalWorker
+from firmware.store import payments as payment_store
 from firmware.store import repositories as repo
 from firmware.store.db import DB_FILENAME, atomic, open_database
 
@@ -75,6 +80,7 @@ class Agent:
     started_at_s: float
     auth: StoreAuthorization
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    payment_worker: PaymentTerminalWorker | None = None  # the board's [[payment]] terminal
 
     def stop(self) -> None:
         """Ask ``run`` to shut down gracefully (what SIGTERM does)."""
@@ -175,6 +181,54 @@ def _inbound_dispatcher(runtime: Runtime, auth: StoreAuthorization,
     return handler
 
 
+def _payment_setup(site: SiteConfig, board: Board, conn: Any) -> PaymentSetup:
+    """The card payment of a board with a ``[[payment]]`` terminal (the first one: one
+    terminal serves the connectors it names, all when it names none)."""
+    if not board.payments:
+        return PaymentSetup()
+    values, terminal = board.payments[0]
+    if len(board.payments) > 1:
+        log.warning("board has %d payment terminals: only %r takes payments",
+                    len(board.payments), values["name"])
+    connectors = tuple(values.get("connectors") or ())
+    settings = payment_settings(site.payment, connectors, site.station["id"])
+    stored = payment_store.tariff(conn)
+    tariff = None
+    if stored is not None:
+        try:
+            tariff = Tariff.from_dict(stored)
+        except ValueError as error:
+            log.error("the tariff the CSMS set is unreadable (%s): using [payment]'s", error)
+    if getattr(terminal, "backend", "") == "sim":
+        terminal.wait_for_card = True   # the console's `sim card` presents the card
+    return PaymentSetup(settings, payment_store.payments(conn, unfinished_only=True), tariff,
+                        payment_store.last_payment_id(conn),
+                        PaymentTerminalWorker(terminal))
+
+
+@dataclass
+class PaymentSetup:
+    settings: PaymentSettings | None = None
+    records: list[PaymentRecord] = field(default_factory=list)
+    tariff: Tariff | None = None
+    last_payment_id: int = 0
+    worker: PaymentTerminalWorker | None = None
+
+    def station_args(self) -> dict[str, Any]:
+        if self.settings is None:
+            return {}
+        return {"payment": self.settings, "payment_records": self.records,
+                "tariff": self.tariff}
+
+    def attach(self, station: Station, runtime: Runtime) -> None:
+        if station.payment is not None:
+            station.payment.next_payment_id = max(station.payment.next_payment_id,
+                                                  self.last_payment_id + 1)
+        if self.worker is not None:
+            self.worker.dispatch = runtime.dispatch
+            runtime.payment = self.worker
+
+
 def build_agent(site: SiteConfig, *,
                 retry_clock: Callable[[], float] = time.monotonic,
                 force_protocol_switch: bool = False) -> Agent:
@@ -204,9 +258,10 @@ def build_agent(site: SiteConfig, *,
                             nominal_voltage_v=c.config.values["nominal_voltage_v"],
                             phases=c.config.values["phases"])
                   for c in board.connectors]
+    payment = _payment_setup(site, board, conn)
     station = Station(connectors, configuration, next_local_tx_id=repo.next_local_tx_id(conn),
                       profiles=repo.charging_profiles(conn),
-                      reservations=repo.reservations(conn))
+                      reservations=repo.reservations(conn), **payment.station_args())
     clock = AgentClock()
     hardware = {
         c.config.connector_id: ConnectorHardware(
@@ -235,6 +290,7 @@ def build_agent(site: SiteConfig, *,
     runtime = Runtime(station, conn, clock, hardware, info, auth, adapter)
     for h in hardware.values():
         h.dispatch = runtime.dispatch
+    payment.attach(station, runtime)
 
     def policy() -> RetryPolicy:
         return RetryPolicy(configuration.get_int("TransactionMessageAttempts"),
@@ -280,11 +336,13 @@ def build_agent(site: SiteConfig, *,
                for values, reader in board.readers]
     console = Console()
     agent = Agent(site, board, conn, station, runtime, outbox, link, console, readers,
-                  time.time(), auth)
+                  time.time(), auth, payment_worker=payment.worker)
     install_core_commands(console, agent)
     install_auth_commands(console, agent)
     install_sim_commands(console, agent)
     install_queue_commands(console, agent)
+    from firmware.console.payment_commands import install_payment_commands
+    install_payment_commands(console, agent)
     from firmware.console.hw_commands import install_hw_commands
     install_hw_commands(console, agent)
     from firmware.console.serve import install_console
@@ -330,6 +388,8 @@ async def run(agent: Agent) -> str | None:
             workers = [tasks.create_task(h.run()) for h in agent.runtime.hardware.values()]
             workers += [tasks.create_task(r.run()) for r in agent.readers]
             workers.append(tasks.create_task(agent.link.run()))
+            if agent.payment_worker is not None:
+                workers.append(tasks.create_task(agent.payment_worker.run()))
             workers.append(tasks.create_task(systemd.watchdog_loop()))
             if transport is not None:
                 from firmware.console.serve import serve_console

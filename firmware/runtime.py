@@ -106,6 +106,9 @@ class Runtime:
         self.auth = auth
         self.link: LinkPort | None = None  # attached by the app once built
         self.payment: PaymentPort | None = None  # the board's payment terminal, if any
+        # what the payment flow told the driver, numbered (the console's event lines)
+        self.payment_messages: deque[tuple[int, int, str]] = deque(maxlen=50)
+        self._payment_seq = 0
         self.decisions: deque[Decision] = deque(maxlen=50)
         self.restart_requested: str | None = None
         self.restart_reason = "RemoteReset"  # or ScheduledReset: the next boot says why
@@ -262,6 +265,9 @@ class Runtime:
                     self.payment.command(effect)  # its record is committed above
             elif isinstance(effect, fx.ShowPaymentMessage):
                 log.info("payment (connector %s): %s", effect.connector_id or "-", effect.text)
+                self._payment_seq += 1
+                self.payment_messages.append((self._payment_seq, effect.connector_id,
+                                              effect.text))
                 # the display hook: an indicator that shows text (``shows_text``, a
                 # display rather than status LEDs) gets the price, the cost, the receipt
                 for cid, worker in self.hardware.items():

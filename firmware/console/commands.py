@@ -73,6 +73,8 @@ def install_core_commands(console: Console, agent: Any) -> None:
             lines.append(" ".join(parts))
         for r in agent.station.reservations.station_wide():
             lines.append(f"station: {_reservation(r)} (any connector)")
+        from .payment_commands import payment_status_lines
+        lines.extend(payment_status_lines(agent))
         return lines
 
     async def config_get(args: list[str]) -> list[str]:

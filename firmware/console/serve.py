@@ -65,6 +65,8 @@ class EventFeed:
         self.interval_s = interval_s
         self._last_decision = agent.runtime.decisions[-1] if agent.runtime.decisions else None
         self._seen = self._connectors()
+        messages = getattr(agent.runtime, "payment_messages", ())
+        self._payment_seq = messages[-1][0] if messages else 0
 
     def _connectors(self) -> dict[int, tuple[str, str | None, int | None]]:
         out = {}
@@ -85,6 +87,10 @@ class EventFeed:
                          f"{d.connector_id or '-'}: {d.why}")
         if decisions:
             self._last_decision = decisions[-1]
+        for seq, cid, text in list(getattr(self.agent.runtime, "payment_messages", ())):
+            if seq > self._payment_seq:
+                lines.append(f"* payment{f' connector {cid}' if cid else ''}: {text}")
+                self._payment_seq = seq
         now = self._connectors()
         for cid, (status, fault, tx) in now.items():
             old = self._seen.get(cid, (status, fault, tx))

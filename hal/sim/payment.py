@@ -65,7 +65,7 @@ class SimPaymentTerminal:
         self._trace = 0
         self._since_end_of_day_cents = 0
         self._lock = asyncio.Lock()
-        self._card: asyncio.Queue[SimCard] = asyncio.Queue()
+        self._card: asyncio.Queue[tuple[SimCard, str | None]] = asyncio.Queue()
         self._abort = asyncio.Event()
         self._busy = False
 
@@ -82,8 +82,16 @@ class SimPaymentTerminal:
                            "open_reservations": str(len(self.open_reservations))})
 
     # -- what the console's sim commands do ---------------------------------------
-    def present_card(self, card: SimCard | None = None) -> None:
-        self._card.put_nowait(card or self.card)
+    def present_card(self, card: SimCard | None = None, outcome: str | None = None) -> None:
+        """Tap ``card`` for the waiting (or next) pre-authorisation; ``outcome`` (one of
+        ``OUTCOMES``) applies to that card's pre-authorisation only."""
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}")
+        self._card.put_nowait((card or self.card, outcome))
+
+    @property
+    def waiting_for_card(self) -> bool:
+        return self._busy
 
     # -- helpers --------------------------------------------------------------------
     async def _answer(self) -> None:
@@ -102,9 +110,9 @@ class SimPaymentTerminal:
                              card_token=card.pan_masked, result_code=0,
                              currency_code=self.currency_code, terminal_id="SIM")
 
-    async def _wait_for_card(self) -> SimCard:
+    async def _wait_for_card(self) -> tuple[SimCard, str | None]:
         if not self.wait_for_card:
-            return self.card
+            return self.card, None
         card_task = asyncio.ensure_future(self._card.get())
         abort_task = asyncio.ensure_future(self._abort.wait())
         try:
@@ -127,10 +135,16 @@ class SimPaymentTerminal:
             self._abort.clear()
             try:
                 await self._answer()
-                card = await self._wait_for_card()
-                if self.outcome == "decline":
+                card, outcome = await self._wait_for_card()
+                outcome = outcome or self.outcome
+                if outcome == "no_answer":     # the terminal went silent at the card
+                    await asyncio.sleep(self.timeout_s)
+                    self.last_error = (f"payment terminal {self.name}: no answer within "
+                                       f"{self.timeout_s:g} s")
+                    raise PaymentTerminalUnavailable(self.last_error)
+                if outcome == "decline":
                     raise PaymentDeclined("card declined (simulated)", RESULT_DECLINED)
-                if self.outcome == "abort":
+                if outcome == "abort":
                     raise PaymentDeclined("aborted at the terminal (simulated)", RESULT_ABORTED)
                 self._receipt = self._receipt % 9999 + 1
                 self.open_reservations[self._receipt] = amount_cents

@@ -32,7 +32,8 @@ async def test_connectors_meter_net_tx_and_usage(csms, tmp_path):
         assert (await cp.console("tx"))[0] == "no transaction running"
         assert (await cp.console("meter"))[0].startswith("connector 1:")
         assert await cp.agent.console.execute("sim") == [
-            "ERROR: usage: sim ev N pause|charge | sim fault N KIND|clear | sim plug N | "
+            "ERROR: usage: sim card TOKEN [approve|decline|timeout|abort] | "
+            "sim ev N pause|charge | sim fault N KIND|clear | sim plug N | "
             "sim power N WATTS | sim tap UID [READER] | sim unplug N"]
         reply = await cp.agent.console.execute("factory-reset")
         assert reply[-1].startswith("ERROR: this forgets") and "CP-IT" in reply[-1]
