@@ -199,7 +199,7 @@ def _payment_setup(site: SiteConfig, board: Board, conn: Any) -> PaymentSetup:
             tariff = Tariff.from_dict(stored)
         except ValueError as error:
             log.error("the tariff the CSMS set is unreadable (%s): using [payment]'s", error)
-    if getattr(terminal, "backend", "") == "sim":
+    if terminal.info().backend == "sim":
         terminal.wait_for_card = True   # the console's `sim card` presents the card
     return PaymentSetup(settings, payment_store.payments(conn, unfinished_only=True), tariff,
                         payment_store.last_payment_id(conn),

@@ -72,7 +72,7 @@ class PaymentSettings:
     vendor_id: str = "org.borne.payment"
     receipt_url: str = ""            # e.g. "https://pay.example/r/{station}/{payment_id}"
     end_of_day_utc: str = ""          # "HH:MM", empty: never
-    arm_on_plug: bool = True
+    arm_on_plug: bool = False
     connectors: tuple[int, ...] = ()  # those the terminal serves (empty: all)
     station_id: str = ""
 
