@@ -39,6 +39,13 @@ class TerminalBrain:
         self.receipt = 249
         self.trace = 1012
         self.hold_before_completion = False   # waits (for an abort) before the result
+        # a terminal's books: open reservations and what was booked; with
+        # ``strict_receipts`` a capture/reversal of a receipt that is not open is refused
+        # (06 1E B4 "already reversed"), as a terminal refuses to book a receipt twice
+        self.strict_receipts = False
+        self.open: dict[int, int] = {}
+        self.booked: list[tuple[str, int, int]] = []
+        self.silent_on: set[tuple[int, int]] = set()   # commands it books but never answers
         self._queue: collections.deque[bytes] = collections.deque()
 
     def commands_of(self, cls: int, instr: int) -> list[zvt.Apdu]:
@@ -55,15 +62,21 @@ class TerminalBrain:
             out = [bytes.fromhex("04 FF 02 0A 00")]
             if self.hold_before_completion:
                 return out
+            self.open[self.receipt] = amount
+            self.booked.append(("pre_authorise", self.receipt, amount))
             return out + [status_info(amount, self.receipt, self.trace), COMPLETION]
-        if command in (zvt.PARTIAL_REVERSAL, zvt.BOOK_TOTAL):
+        if command in (zvt.PARTIAL_REVERSAL, zvt.BOOK_TOTAL, zvt.PRE_AUTH_REVERSAL):
             receipt = f.bcd_decode(apdu.data[1:3])
-            amount = f.bcd_decode(apdu.data[4:10])
+            amount = f.bcd_decode(apdu.data[4:10]) if command != zvt.PRE_AUTH_REVERSAL else 0
+            if self.strict_receipts and receipt not in self.open:
+                return [bytes.fromhex("06 1E 01 B4")]
+            reserved = self.open.pop(receipt, amount)
+            kind = {zvt.PARTIAL_REVERSAL: "release", zvt.BOOK_TOTAL: "book",
+                    zvt.PRE_AUTH_REVERSAL: "reverse"}[command]
+            booked = reserved - amount if kind == "release" else amount
+            self.booked.append((kind, receipt, booked))
             self.trace += 1
             return [status_info(amount, receipt, self.trace), COMPLETION]
-        if command == zvt.PRE_AUTH_REVERSAL:
-            self.trace += 1
-            return [status_info(0, f.bcd_decode(apdu.data[1:3]), self.trace), COMPLETION]
         if command == zvt.END_OF_DAY:
             return [bytes.fromhex("04 FF 02 0C 00"),
                     zvt.encode_apdu(0x04, 0x0F, b"\x27\x00\x04" + f.bcd_encode(12345, 6)),
@@ -94,7 +107,8 @@ class TerminalBrain:
             self.hold_before_completion = False
             return [zvt.ACK, bytes.fromhex("06 1E 01 6C")] if running else [zvt.ACK]
         self._queue = collections.deque(self._script(apdu))
-        if self.behaviour == "silent_after_ack" and apdu.command != zvt.REGISTRATION:
+        if (self.behaviour == "silent_after_ack" and apdu.command != zvt.REGISTRATION) or \
+                apdu.command in self.silent_on:
             self._queue.clear()
         out = [zvt.ACK]
         if self._queue:
