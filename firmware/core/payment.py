@@ -29,81 +29,24 @@ reversed by receipt: it is recorded as ``lost`` (fault shown; the issuer release
 
 from __future__ import annotations
 
-import hashlib
 import math
-import time
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Protocol
 
 from . import effects as fx
 from . import events as ev
 from .connector import Authorization, Connector
 from .tariff import Cost, Tariff
+from .payment_records import (FINAL, ID_TAG_SCHEMES, PaymentRecord, PaymentSettings,
+                              id_tag_for, receipt_text, receipt_url, settled_report)
 from .timers import PaymentEndOfDay, PaymentRetry
 
-FINAL = ("done", "declined", "failed", "lost")
-ID_TAG_SCHEMES = ("hash", "pan")
+__all__ = ["FINAL", "ID_TAG_SCHEMES", "PaymentFlow", "PaymentHost", "PaymentRecord",
+           "PaymentSettings", "id_tag_for"]
+
 RETRY_S = (5.0, 15.0, 60.0, 300.0)
 TERMINAL_CHECK_S = 60.0
 END_OF_DAY_BUSY_RETRY_S = 300.0
-
-
-def id_tag_for(card_token: str, scheme: str, prefix: str) -> str:
-    """The payment idTag of a card (<= 20 characters, OCPP 1.6 CiString20).
-
-    ``hash``: ``prefix`` + the first hex digits of SHA-256(token) (a stable, non-reversible
-    id; the default). ``pan``: ``prefix`` + the masked PAN's last digits (readable on a
-    CSMS, but two cards may share them)."""
-    room = max(4, 20 - len(prefix))
-    if scheme == "pan":
-        digits = "".join(ch for ch in card_token if ch.isdigit())
-        return (prefix + digits[-room:])[:20]
-    return (prefix + hashlib.sha256(card_token.encode()).hexdigest().upper()[:room])[:20]
-
-
-@dataclass(frozen=True)
-class PaymentSettings:
-    """The site's ``[payment]`` (firmware.config) plus the board's terminal."""
-
-    tariff: Tariff
-    pre_authorisation_cents: int = 5000
-    id_tag_scheme: str = "hash"
-    id_tag_prefix: str = "PAY-"
-    vendor_id: str = "org.borne.payment"
-    receipt_url: str = ""            # e.g. "https://pay.example/r/{station}/{payment_id}"
-    end_of_day_utc: str = ""          # "HH:MM", empty: never
-    arm_on_plug: bool = False
-    connectors: tuple[int, ...] = ()  # those the terminal serves (empty: all)
-    station_id: str = ""
-
-
-@dataclass(frozen=True)
-class PaymentRecord:
-    payment_id: int
-    state: str
-    created_at_s: float
-    tariff: dict[str, Any]           # the tariff shown before the start: the one billed
-    pre_authorised_cents: int
-    connector_id: int = 0
-    receipt_number: int | None = None
-    id_tag: str = ""
-    pan_masked: str = ""
-    card_name: str = ""
-    local_tx_id: int | None = None
-    meter_start_wh: int = 0
-    started_at_s: float = 0.0
-    capture_cents: int | None = None
-    cost: dict[str, Any] | None = None
-    attempts: int = 0
-    note: str = ""
-    armed_on_plug: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PaymentRecord:
-        return cls(**data)
 
 
 class PaymentHost(Protocol):
@@ -455,42 +398,14 @@ class PaymentFlow:
         elif r.note != "stop tap":
             out.append(self._say(r.connector_id, "Reservation released: nothing charged"))
         return out
-
     def receipt_url(self, r: PaymentRecord) -> str:
-        template = self.settings.receipt_url
-        if not template:
-            return ""
-        try:
-            return template.format(station=self.settings.station_id, payment_id=r.payment_id,
-                                   receipt=r.receipt_number or 0,
-                                   total_cents=r.capture_cents or 0)[:2000]
-        except (KeyError, IndexError, ValueError):
-            return ""
+        return receipt_url(self.settings, r)
 
     def receipt_text(self, r: PaymentRecord) -> str:
-        currency = Tariff.from_dict(r.tariff).currency
-        cost = r.cost or {}
-        url = self.receipt_url(r)
-        return (f"Receipt {r.receipt_number}: {(r.capture_cents or 0) / 100:.2f} {currency} "
-                f"({cost.get('energyWh', 0) / 1000:.3f} kWh, VAT "
-                f"{cost.get('vatCents', 0) / 100:.2f}) {r.card_name} {r.pan_masked}"
-                + (f" {url}" if url else ""))[:300]
+        return receipt_text(self.settings, r)
 
     def _report(self, r: PaymentRecord, status: str, now: float) -> fx.SendPaymentReport:
-        data: dict[str, Any] = {
-            "paymentId": r.payment_id, "status": status, "idTag": r.id_tag,
-            "receiptNumber": r.receipt_number,
-            "settledCents": (r.capture_cents or 0) if status != "Failed" else 0,
-            "preAuthorisedCents": r.pre_authorised_cents,
-            "currency": Tariff.from_dict(r.tariff).currency,
-            "settledAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-        }
-        if r.note:
-            data["info"] = r.note[:200]
-        url = self.receipt_url(r)
-        if url:
-            data["receiptUrl"] = url
-        return fx.SendPaymentReport(self.settings.vendor_id, "PaymentSettled", data)
+        return settled_report(self.settings, r, status, now)
 
     def _arm_end_of_day(self, now: float, retry_s: float | None = None) -> list[fx.Effect]:
         if not self.settings.end_of_day_utc:
