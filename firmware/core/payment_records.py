@@ -4,7 +4,7 @@ receipt/report texts (``firmware.core.payment`` runs the flow)."""
 from __future__ import annotations
 
 import hashlib
-import time
+from datetime import datetime, timezone
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -105,7 +105,7 @@ def settled_report(settings: PaymentSettings, r: PaymentRecord, status: str,
         "settledCents": (r.capture_cents or 0) if status != "Failed" else 0,
         "preAuthorisedCents": r.pre_authorised_cents,
         "currency": Tariff.from_dict(r.tariff).currency,
-        "settledAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "settledAt": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     if r.note:
         data["info"] = r.note[:200]
