@@ -194,3 +194,20 @@ async def test_sigkill_between_pre_authorisation_and_capture_books_exactly_once(
     if cut == "capture_booked_unanswered":
         # sent again after the restart, refused as already booked: one booking, not two
         assert len(brain.commands_of(*zvt.PARTIAL_REVERSAL)) == 2
+
+
+async def test_pay_cancel_aborts_the_waiting_pre_authorisation_on_the_wire(csms, tmp_path):
+    brain = TerminalBrain()
+    brain.hold_before_completion = True        # the customer has not tapped yet
+    async with tcp_peer(brain) as pt:
+        site = write_site(tmp_path, csms.url, board=tcp_board(tmp_path, pt.port), extra=PAYMENT)
+        async with running_agent(site) as cp:
+            await cp.until(lambda: cp.agent.link.connected)
+            await cp.console("pay 1")
+            await cp.until(lambda: brain.commands_of(*zvt.PRE_AUTHORISATION))
+            await cp.console("pay cancel")
+            await cp.until(lambda: cp.station.payment.finished
+                           and cp.station.payment.finished[-1].state == "declined")
+            assert cp.station.connectors[1].authorization is None
+    assert brain.commands_of(*zvt.ABORT)
+    assert brain.open == {}
