@@ -16,7 +16,7 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
-from devcsms.policy import rfc3339_utc
+from devcsms.policy import data_transfer_status, rfc3339_utc
 from devcsms.routing import FrameSender, Policies
 
 
@@ -71,8 +71,8 @@ class Ocpp16Handlers(ChargePoint):
         return call_result.MeterValues()
 
     @on(Action.data_transfer)
-    def _on_data_transfer(self, **_: Any):
-        return call_result.DataTransfer(status="UnknownVendorId")
+    def _on_data_transfer(self, vendor_id: str, message_id: str | None = None, **_: Any):
+        return call_result.DataTransfer(status=data_transfer_status(vendor_id, message_id))
 
     @on(Action.diagnostics_status_notification)
     def _on_diagnostics_status_notification(self, **_: Any):

@@ -18,7 +18,7 @@ from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
 
-from devcsms.policy import rfc3339_utc
+from devcsms.policy import data_transfer_status, rfc3339_utc
 from devcsms.routing import FrameSender, Policies
 
 
@@ -99,8 +99,8 @@ class Ocpp201Handlers(ChargePoint):
         return call_result.ReservationStatusUpdate()
 
     @on(Action.data_transfer)
-    def _on_data_transfer(self, **_: Any):
-        return call_result.DataTransfer(status="UnknownVendorId")
+    def _on_data_transfer(self, vendor_id: str, message_id: str | None = None, **_: Any):
+        return call_result.DataTransfer(status=data_transfer_status(vendor_id, message_id))
 
     @on(Action.sign_certificate)
     def _on_sign_certificate(self, **_: Any):

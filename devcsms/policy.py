@@ -128,3 +128,17 @@ class AuthorizationPolicy:
 
 def _as_rule(rule: TagRule | str) -> TagRule:
     return TagRule(rule) if isinstance(rule, str) else rule
+
+
+# Borne's payment reports (firmware/ocpp/payment_messages.py, README "Paying by card"):
+# the dev CSMS takes them, so `make run` shows a paid session end to end.
+PAYMENT_VENDOR_ID = "org.borne.payment"
+PAYMENT_MESSAGES = frozenset({"PaymentCost", "PaymentSettled"})
+
+
+def data_transfer_status(vendor_id: str, message_id: str | None) -> str:
+    """DataTransfer answer: Accepted for Borne's payment reports, UnknownMessageId for
+    other messages of that vendor, UnknownVendorId for any other vendor."""
+    if vendor_id != PAYMENT_VENDOR_ID:
+        return "UnknownVendorId"
+    return "Accepted" if message_id in PAYMENT_MESSAGES else "UnknownMessageId"

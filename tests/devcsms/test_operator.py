@@ -91,3 +91,15 @@ def test_the_cli_refuses_a_bad_script_before_it_listens(tmp_path):
     assert done.returncode == 2
     assert f"{script}:2: SECONDS must be a number" in done.stderr
     assert "listening" not in done.stdout
+
+
+@pytest.mark.parametrize("vendor, message, status", [
+    ("org.borne.payment", "PaymentCost", "Accepted"),
+    ("org.borne.payment", "PaymentSettled", "Accepted"),
+    ("org.borne.payment", "Other", "UnknownMessageId"),
+    ("com.example", "PaymentCost", "UnknownVendorId"),
+])
+def test_the_dev_csms_takes_borne_s_payment_reports(vendor, message, status):
+    from devcsms.policy import data_transfer_status
+
+    assert data_transfer_status(vendor, message) == status

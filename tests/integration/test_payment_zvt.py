@@ -119,6 +119,9 @@ async def test_tcp_zero_energy_reverses_and_end_of_day_waits_for_idle(csms, tmp_
             await cp.console("sim power 1 0")
             await charge_and_unplug(cp, wh=0)
             await cp.until(lambda: bookings(brain, "reverse"))
+            # The terminal has booked; the agent settles once its answer is in (until
+            # then an end-of-day waits for the payment, as it must).
+            await cp.until(lambda: not cp.station.payment.busy())
             from firmware.core import events as ev
             from firmware.core.timers import PaymentEndOfDay
             cp.agent.runtime.dispatch(ev.TimerFired(PaymentEndOfDay()))
