@@ -11,6 +11,7 @@
     ├── StoreError               the database: cannot open, migrate, or newer than us
     ├── ConfigError              site and board configuration (every problem listed)
     ├── ConsoleError             a technician command that cannot be done
+    ├── SecurityError            certificates and keys (firmware.security)
     ├── AgentError               the running agent (firmware.runtime, app, readers)
     │   ├── StartupError         cannot start: a device, the state directory
     │   └── AgentBug             an unexpected exception in our own code (crash policy)
@@ -41,7 +42,7 @@ EXIT_BUG = 70
 
 __all__ = ["EXIT_BUG", "AgentBug", "AgentError", "AuthError", "BorneError", "ConfigError",
            "ConfigProblem", "ConsoleError", "CoreError", "OcppError", "StartupError",
-           "StoreError"]
+           "SecurityError", "StoreError"]
 
 
 class CoreError(BorneError):
@@ -54,6 +55,10 @@ class OcppError(BorneError):
 
 class AuthError(BorneError):
     """The local authorization list or cache refuses an update."""
+
+
+class SecurityError(BorneError):
+    """A certificate or key that cannot be used (not PEM, not valid, not ours)."""
 
 
 class StoreError(BorneError):
