@@ -19,6 +19,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from firmware import systemd
@@ -35,6 +36,7 @@ from firmware.console.transport import open_console
 from firmware.core import events as ev
 from firmware.core.authorization import AuthKeys
 from firmware.core.configuration import Configuration, definition
+from firmware.core.security_profile import SecurityPrerequisites
 from firmware.core.connector import Connector
 from firmware.core.payment import PaymentRecord, PaymentSettings
 from firmware.core.station import Station
@@ -57,6 +59,7 @@ from firmware.runtime import AgentClock, Runtime
 from firmware.payment_config import payment_settings
 from firmware.payment_terminal import PaymentTerminalWorker
 from firmware.store import payments as payment_store
+from firmware.security.store import CertificateStore
 from firmware.store import repositories as repo
 from firmware.store.db import DB_FILENAME, atomic, open_database
 
@@ -259,10 +262,20 @@ def build_agent(site: SiteConfig, *,
                             phases=c.config.values["phases"])
                   for c in board.connectors]
     payment = _payment_setup(site, board, conn)
+    clock = AgentClock()
+    certificates = CertificateStore(site.state_dir, clock.now)
+    if site.ocpp["ca_file"]:  # first start: the site's CA seeds the CSMS roots
+        certificates.seed_csms_roots(Path(site.ocpp["ca_file"]),
+                                     configuration.get_int("CertificateStoreMaxLength"))
+
+    def security_prerequisites() -> SecurityPrerequisites:
+        return SecurityPrerequisites(bool(certificates.roots("csms")),
+                                     certificates.has_client_certificate())
+
     station = Station(connectors, configuration, next_local_tx_id=repo.next_local_tx_id(conn),
                       profiles=repo.charging_profiles(conn),
-                      reservations=repo.reservations(conn), **payment.station_args())
-    clock = AgentClock()
+                      reservations=repo.reservations(conn),
+                      security_prerequisites=security_prerequisites, **payment.station_args())
     hardware = {
         c.config.connector_id: ConnectorHardware(
             c.config.connector_id, c.devices["pilot"], c.devices["contactor"], c.devices["meter"],
@@ -330,7 +343,8 @@ def build_agent(site: SiteConfig, *,
         negotiation = ProtocolNegotiation(conn, preferences, speaking, can_switch,
                                           lambda: runtime.request_restart("ApplicationReset"))
     link = OcppLink(settings, dispatcher, runtime.dispatch, outbox, adapter, clock.now,
-                    sync_clock=clock.sync, negotiation=negotiation)
+                    sync_clock=clock.sync, negotiation=negotiation,
+                    credentials=certificates)
     runtime.link = link
     readers = [ReaderTask(reader, values, runtime, id_tag_rule(values))
                for values, reader in board.readers]

@@ -85,12 +85,16 @@ class LinkPort(Protocol):
     def wake(self) -> None:
         """The durable outbox has a new message (called after the commit)."""
 
+    def reconnect(self, fallback_profile: int | None = None) -> None:
+        """Close the connection and dial again with fresh settings (``fx.ReconnectLink``)."""
+
 
 @dataclass
 class _Held:
     effects: list[fx.SendMessage] = field(default_factory=list)
     wake_outbox: bool = False
     triggered: bool = False
+    reconnect: fx.ReconnectLink | None = None  # after the reply went out
 
 
 class Runtime:
@@ -197,6 +201,8 @@ class Runtime:
             self.link.submit(effect, triggered=held.triggered)
         if held.wake_outbox:
             self.link.wake()
+        if held.reconnect is not None:
+            self.link.reconnect(held.reconnect.fallback_profile)
 
     def request_restart(self, reason: str) -> None:
         """Restart the agent (no transaction may be running: the caller checked) and say
@@ -278,6 +284,11 @@ class Runtime:
                 self._record_decision(effect, now)
             elif isinstance(effect, fx.RememberRejectedTag):
                 self.auth.remember_rejected(effect.id_tag, now)
+            elif isinstance(effect, fx.ReconnectLink):
+                if hold_messages:
+                    held.reconnect = effect  # the conf first (A05: Accepted, then reconnect)
+                elif self.link is not None:
+                    self.link.reconnect(effect.fallback_profile)
             elif isinstance(effect, fx.RestartAgent):
                 log.warning("%s reset requested: restarting once transactions are stopped",
                             effect.kind)

@@ -202,9 +202,20 @@ DEFINITIONS: tuple[KeyDefinition, ...] = (
                   readonly=True),
     integer("ChargingScheduleMaxPeriods", 24, 1, 1000, readonly=True),
     integer("MaxChargingProfilesInstalled", 16, 1, 1000, readonly=True),
-    # Security whitepaper: profile 1 Basic auth password; never readable.
-    KeyDefinition("AuthorizationKey", "str", "", write_only=True, max_items=40),
+    # Security whitepaper ([SEC3] §7; security-whitepaper.md §11). AuthorizationKey: the
+    # Basic auth password, never readable; up to 64 characters for 2.0.1's
+    # BasicAuthPassword (1.6 asks for 32-40 hex digits: its adapter checks that).
+    KeyDefinition("AuthorizationKey", "str", "", write_only=True, max_items=64),
     integer("SecurityProfile", 0, 0, 3),
+    KeyDefinition("CpoName", "str", "", max_items=64,
+                  doc="O of the station's certificate and of every CSR (A02.FR.13)"),
+    integer("CertificateSignedMaxChainSize", 10_000, 1, 10_000, readonly=True,
+            doc="characters of a CertificateSigned chain"),
+    integer("CertificateStoreMaxLength", 20, 1, 1000, readonly=True,
+            doc="installed root certificates"),
+    # One CSMS root with a fallback, each new root signed by the old (M05.FR.08-13): not
+    # implemented, so reported false.
+    KeyDefinition("AdditionalRootCertificateCheck", "bool", "false", readonly=True),
 )
 
 BY_NAME: dict[str, KeyDefinition] = {d.name: d for d in DEFINITIONS}

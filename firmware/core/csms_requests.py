@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from . import effects as fx
 from . import events as ev
+from .configuration import definition
 from .connector import Connector
 from .metering import sample
 from .parts import StationParts
+from . import security_profile
 from .timers import ConnectionTimeout
 
 TRIGGERABLE = {"BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
@@ -24,6 +26,7 @@ def _reply(event: ev.Request, status: str, **fields: object) -> fx.Reply:
 
 class RequestsMixin(StationParts):
     reset_when_idle: str | None  # a scheduled reset's kind (the station applies it)
+    security_prerequisites: security_profile.PrerequisitesCheck
 
     # ------------------------------------------------------------------ remote start/stop
     def _on_remote_start(self, event: ev.RemoteStartRequested, now: float) -> list[fx.Effect]:
@@ -145,13 +148,25 @@ class RequestsMixin(StationParts):
 
     def _on_change_configuration(self, event: ev.ConfigurationChangeRequested,
                                  now: float) -> list[fx.Effect]:
+        d = definition(event.key)
+        if d is not None and d.name in security_profile.SECURITY_KEYS and security_profile.\
+                change_problem(d.name, event.value, self.config,
+                               self.security_prerequisites) is not None:
+            return [_reply(event, "Rejected")]  # nothing changes (A05.FR.01-.04)
+        previous = self.config.get(d.name) if d is not None else ""
         result = self.config.change(event.key, event.value)
         out: list[fx.Effect] = [_reply(event, result.status)]
         if result.status not in ("Accepted", "RebootRequired"):
             return out
         out.append(fx.PersistConfiguration(result.key, self.config.get(result.key)))
         out.extend(self.configuration_changed(result.key, now))
+        if result.key in security_profile.SECURITY_KEYS:
+            out.extend(security_profile.changed(result.key, previous, self.config, now))
         return out
+
+    def _on_security_profile_connect_failed(self, event: ev.SecurityProfileConnectFailed,
+                                            now: float) -> list[fx.Effect]:
+        return security_profile.connect_failed(event, self.config, now)
 
     def configuration_changed(self, key: str, now: float) -> list[fx.Effect]:
         """Re-arm whatever depends on ``key`` (timers take the new interval at once)."""

@@ -431,3 +431,19 @@ class SendPaymentReport(SendMessage):
     data: Any
     local_tx_id: int | None = None
     transaction_related = True
+@dataclass(frozen=True)
+class ReconnectLink(Effect):
+    """Close the connection and dial again with the current settings (a new
+    SecurityProfile or AuthorizationKey), after the reply of the request that caused it
+    went out. ``fallback_profile``: the profile to go back to when the new one cannot
+    connect (the link reports ``SecurityProfileConnectFailed``)."""
+
+    fallback_profile: int | None = None
+
+
+@dataclass(frozen=True)
+class SendCertificateSigningRequest(SendMessage):
+    """SignCertificate: a PEM CSR (≤ 5500 chars) for a new key made on the station
+    (whitepaper A02/A03); answered Accepted or Rejected, then CertificateSigned."""
+
+    csr: str

@@ -485,3 +485,12 @@ class TariffChangeRequested(Request):
     answered with ``Reply(ref, {"status": "Accepted"|"Rejected", "info": ...})``."""
 
     tariff: Any = None
+@dataclass(frozen=True)
+class SecurityProfileConnectFailed(Event):
+    """The link tried ``profile`` after an accepted upgrade and could not connect
+    (``why``: the last dial error, no secret); the core goes back to
+    ``fallback_profile`` (``firmware.core.security_profile``, A05.FR.08)."""
+
+    profile: int
+    fallback_profile: int
+    why: str = ""

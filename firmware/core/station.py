@@ -24,6 +24,7 @@ from .configuration import Configuration
 from .connector import Connector
 from .csms_requests import RequestsMixin
 from .payment import PaymentFlow, PaymentRecord, PaymentSettings
+from .security_profile import PrerequisitesCheck, none_installed
 from .reservations import Reservation, Reservations
 from .smart_charging import ChargingProfile
 from .smart_charging_flow import SmartCharging
@@ -37,11 +38,14 @@ class Station(ChargingMixin, RequestsMixin):
                  reservations: list[Reservation] | None = None,
                  payment: PaymentSettings | None = None,
                  payment_records: list[PaymentRecord] | None = None,
-                 tariff: Tariff | None = None):
+                 tariff: Tariff | None = None,
+                 security_prerequisites: PrerequisitesCheck = none_installed):
         if not connectors:
             raise ValueError("a station needs at least one connector")
         self.connectors: dict[int, Connector] = {c.connector_id: c for c in connectors}
         self.config = configuration
+        # What the certificate store holds (SecurityProfile upgrades, A05.FR.02-.04).
+        self.security_prerequisites = security_prerequisites
         self.next_local_tx_id: int = next_local_tx_id
         # Registration with the CSMS, heartbeat and link state (a composed part).
         self.registration = Registration(configuration, self.report_all_statuses,
@@ -62,6 +66,7 @@ class Station(ChargingMixin, RequestsMixin):
         self._handlers: dict[type[ev.Event], Callable[..., list[fx.Effect]]] = {
             ev.AgentStarted: self._on_agent_started,
             ev.SecurityEventOccurred: security_events.report,
+            ev.SecurityProfileConnectFailed: self._on_security_profile_connect_failed,
             ev.ShutdownRequested: self._on_shutdown,
             ev.LinkConnected: lambda event, now: self.registration.link_connected(now),
             ev.LinkDisconnected: self._on_link_disconnected,

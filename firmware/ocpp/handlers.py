@@ -17,6 +17,7 @@ from firmware.auth.validate import SendLocalListFormatError
 from firmware.core import events as ev
 
 from . import charging_profiles, frames, mapping
+from .link_security import is_hex_key
 from .services import CallService, by_action
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,11 @@ class InboundDispatcher:
             problem = frames.schema_problem(2, action, frame.payload)
             if problem is not None:
                 raise problem
+        if action == "ChangeConfiguration" and frame.payload["key"].lower() == \
+                "authorizationkey" and not is_hex_key(frame.payload["value"]):
+            # 1.6 whitepaper A00.FR.205: 16-20 random bytes as 32-40 hex digits; any
+            # other form is refused before the core sees it (security-whitepaper.md §2).
+            return {"status": "Rejected"}, None
         continuation = None
         if service is not None:
             payload, continuation = await service.answer(action, frame.payload)

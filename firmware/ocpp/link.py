@@ -1,8 +1,15 @@
 """The connection to the CSMS: dialling, registration gate, and the one sender.
 
-- Dial ``csms_url/identity`` with the adapter's subprotocol (``ocpp1.6``, ...); HTTP Basic auth
-  (identity:AuthorizationKey) when a key is set (security profile 1); ``wss://`` with
-  CA verification (profile 2). Failed dials back off exponentially with jitter up to a
+- Dial ``csms_url/identity`` with the adapter's subprotocol (``ocpp1.6``, ...) under the
+  SecurityProfile (``link_security``: Basic auth, TLS ≥ 1.2 against the installed CSMS
+  roots, the client certificate for profile 3). A dial refused for the server's
+  certificate or TLS version is a security event (InvalidCsmsCertificate,
+  InvalidTLSVersion; once per outage). ``reconnect`` closes the connection after a
+  security change; a new profile that fails ``TRIAL_DIALS`` dials in a row is reported
+  (``SecurityProfileConnectFailed``) so the core goes back to the previous one, and a
+  renewed client certificate that fails as often is discarded
+  (DiscardedRenewedClientCertificate, A02.FR.28/.29).
+  Failed dials back off exponentially with jitter up to a
   cap; the backoff resets once the CSMS has answered one of our CALLs on a connection
   (a CSMS that accepts the handshake and hangs up at once is not redialled in a loop).
 - Half-open links are found two ways. (1) Websocket ping every WebSocketPingInterval
@@ -24,7 +31,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import random
 import ssl
@@ -41,6 +47,8 @@ from firmware.core import events as ev
 
 from . import mapping
 from .adapter import ProtocolAdapter
+from .link_security import (LinkConfigurationProblem, LinkCredentials, basic_auth_header,
+                            check_profile, security_event_of, tls_context)
 from .outbox import Outbox, ReadyMessage
 from .protocol_switch import ProtocolNegotiation
 from .session import (CallErrorReceived, CallTimedOut, InboundHandler, LinkClosed, Session,
@@ -49,6 +57,7 @@ from .session import (CallErrorReceived, CallTimedOut, InboundHandler, LinkClose
 log = logging.getLogger(__name__)
 
 SETTINGS_TTL_S = 1.0
+TRIAL_DIALS = 3  # dials a new SecurityProfile or client certificate gets before fallback
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,8 @@ class OcppLink:
                  sink: Callable[[ev.Event], None], outbox: Outbox, adapter: ProtocolAdapter,
                  clock: Callable[[], float],
                  sync_clock: Callable[[float, float, float, float], object] | None = None,
-                 negotiation: ProtocolNegotiation | None = None):
+                 negotiation: ProtocolNegotiation | None = None,
+                 credentials: LinkCredentials | None = None):
         # ``clock``: the agent's wall clock (message creation times). ``sync_clock(
         # csms_time_s, sent_mono_s, received_mono_s, resolution_s)``: applies a CSMS
         # currentTime at receipt (AgentClock.sync), before the answer becomes an event.
@@ -126,6 +136,14 @@ class OcppLink:
         self._dial_attempt = 0
         self._unanswered_calls = 0
         self._cached_settings: tuple[float, LinkSettings] | None = None
+        # ``credentials``: the certificate store (CSMS roots, client certificate).
+        self._credentials = credentials
+        self._redial = asyncio.Event()       # reconnect() asked: dial now
+        self._close_requested = False         # reconnect() asked: close the session
+        self._trial: tuple[int, int] | None = None  # (new profile, fallback) under trial
+        self._trial_failures = 0
+        self._renewed_failures = 0
+        self._reported_security_event = ""    # one event per outage, not per dial
 
     def _current_settings(self, cached: bool = False) -> LinkSettings:
         # The sender asks once per message (cached: a changed call timeout or replay rate
@@ -167,25 +185,109 @@ class OcppLink:
         while True:
             settings = self._current_settings()
             self._set_state("connecting")
+            renewed = self._using_renewed(settings)
             try:
-                connection = await connect(settings.url, **self._connect_options(settings))
+                options = self._connect_options(settings)
+                connection = await connect(settings.url, **options)
+            except LinkConfigurationProblem as e:
+                self.status.last_error = str(e)[:200]
+                log.error("cannot connect to %s: %s", settings.url, e)
+                self._dial_failed(settings, renewed)
+                self._set_state("offline")
+                await self._pause(settings.reconnect_max_s)
+                continue
             except (OSError, asyncio.TimeoutError, websockets.exceptions.InvalidHandshake,
                     websockets.exceptions.InvalidURI, ssl.SSLError) as e:
                 self.status.last_error = f"{type(e).__name__}: {e}"[:200]
+                self._report_dial_error(e)
+                self._dial_failed(settings, renewed)
                 delay_s = backoff_delay_s(self._dial_attempt, settings.reconnect_initial_s,
                                           settings.reconnect_max_s)
                 self._dial_attempt += 1
                 log.warning("cannot connect to %s (%s); retrying in %.1f s", settings.url,
                             self.status.last_error, delay_s)
                 self._set_state("offline")
-                await asyncio.sleep(delay_s)
+                await self._pause(delay_s)
                 continue
+            self._dialled(connection, renewed)
             await self._run_session(connection)
             settings = self._current_settings()
             delay_s = backoff_delay_s(self._dial_attempt, settings.reconnect_initial_s,
                                       settings.reconnect_max_s)
             self._dial_attempt += 1
-            await asyncio.sleep(delay_s)
+            await self._pause(delay_s)
+
+    # ------------------------------------------------------------------ security changes
+    def reconnect(self, fallback_profile: int | None = None) -> None:
+        """Close the connection (after the reply being sent) and dial again at once with
+        fresh settings. ``fallback_profile``: a new SecurityProfile is on trial, and
+        ``SecurityProfileConnectFailed`` asks the core to restore this one when
+        ``TRIAL_DIALS`` dials in a row fail."""
+        if fallback_profile is not None:
+            profile = self._current_settings().security_profile
+            self._trial, self._trial_failures = (profile, fallback_profile), 0
+        self._dial_attempt = 0
+        self._close_requested = self._session is not None
+        self._redial.set()
+        self._work.set()
+
+    async def _pause(self, delay_s: float) -> None:
+        """Wait before the next dial; ``reconnect`` cuts it short."""
+        self._redial.clear()
+        try:
+            async with asyncio.timeout(delay_s):
+                await self._redial.wait()
+        except TimeoutError:
+            pass
+
+    def _using_renewed(self, settings: LinkSettings) -> bool:
+        if self._credentials is None or settings.security_profile != 3:
+            return False
+        credentials = self._credentials.client_credentials()
+        return credentials is not None and credentials.renewed
+
+    def _dial_failed(self, settings: LinkSettings, renewed: bool) -> None:
+        if self._trial is not None and settings.security_profile == self._trial[0]:
+            self._trial_failures += 1
+            if self._trial_failures >= TRIAL_DIALS:
+                profile, fallback = self._trial
+                self._trial = None
+                log.error("SecurityProfile %d could not connect %d times; back to %d",
+                          profile, TRIAL_DIALS, fallback)
+                self._sink(ev.SecurityProfileConnectFailed(profile, fallback,
+                                                           self.status.last_error))
+                self._redial.set()
+        if renewed and self._credentials is not None:
+            self._renewed_failures += 1
+            if self._renewed_failures >= TRIAL_DIALS and self._credentials.discard_renewed():
+                self._renewed_failures = 0
+                log.error("the renewed client certificate could not connect %d times; "
+                          "discarded, the previous one is used again", TRIAL_DIALS)
+                self._sink(ev.SecurityEventOccurred("DiscardedRenewedClientCertificate",
+                                                    self.status.last_error[:200]))
+                self._redial.set()
+
+    def _report_dial_error(self, error: BaseException) -> None:
+        found = security_event_of(error)
+        if found is None or found[0] == self._reported_security_event:
+            return
+        self._reported_security_event = found[0]
+        log.error("CSMS refused by the TLS check: %s (%s)", found[0], found[1])
+        self._sink(ev.SecurityEventOccurred(*found))
+
+    def _dialled(self, connection: Any, renewed: bool) -> None:
+        """A connection is up: the trial is over, a renewed certificate proven."""
+        self._trial = None
+        self._reported_security_event = ""
+        self._renewed_failures = 0
+        if self._credentials is None:
+            return
+        ssl_object = connection.transport.get_extra_info("ssl_object") \
+            if getattr(connection, "transport", None) is not None else None
+        self._credentials.server_verified(
+            ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None)
+        if renewed and self._credentials.promote_renewed():
+            log.info("connected with the renewed client certificate; it is now current")
 
     def _connect_options(self, settings: LinkSettings) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -204,13 +306,17 @@ class OcppLink:
             "proxy": None,
             "user_agent_header": "Borne",
         }
-        if settings.authorization_key:
-            token = base64.b64encode(
-                f"{settings.identity}:{settings.authorization_key}".encode()).decode()
-            options["additional_headers"] = {"Authorization": f"Basic {token}"}
+        profile = settings.security_profile
+        check_profile(profile, settings.csms_url, settings.authorization_key)
+        if settings.authorization_key and profile != 3:
+            # Profile 0 sends a key when one is set (a site from before profiles).
+            options["additional_headers"] = {"Authorization": basic_auth_header(
+                settings.identity, settings.authorization_key,
+                hex_decoded=self._adapter.subprotocol == "ocpp1.6")}
         if settings.csms_url.startswith("wss://"):
-            context = ssl.create_default_context(cafile=settings.ca_file)
-            options["ssl"] = context
+            roots = self._credentials.csms_roots_pem() if self._credentials else ""
+            client = self._credentials.client_credentials() if self._credentials else None
+            options["ssl"] = tls_context(profile, roots, client, settings.ca_file)
         return options
 
     async def _run_session(self, connection: Any) -> None:
@@ -274,6 +380,11 @@ class OcppLink:
         last_replay_s = 0.0
         while True:
             self._work.clear()
+            if self._close_requested:
+                self._close_requested = False
+                log.info("security settings changed: reconnecting")
+                await session.close(1000, "security settings changed")
+                raise LinkClosed("security settings changed")
             settings = self._current_settings(cached=True)
             item = self._next_item()
             ready, wait_s = (None, None)

@@ -51,7 +51,8 @@ DIRECTORY = "certificates"
 
 @dataclass(frozen=True)
 class ClientCredentials:
-    """Paths for ``ssl.SSLContext.load_cert_chain``; ``renewed``: not yet proven."""
+    """Paths for ``ssl.SSLContext.load_cert_chain`` (chain leaf first, key);
+    ``renewed``: a CertificateSigned chain not yet used on a connection that worked."""
 
     certificate_file: Path
     key_file: Path

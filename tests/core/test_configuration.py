@@ -26,7 +26,7 @@ def test_initial_values_site_defaults_then_persisted_read_write_values():
     ("MeterValuesSampledData", ",".join(["Voltage"] * 9), "Rejected"),
     ("ConnectorPhaseRotation", "0.RST,1.RTS", "Accepted"),
     ("ConnectorPhaseRotation", "1.XYZ", "Rejected"),
-    ("AuthorizationKey", "x" * 41, "Rejected"),
+    ("AuthorizationKey", "x" * 65, "Rejected"),  # 2.0.1 BasicAuthPassword: at most 64
     ("WebSocketPingInterval", "0", "Accepted"),
 ])
 def test_5_3_change_configuration(key, value, status):
