@@ -33,6 +33,7 @@ from firmware.console.commands import (install_auth_commands, install_core_comma
 from firmware.console.console import Console
 from firmware.console.queue_commands import install_queue_commands
 from firmware.console.transport import open_console
+from firmware.core import effects as fx
 from firmware.core import events as ev
 from firmware.core.authorization import AuthKeys
 from firmware.core.configuration import Configuration, definition
@@ -59,7 +60,10 @@ from firmware.runtime import AgentClock, Runtime
 from firmware.payment_config import payment_settings
 from firmware.payment_terminal import PaymentTerminalWorker
 from firmware.store import payments as payment_store
+from firmware.security.manager import CertificateManager
 from firmware.security.store import CertificateStore
+from firmware.security.v16_service import CertificateServiceV16
+from firmware.security.v201_service import CertificateServiceV201
 from firmware.store import repositories as repo
 from firmware.store.db import DB_FILENAME, atomic, open_database
 
@@ -82,6 +86,7 @@ class Agent:
     readers: list[ReaderTask]
     started_at_s: float
     auth: StoreAuthorization
+    certificates: CertificateManager | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     payment_worker: PaymentTerminalWorker | None = None  # the board's [[payment]] terminal
 
@@ -333,6 +338,14 @@ def build_agent(site: SiteConfig, *,
     # CALLs answered outside the core, in the site's OCPP version (certificates, logs,
     # firmware updates).
     services: list[CallService] = []
+    link_port = _LinkPort()
+    certificate_manager = CertificateManager(
+        certificates, configuration, link_port, runtime.dispatch,
+        site.station["serial_number"] or site.station["id"], clock.now)
+    if isinstance(adapter, V201Adapter):
+        services.append(CertificateServiceV201(certificate_manager))
+    else:
+        services.append(CertificateServiceV16(certificate_manager, runtime.request))
     dispatcher = _inbound_dispatcher(runtime, auth, adapter, outbox, tuple(services))
     negotiation = None
     if len(preferences) > 1:
@@ -346,11 +359,13 @@ def build_agent(site: SiteConfig, *,
                     sync_clock=clock.sync, negotiation=negotiation,
                     credentials=certificates)
     runtime.link = link
+    link_port.link = link
     readers = [ReaderTask(reader, values, runtime, id_tag_rule(values))
                for values, reader in board.readers]
     console = Console()
     agent = Agent(site, board, conn, station, runtime, outbox, link, console, readers,
-                  time.time(), auth, payment_worker=payment.worker)
+                  time.time(), auth, payment_worker=payment.worker,
+                  certificates=certificate_manager)
     install_core_commands(console, agent)
     install_auth_commands(console, agent)
     install_sim_commands(console, agent)
@@ -362,6 +377,25 @@ def build_agent(site: SiteConfig, *,
     from firmware.console.serve import install_console
     install_console(agent)
     return agent
+
+
+class _LinkPort:
+    """The link for the certificate manager, which is built before the link (the link
+    needs the dispatcher, which needs the services)."""
+
+    link: OcppLink | None = None
+
+    def submit(self, effect: fx.SendMessage, triggered: bool = False) -> None:
+        if self.link is not None:
+            self.link.submit(effect, triggered)
+
+    def reconnect(self, fallback_profile: int | None = None) -> None:
+        if self.link is not None:
+            self.link.reconnect(fallback_profile)
+
+    @property
+    def connected(self) -> bool:
+        return self.link is not None and self.link.connected
 
 
 def _version() -> str:
@@ -404,6 +438,8 @@ async def run(agent: Agent) -> str | None:
             workers.append(tasks.create_task(agent.link.run()))
             if agent.payment_worker is not None:
                 workers.append(tasks.create_task(agent.payment_worker.run()))
+            if agent.certificates is not None:  # A03: renew before the certificate expires
+                workers.append(tasks.create_task(agent.certificates.renewal_loop()))
             workers.append(tasks.create_task(systemd.watchdog_loop()))
             if transport is not None:
                 from firmware.console.serve import serve_console

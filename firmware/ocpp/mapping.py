@@ -128,6 +128,8 @@ def to_call(effect: fx.SendMessage, info: StationInfo) -> tuple[str, dict[str, A
         if effect.tech_info:
             payload["techInfo"] = effect.tech_info
         return "SecurityEventNotification", payload
+    if isinstance(effect, fx.SendCertificateSigningRequest):  # whitepaper A02/A03
+        return "SignCertificate", {"csr": effect.csr}
     raise TypeError(f"not a message effect: {effect!r}")
 
 

@@ -204,6 +204,9 @@ def to_call(effect: fx.SendMessage, info: StationInfo,
         if effect.tech_info:
             event["techInfo"] = effect.tech_info
         return "SecurityEventNotification", event
+    if isinstance(effect, fx.SendCertificateSigningRequest):  # A02/A03
+        return "SignCertificate", {"csr": effect.csr,
+                                   "certificateType": "ChargingStationCertificate"}
     if isinstance(effect, fx.SendReservationEnded):  # H04
         return "ReservationStatusUpdate", {"reservationId": effect.reservation_id,
                                            "reservationUpdateStatus": effect.why}
