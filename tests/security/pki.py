@@ -99,7 +99,7 @@ def make_leaf(issuer: Issued, common_name: str = "127.0.0.1", *, server: bool = 
     return Issued(builder.sign(issuer.key, hashes.SHA256()), key)
 
 
-def sign_csr(issuer: Issued, csr_pem: str, *, days: int = 30,
+def sign_csr(issuer: Issued, csr_pem: str, *, days: int = 90,
              not_before: datetime.datetime | None = None) -> Issued:
     """The CSMS's side of SignCertificate: a client certificate for the CSR's key and subject."""
     request = x509.load_pem_x509_csr(csr_pem.encode())
