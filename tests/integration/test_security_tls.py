@@ -207,3 +207,51 @@ async def test_no_secret_in_logs_or_console_output(tmp_path, caplog):
     for key in keys:
         body = key.splitlines()[1]
         assert body not in text and "PRIVATE KEY" not in text
+
+
+async def test_ocpp201_certificates_and_security_profile_over_tls_m03_m05_a02_a05(tmp_path):
+    """2.0.1: InstallCertificate / GetInstalledCertificateIds (certificateHashDataChain),
+    SetVariables SecurityCtrlr.SecurityProfile lower -> Rejected, SignCertificate with
+    certificateType after a CertificateSigned of another type is refused."""
+    ca, spare = make_ca("CPO"), make_ca("Spare")
+    context = server_context(tmp_path, make_leaf(ca), ca)
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text(ca.pem)
+    async with DevCsms(port=0, ssl_context=context, basic_auth={STATION: HEX_KEY},
+                       subprotocols=["ocpp2.0.1"]) as csms:
+        site = write_site(tmp_path, csms.url, ocpp={"ca_file": str(ca_file),
+                                                    "protocol": "ocpp2.0.1"},
+                          defaults={"SecurityProfile": 2, "AuthorizationKey": HEX_KEY,
+                                    "CpoName": "Borne CPO"})
+        async with running_agent(site) as cp:  # BasicAuthPassword is sent as UTF-8
+            await csms.wait_for("BootNotification", timeout_s=20)
+            assert (await csms.call(STATION, ("InstallCertificate", {
+                "certificateType": "CSMSRootCertificate", "certificate": spare.pem}))) == \
+                {"status": "Accepted"}
+            assert (await csms.call(STATION, ("InstallCertificate", {
+                "certificateType": "V2GRootCertificate", "certificate": spare.pem})))[
+                "status"] == "Rejected"
+            listed = await csms.call(STATION, ("GetInstalledCertificateIds", {
+                "certificateType": ["CSMSRootCertificate"]}))
+            assert listed["status"] == "Accepted"
+            assert {c["certificateType"] for c in listed["certificateHashDataChain"]} == \
+                {"CSMSRootCertificate"}
+            assert len(listed["certificateHashDataChain"]) == 2
+            assert await csms.call(STATION, ("GetInstalledCertificateIds", {
+                "certificateType": ["ManufacturerRootCertificate"]})) == {"status": "NotFound"}
+            result = await csms.call(STATION, ("SetVariables", {"setVariableData": [{
+                "component": {"name": "SecurityCtrlr"},
+                "variable": {"name": "SecurityProfile"}, "attributeValue": "1"}]}))
+            assert result["setVariableResult"][0]["attributeStatus"] == "Rejected"
+            assert cp.agent.station.config.get("SecurityProfile") == "2"
+            signed = await csms.call(STATION, ("CertificateSigned", {
+                "certificateChain": make_leaf(ca, "SN", server=False).pem,
+                "certificateType": "V2GCertificate"}))
+            assert signed["status"] == "Rejected"
+            cp.agent.certificates.request_signing()  # what A03 does before expiry
+            request = await csms.wait_for("SignCertificate", timeout_s=20)
+            payload = request.payload if hasattr(request, "payload") else request
+            assert payload["certificateType"] == "ChargingStationCertificate"
+            signed = await csms.call(STATION, ("CertificateSigned", {
+                "certificateChain": sign_csr(ca, payload["csr"]).pem}))
+            assert signed == {"status": "Accepted"}

@@ -67,6 +67,12 @@ ACTIONS: tuple[Action, ...] = (
     Action("ReportChargingProfiles", "CS->CSMS", "K", "K09 one report per EVSE"),
     # A — Security events (security-whitepaper.md §7)
     Action("SecurityEventNotification", "CS->CSMS", "A", "A04 critical ones queued durably"),
+    # A, M — Certificate management (firmware.security.v201_service)
+    Action("SignCertificate", "CS->CSMS", "A", "A02/A03 CSR for a new key, O = OrganizationName"),
+    Action("CertificateSigned", "CSMS->CS", "A", "A02 chain to an installed CSMS root"),
+    Action("InstallCertificate", "CSMS->CS", "M", "M05 CSMS/Manufacturer roots"),
+    Action("DeleteCertificate", "CSMS->CS", "M", "M04 not the station's own, not the one in use"),
+    Action("GetInstalledCertificateIds", "CSMS->CS", "M", "M03 certificateHashDataChain"),
     # P — Data transfer: either side may send it
     Action("DataTransfer", "CS->CSMS", "P", "P02"),
     Action("DataTransfer", "CSMS->CS", "P", "P01"),

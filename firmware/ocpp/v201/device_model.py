@@ -82,6 +82,12 @@ VARIABLES: tuple[Variable, ...] = (
              instance="ChargingProfiles", mutability="ReadOnly"),
     Variable("SecurityCtrlr", "SecurityProfile", "SecurityProfile"),
     Variable("SecurityCtrlr", "BasicAuthPassword", "AuthorizationKey", mutability="WriteOnly"),
+    # security-whitepaper.md §11: the 1.6 whitepaper keys' 2.0.1 names
+    Variable("SecurityCtrlr", "OrganizationName", "CpoName"),
+    Variable("SecurityCtrlr", "MaxCertificateChainSize", "CertificateSignedMaxChainSize",
+             mutability="ReadOnly"),
+    Variable("SecurityCtrlr", "AdditionalRootCertificateCheck",
+             "AdditionalRootCertificateCheck", mutability="ReadOnly"),
 )
 
 _BY_NAME: dict[tuple[str, str, str | None], Variable] = {
