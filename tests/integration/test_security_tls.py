@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import logging
 import ssl
+import time
 
 from devcsms import DevCsms
 from firmware.core import effects as fx
 from firmware.security import certificates as certs
+from firmware.security.store import CertificateStore
 from firmware.store import repositories as repo
+from firmware.store.db import open_database
 from tests.integration.agent import running_agent, write_site
 from tests.security.pki import DAY, make_ca, make_leaf, now, sign_csr
 
@@ -255,3 +258,38 @@ async def test_ocpp201_certificates_and_security_profile_over_tls_m03_m05_a02_a0
             signed = await csms.call(STATION, ("CertificateSigned", {
                 "certificateChain": sign_csr(ca, payload["csr"]).pem}))
             assert signed == {"status": "Accepted"}
+
+
+async def test_renewed_client_certificate_refused_by_the_csms_is_discarded_a02_fr_28_29(tmp_path):
+    """Profile 3: a CertificateSigned chain valid for the station (it chains to an installed
+    root) but refused by the CSMS's TLS check is discarded after three dials and the
+    previous certificate connects again, with DiscardedRenewedClientCertificate."""
+    ca, second = make_ca("CPO"), make_ca("Second root")
+    context = server_context(tmp_path, make_leaf(ca), ca, client_ca=ca, required=True)
+    async with DevCsms(port=0, ssl_context=context) as csms:
+        site = site_for(tmp_path, csms, ca, profile=2)
+        async with running_agent(site) as cp:
+            await cp.until(lambda: cp.agent.link.status.last_error != "", timeout_s=20)
+        # first start done: give it a client certificate and profile 3 before the next one
+        store = CertificateStore(tmp_path / "state", time.time)
+        store.install_root("csms", second.pem, 10)
+        assert store.accept_signed(sign_csr(ca, store.new_csr("Borne CPO", "SN")).pem) is None
+        store.promote_renewed()
+        site = site_for(tmp_path, csms, ca, profile=3)
+        conn = open_database(tmp_path / "state")
+        repo.save_configuration(conn, "SecurityProfile", "3")
+        conn.commit()
+        conn.close()
+        async with running_agent(site) as cp:
+            await csms.wait_for("BootNotification", timeout_s=20)
+            renewed = sign_csr(second, cp.agent.certificates.store.new_csr("Borne CPO", "SN"))
+            seen = security_events(cp)
+            first = len(csms.connections)
+            assert (await csms.call(STATION, ("CertificateSigned", {
+                "certificateChain": renewed.pem})))["status"] == "Accepted"
+            await cp.until(lambda: len(csms.connections) > first and cp.agent.link.connected
+                           and not cp.agent.certificates.store.client_credentials().renewed,
+                           timeout_s=30)
+            assert cp.agent.certificates.store.client_credentials().certificate_file.name == \
+                "current.pem"
+            assert "DiscardedRenewedClientCertificate" in [e.kind for e in seen]
