@@ -47,8 +47,7 @@ from firmware.core import events as ev
 
 from . import mapping
 from .adapter import ProtocolAdapter
-from .link_security import (LinkConfigurationProblem, LinkCredentials, basic_auth_header,
-                            check_profile, security_event_of, tls_context)
+from .link_security import DialSecurity, LinkConfigurationProblem, LinkCredentials
 from .outbox import Outbox, ReadyMessage
 from .protocol_switch import ProtocolNegotiation
 from .session import (CallErrorReceived, CallTimedOut, InboundHandler, LinkClosed, Session,
@@ -57,7 +56,6 @@ from .session import (CallErrorReceived, CallTimedOut, InboundHandler, LinkClose
 log = logging.getLogger(__name__)
 
 SETTINGS_TTL_S = 1.0
-TRIAL_DIALS = 3  # dials a new SecurityProfile or client certificate gets before fallback
 
 
 @dataclass(frozen=True)
@@ -137,13 +135,9 @@ class OcppLink:
         self._unanswered_calls = 0
         self._cached_settings: tuple[float, LinkSettings] | None = None
         # ``credentials``: the certificate store (CSMS roots, client certificate).
-        self._credentials = credentials
+        self._security = DialSecurity(credentials, sink)
         self._redial = asyncio.Event()       # reconnect() asked: dial now
         self._close_requested = False         # reconnect() asked: close the session
-        self._trial: tuple[int, int] | None = None  # (new profile, fallback) under trial
-        self._trial_failures = 0
-        self._renewed_failures = 0
-        self._reported_security_event = ""    # one event per outage, not per dial
 
     def _current_settings(self, cached: bool = False) -> LinkSettings:
         # The sender asks once per message (cached: a changed call timeout or replay rate
@@ -185,22 +179,25 @@ class OcppLink:
         while True:
             settings = self._current_settings()
             self._set_state("connecting")
-            renewed = self._using_renewed(settings)
+            renewed = self._security.using_renewed(settings.security_profile)
             try:
                 options = self._connect_options(settings)
                 connection = await connect(settings.url, **options)
             except LinkConfigurationProblem as e:
                 self.status.last_error = str(e)[:200]
                 log.error("cannot connect to %s: %s", settings.url, e)
-                self._dial_failed(settings, renewed)
+                if self._security.failed(settings.security_profile, renewed, e,
+                                         self.status.last_error):
+                    self._redial.set()
                 self._set_state("offline")
                 await self._pause(settings.reconnect_max_s)
                 continue
             except (OSError, asyncio.TimeoutError, websockets.exceptions.InvalidHandshake,
                     websockets.exceptions.InvalidURI, ssl.SSLError) as e:
                 self.status.last_error = f"{type(e).__name__}: {e}"[:200]
-                self._report_dial_error(e)
-                self._dial_failed(settings, renewed)
+                if self._security.failed(settings.security_profile, renewed, e,
+                                         self.status.last_error):
+                    self._redial.set()
                 delay_s = backoff_delay_s(self._dial_attempt, settings.reconnect_initial_s,
                                           settings.reconnect_max_s)
                 self._dial_attempt += 1
@@ -209,7 +206,7 @@ class OcppLink:
                 self._set_state("offline")
                 await self._pause(delay_s)
                 continue
-            self._dialled(connection, renewed)
+            self._security.connected(connection, renewed)
             await self._run_session(connection)
             settings = self._current_settings()
             delay_s = backoff_delay_s(self._dial_attempt, settings.reconnect_initial_s,
@@ -224,8 +221,8 @@ class OcppLink:
         ``SecurityProfileConnectFailed`` asks the core to restore this one when
         ``TRIAL_DIALS`` dials in a row fail."""
         if fallback_profile is not None:
-            profile = self._current_settings().security_profile
-            self._trial, self._trial_failures = (profile, fallback_profile), 0
+            self._security.start_trial(self._current_settings().security_profile,
+                                       fallback_profile)
         self._dial_attempt = 0
         self._close_requested = self._session is not None
         self._redial.set()
@@ -239,55 +236,6 @@ class OcppLink:
                 await self._redial.wait()
         except TimeoutError:
             pass
-
-    def _using_renewed(self, settings: LinkSettings) -> bool:
-        if self._credentials is None or settings.security_profile != 3:
-            return False
-        credentials = self._credentials.client_credentials()
-        return credentials is not None and credentials.renewed
-
-    def _dial_failed(self, settings: LinkSettings, renewed: bool) -> None:
-        if self._trial is not None and settings.security_profile == self._trial[0]:
-            self._trial_failures += 1
-            if self._trial_failures >= TRIAL_DIALS:
-                profile, fallback = self._trial
-                self._trial = None
-                log.error("SecurityProfile %d could not connect %d times; back to %d",
-                          profile, TRIAL_DIALS, fallback)
-                self._sink(ev.SecurityProfileConnectFailed(profile, fallback,
-                                                           self.status.last_error))
-                self._redial.set()
-        if renewed and self._credentials is not None:
-            self._renewed_failures += 1
-            if self._renewed_failures >= TRIAL_DIALS and self._credentials.discard_renewed():
-                self._renewed_failures = 0
-                log.error("the renewed client certificate could not connect %d times; "
-                          "discarded, the previous one is used again", TRIAL_DIALS)
-                self._sink(ev.SecurityEventOccurred("DiscardedRenewedClientCertificate",
-                                                    self.status.last_error[:200]))
-                self._redial.set()
-
-    def _report_dial_error(self, error: BaseException) -> None:
-        found = security_event_of(error)
-        if found is None or found[0] == self._reported_security_event:
-            return
-        self._reported_security_event = found[0]
-        log.error("CSMS refused by the TLS check: %s (%s)", found[0], found[1])
-        self._sink(ev.SecurityEventOccurred(*found))
-
-    def _dialled(self, connection: Any, renewed: bool) -> None:
-        """A connection is up: the trial is over, a renewed certificate proven."""
-        self._trial = None
-        self._reported_security_event = ""
-        self._renewed_failures = 0
-        if self._credentials is None:
-            return
-        ssl_object = connection.transport.get_extra_info("ssl_object") \
-            if getattr(connection, "transport", None) is not None else None
-        self._credentials.server_verified(
-            ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None)
-        if renewed and self._credentials.promote_renewed():
-            log.info("connected with the renewed client certificate; it is now current")
 
     def _connect_options(self, settings: LinkSettings) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -306,17 +254,10 @@ class OcppLink:
             "proxy": None,
             "user_agent_header": "Borne",
         }
-        profile = settings.security_profile
-        check_profile(profile, settings.csms_url, settings.authorization_key)
-        if settings.authorization_key and profile != 3:
-            # Profile 0 sends a key when one is set (a site from before profiles).
-            options["additional_headers"] = {"Authorization": basic_auth_header(
-                settings.identity, settings.authorization_key,
-                hex_decoded=self._adapter.subprotocol == "ocpp1.6")}
-        if settings.csms_url.startswith("wss://"):
-            roots = self._credentials.csms_roots_pem() if self._credentials else ""
-            client = self._credentials.client_credentials() if self._credentials else None
-            options["ssl"] = tls_context(profile, roots, client, settings.ca_file)
+        options.update(self._security.options(
+            settings.security_profile, settings.csms_url, settings.identity,
+            settings.authorization_key, settings.ca_file,
+            hex_key=self._adapter.subprotocol == "ocpp1.6"))
         return options
 
     async def _run_session(self, connection: Any) -> None:

@@ -19,12 +19,19 @@
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import ssl
-from typing import Protocol
+from typing import Any, Callable, Protocol
+
+from firmware.core import events as ev
 
 from firmware.errors import OcppError
 from firmware.security.store import ClientCredentials
+
+log = logging.getLogger(__name__)
+
+TRIAL_DIALS = 3  # dials a new SecurityProfile or client certificate gets before fallback
 
 _HEX_KEY = re.compile(r"(?:[0-9A-Fa-f]{2}){16,20}")
 
@@ -105,3 +112,85 @@ def security_event_of(error: BaseException) -> tuple[str, str] | None:
     if isinstance(error, ssl.SSLError) and error.reason in _TLS_VERSION_REASONS:
         return "InvalidTLSVersion", str(error.reason)
     return None
+
+
+class DialSecurity:
+    """The link's security state across dials: the options of each dial, the security
+    events of refused ones (once per outage), a new profile under trial and a renewed
+    client certificate not yet proven. ``sink``: the runtime's dispatch."""
+
+    def __init__(self, credentials: LinkCredentials | None,
+                 sink: Callable[[ev.Event], object]) -> None:
+        self._credentials = credentials
+        self._sink = sink
+        self._trial: tuple[int, int] | None = None  # (new profile, fallback) under trial
+        self._trial_failures = 0
+        self._renewed_failures = 0
+        self._reported = ""  # the security event already reported in this outage
+
+    def options(self, profile: int, url: str, identity: str, key: str, ca_file: str | None,
+                *, hex_key: bool) -> dict[str, Any]:
+        """``connect`` options for ``profile``; raises ``LinkConfigurationProblem``."""
+        check_profile(profile, url, key)
+        options: dict[str, Any] = {}
+        if key and profile != 3:
+            # Profile 0 sends a key when one is set (a site from before profiles).
+            options["additional_headers"] = {
+                "Authorization": basic_auth_header(identity, key, hex_decoded=hex_key)}
+        if url.startswith("wss://"):
+            roots = self._credentials.csms_roots_pem() if self._credentials else ""
+            client = self._credentials.client_credentials() if self._credentials else None
+            options["ssl"] = tls_context(profile, roots, client, ca_file)
+        return options
+
+    def start_trial(self, profile: int, fallback: int) -> None:
+        self._trial, self._trial_failures = (profile, fallback), 0
+
+    def using_renewed(self, profile: int) -> bool:
+        if self._credentials is None or profile != 3:
+            return False
+        credentials = self._credentials.client_credentials()
+        return credentials is not None and credentials.renewed
+
+    def failed(self, profile: int, renewed: bool, error: BaseException,
+               last_error: str) -> bool:
+        """A dial failed; True when the settings changed and the link should redial now."""
+        found = security_event_of(error)
+        if found is not None and found[0] != self._reported:
+            self._reported = found[0]
+            log.error("CSMS refused by the TLS check: %s (%s)", found[0], found[1])
+            self._sink(ev.SecurityEventOccurred(*found))
+        changed = False
+        if self._trial is not None and profile == self._trial[0]:
+            self._trial_failures += 1
+            if self._trial_failures >= TRIAL_DIALS:
+                new, fallback = self._trial
+                self._trial = None
+                log.error("SecurityProfile %d could not connect %d times; back to %d",
+                          new, TRIAL_DIALS, fallback)
+                self._sink(ev.SecurityProfileConnectFailed(new, fallback, last_error))
+                changed = True
+        if renewed and self._credentials is not None:
+            self._renewed_failures += 1
+            if self._renewed_failures >= TRIAL_DIALS and self._credentials.discard_renewed():
+                self._renewed_failures = 0
+                log.error("the renewed client certificate could not connect %d times; "
+                          "discarded, the previous one is used again", TRIAL_DIALS)
+                self._sink(ev.SecurityEventOccurred("DiscardedRenewedClientCertificate",
+                                                    last_error[:200]))
+                changed = True
+        return changed
+
+    def connected(self, connection: Any, renewed: bool) -> None:
+        """A connection is up: the trial is over, a renewed certificate proven."""
+        self._trial = None
+        self._reported = ""
+        self._renewed_failures = 0
+        if self._credentials is None:
+            return
+        transport = getattr(connection, "transport", None)
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        self._credentials.server_verified(
+            ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None)
+        if renewed and self._credentials.promote_renewed():
+            log.info("connected with the renewed client certificate; it is now current")
