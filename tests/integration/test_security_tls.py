@@ -197,7 +197,8 @@ async def test_no_secret_in_logs_or_console_output(tmp_path, caplog):
                 "requestedMessage": "SignChargePointCertificate"}))
             await csms.wait_for("SignCertificate", timeout_s=20)
             output = []
-            for line in ("config", "status"):
+            for line in ("config get", "config get AuthorizationKey", "config get CpoName",
+                         "status"):
                 reply = await cp.agent.console.execute(line)
                 output.extend(reply)
             got = await csms.call(STATION, ("GetConfiguration", {"key": ["AuthorizationKey"]}))
