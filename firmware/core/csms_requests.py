@@ -188,7 +188,7 @@ class RequestsMixin(StationParts):
         elif message == "DiagnosticsStatusNotification":
             out.append(fx.SendDiagnosticsStatus("Idle"))
         elif message == "FirmwareStatusNotification":
-            out.append(fx.SendFirmwareStatus("Idle"))
+            out.append(self.firmware.triggered_status())  # L01.FR.28/.29
         return out
 
     def _triggered_statuses(self, connector_id: int | None, now: float) -> list[fx.Effect]:
