@@ -19,13 +19,14 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from firmware import systemd
 from firmware.auth import AuthorizationStore
 from firmware.auth.ports import StoreAuthorization
 from firmware.board import Board, build_board, close_devices, open_devices
-from firmware.config import SiteConfig, preferred_protocols
+from firmware.config import SiteConfig, firmware_settings, preferred_protocols
 from firmware.errors import StartupError
 from firmware.console.commands import (install_auth_commands, install_core_commands,
                                        install_sim_commands)
@@ -59,6 +60,10 @@ from firmware.payment_terminal import PaymentTerminalWorker
 from firmware.store import payments as payment_store
 from firmware.store import repositories as repo
 from firmware.store.db import DB_FILENAME, atomic, open_database
+from firmware.update.download import DownloadLimits
+from firmware.update.service import FirmwareService, ServicePolicy
+from firmware.update.signing import DirectoryFirmwareSigningTrust
+from firmware.update.updater import FirmwareUpdater, UpdaterSettings
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +86,7 @@ class Agent:
     auth: StoreAuthorization
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     payment_worker: PaymentTerminalWorker | None = None  # the board's [[payment]] terminal
+    firmware_updater: FirmwareUpdater | None = None
 
     def stop(self) -> None:
         """Ask ``run`` to shut down gracefully (what SIGTERM does)."""
@@ -258,10 +264,14 @@ def build_agent(site: SiteConfig, *,
                             nominal_voltage_v=c.config.values["nominal_voltage_v"],
                             phases=c.config.values["phases"])
                   for c in board.connectors]
+    firmware = firmware_settings(site)
+    version = running_version(firmware["version_file"])
     payment = _payment_setup(site, board, conn)
     station = Station(connectors, configuration, next_local_tx_id=repo.next_local_tx_id(conn),
                       profiles=repo.charging_profiles(conn),
-                      reservations=repo.reservations(conn), **payment.station_args())
+                      reservations=repo.reservations(conn),
+                      firmware_version=version, firmware_update=repo.load_firmware_update(conn),
+                      **payment.station_args())
     clock = AgentClock()
     hardware = {
         c.config.connector_id: ConnectorHardware(
@@ -271,7 +281,7 @@ def build_agent(site: SiteConfig, *,
                            c.config.values["meter_failed_reads"]), clock=clock.now)
         for c in board.connectors}
     info = StationInfo(site.station["vendor"], site.station["model"],
-                       site.station["serial_number"] or None, f"borne-{_version()}")
+                       site.station["serial_number"] or None, version)
     def auth_keys() -> AuthKeys:
         return AuthKeys.from_ocpp(configuration.get)
 
@@ -320,6 +330,19 @@ def build_agent(site: SiteConfig, *,
     # CALLs answered outside the core, in the site's OCPP version (certificates, logs,
     # firmware updates).
     services: list[CallService] = []
+    trust = DirectoryFirmwareSigningTrust(
+        [site.state_dir / "certs" / "manufacturer"]
+        + ([Path(firmware["manufacturer_roots"])] if firmware["manufacturer_roots"] else []))
+    updater = FirmwareUpdater(UpdaterSettings(
+        site.state_dir / "firmware",
+        DownloadLimits(int(firmware["max_image_mb"] * 1_000_000),
+                       firmware["download_timeout_s"], firmware["stall_timeout_s"]),
+        tuple(firmware["install_command"]), firmware["install_timeout_s"]),
+        trust, runtime.dispatch, clock.now)
+    runtime.firmware = updater
+    services.append(FirmwareService(speaking, runtime, trust, ServicePolicy(
+        firmware["allow_unsigned"], bool(firmware["install_command"]),
+        firmware["default_retries"], firmware["default_retry_interval_s"]), clock.now))
     dispatcher = _inbound_dispatcher(runtime, auth, adapter, outbox, tuple(services))
     negotiation = None
     if len(preferences) > 1:
@@ -336,7 +359,8 @@ def build_agent(site: SiteConfig, *,
                for values, reader in board.readers]
     console = Console()
     agent = Agent(site, board, conn, station, runtime, outbox, link, console, readers,
-                  time.time(), auth, payment_worker=payment.worker)
+                  time.time(), auth, payment_worker=payment.worker,
+                  firmware_updater=updater)
     install_core_commands(console, agent)
     install_auth_commands(console, agent)
     install_sim_commands(console, agent)
@@ -354,6 +378,26 @@ def _version() -> str:
     from firmware import __version__
 
     return __version__
+
+
+def running_version(version_file: str = "") -> str:
+    """The firmware version this process reports (BootNotification firmwareVersion, ≤ 50
+    characters; a firmware update is Installed when it differs from the one before the
+    install): the first line of ``[firmware] version_file`` when set and readable (an
+    image updater writes it), else ``borne-<package version>`` (a pip-installed wheel
+    carries its own)."""
+    if version_file:
+        try:
+            with open(version_file, encoding="utf-8") as f:
+                line = f.readline().strip()
+            if line:
+                return line[:50]
+            log.warning("version_file %s is empty: reporting the package version",
+                        version_file)
+        except (OSError, UnicodeDecodeError) as e:
+            log.warning("version_file %s unreadable (%s): reporting the package version",
+                        version_file, e)
+    return f"borne-{_version()}"
 
 
 async def run(agent: Agent) -> str | None:
@@ -391,6 +435,8 @@ async def run(agent: Agent) -> str | None:
             if agent.payment_worker is not None:
                 workers.append(tasks.create_task(agent.payment_worker.run()))
             workers.append(tasks.create_task(systemd.watchdog_loop()))
+            if agent.firmware_updater is not None:
+                workers.append(tasks.create_task(agent.firmware_updater.run()))
             if transport is not None:
                 from firmware.console.serve import serve_console
                 workers.append(tasks.create_task(serve_console(agent, transport)))

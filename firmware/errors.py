@@ -40,8 +40,8 @@ from hal.errors import BorneError
 EXIT_BUG = 70
 
 __all__ = ["EXIT_BUG", "AgentBug", "AgentError", "AuthError", "BorneError", "ConfigError",
-           "ConfigProblem", "ConsoleError", "CoreError", "OcppError", "StartupError",
-           "StoreError"]
+           "ConfigProblem", "ConsoleError", "CoreError", "FirmwareUpdateError", "OcppError",
+           "StartupError", "StoreError"]
 
 
 class CoreError(BorneError):
@@ -80,6 +80,11 @@ class ConfigError(BorneError):
 
 class ConsoleError(BorneError):
     """Raise in a console command to answer ``ERROR: <message>``."""
+
+
+class FirmwareUpdateError(BorneError):
+    """A firmware update step failed (download, signature, installer): reported to the
+    CSMS as the step's failure status, never a crash (``firmware.update``)."""
 
 
 class AgentError(BorneError):
