@@ -67,6 +67,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("ReportChargingProfiles", "CS->CSMS", "K", "K09 one report per EVSE"),
     # A — Security events (security-whitepaper.md §7)
     Action("SecurityEventNotification", "CS->CSMS", "A", "A04 critical ones queued durably"),
+    # L — Firmware management (security-whitepaper.md §9; issue 11 item 4)
+    Action("UpdateFirmware", "CSMS->CS", "L", "L01 signed update, answered by firmware.update"),
+    Action("FirmwareStatusNotification", "CS->CSMS", "L", "L01 every step, with the requestId"),
     # P — Data transfer: either side may send it
     Action("DataTransfer", "CS->CSMS", "P", "P02"),
     Action("DataTransfer", "CSMS->CS", "P", "P01"),
