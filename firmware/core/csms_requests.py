@@ -60,6 +60,10 @@ class RequestsMixin(StationParts):
     def _on_reset(self, event: ev.ResetRequested, now: float) -> list[fx.Effect]:
         """Stop every transaction with SoftReset/HardReset, then restart ([16] §5.14);
         a when-idle reset with transactions running waits for their end instead."""
+        if self.firmware.blocks_restart:
+            # The installer runs: a restart now would cut it; the update restarts the
+            # agent itself when the install ends.
+            return [_reply(event, "Rejected")]
         running = any(c.tx is not None or c.stopping is not None
                       for c in self.connectors.values())
         if event.when_idle and running:

@@ -243,3 +243,20 @@ def test_power_loss_while_waiting_for_idle_holds_the_connectors_again():
     # The transaction was ended by the power loss: nothing runs, so it installs.
     after.handle(ev.MeterSampled(1, after.reading(1)))
     assert after.of(fx.InstallFirmware)
+
+
+def test_a_reset_while_the_installer_runs_is_rejected():
+    h = station()
+    request(h, signed())
+    run_to_install(h)
+    out = h.handle(ev.ResetRequested(h.ref(), "Soft"))
+    assert h.reply(out) == {"status": "Rejected"} and not h.of(fx.RestartAgent, out)
+
+
+def test_a_clock_step_re_arms_the_retrieve_timer():
+    h = station()
+    request(h, signed(retrieve_at_s=T0 + 3600))
+    h.advance(1800)
+    h.now += 600  # the CSMS clock sync stepped forward 10 minutes
+    out = h.handle(ev.ClockStepped(600))
+    assert fx.StartTimer(WAKE, 1200) in out

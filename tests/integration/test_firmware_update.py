@@ -231,3 +231,41 @@ async def test_sigkill_while_installing_keeps_the_old_version_and_reports_the_fa
             await agent.kill()
     assert boot.payload["firmwareVersion"] == "v1"
     assert statuses(csms)[-2:] == [("Installing", 42), ("InstallationFailed", 42)]
+
+
+async def test_l01_certificate_checks_dates_and_no_installer(csms, tmp_path):
+    root = make_ca()
+    signer = make_signer(root)
+    path = site(tmp_path, csms, root)
+    (tmp_path / "state" / "certs" / "manufacturer" / "revoked-serials.txt").write_text("")
+    async with running_agent(path):
+        await csms.wait_for("StatusNotification", timeout_s=10)
+        revoked = make_signer(root)
+        (tmp_path / "state" / "certs" / "manufacturer" / "revoked-serials.txt").write_text(
+            f"{revoked.cert.serial_number:x}\n")
+        reply = await csms.call(STATION, signed_request("http://127.0.0.1:1/x", revoked))
+        assert reply == {"status": "RevokedCertificate"}  # L01.FR.25
+        action, payload = signed_request("http://127.0.0.1:1/x", signer)
+        payload["firmware"]["retrieveDateTime"] = "yesterday"
+        with pytest.raises(CallErrorReceived):
+            await csms.call(STATION, (action, payload), validate=False)
+    assert statuses(csms) == []
+
+
+async def test_l01_fr_26_a_new_request_cancels_a_scheduled_download(csms, tmp_path):
+    root = make_ca()
+    signer = make_signer(root)
+    async with FirmwareHttpServer() as server:
+        server.routes["/fw.bin"] = ("file", IMAGE)
+        async with running_agent(site(tmp_path, csms, root)):
+            await csms.wait_for("StatusNotification", timeout_s=10)
+            later = signed_request(server.url("/fw.bin"), signer, request_id=1)
+            later[1]["firmware"]["retrieveDateTime"] = format_time(4_000_000_000)
+            assert await csms.call(STATION, later) == {"status": "Accepted"}
+            await csms.wait_for("SignedFirmwareStatusNotification", timeout_s=10)
+            now = signed_request(server.url("/fw.bin"), signer, request_id=2)
+            assert await csms.call(STATION, now) == {"status": "AcceptedCanceled"}
+            await csms.wait_for("SignedFirmwareStatusNotification", lambda f: f.payload[
+                "status"] == "InstallRebooting", timeout_s=30)
+    assert statuses(csms) == [("DownloadScheduled", 1)] + [(s, 2) for s in (
+        "Downloading", "Downloaded", "SignatureVerified", "Installing", "InstallRebooting")]
