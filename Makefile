@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 # file's own protocol, ocpp1.6); the CSMS speaks both.
 OCPP ?=
 run: $(STAMP)
-	$(PY) -m devcsms.devrun --config dev/site.toml $(if $(OCPP),--ocpp $(OCPP)) $(if $(CSMS_SCRIPT),--csms-script $(CSMS_SCRIPT))
+	$(PY) -m devcsms.devrun --config dev/site.toml $(if $(OCPP),--ocpp $(OCPP)) $(if $(CSMS_SCRIPT),--csms-script $(CSMS_SCRIPT)) $(if $(FIRMWARE),--offer-firmware $(FIRMWARE))
 
 # tests/mcu runs firmware/mcu under real MicroPython (the official WebAssembly port, run
 # by Node): installed here into .mcu-node (gitignored); without npm those tests skip and

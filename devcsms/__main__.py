@@ -25,6 +25,7 @@ from pathlib import Path
 
 from devcsms.dialects import SUBPROTOCOLS
 from devcsms.operator import ScriptError, Step, load, run_for_each_station
+from devcsms.firmware import FirmwareOffer, FirmwareOfferError
 from devcsms.policy import AUTHORIZATION_STATUSES_201, REGISTRATION_STATUSES
 from devcsms.server import DevCsms
 from devcsms.station import LIBRARY_LOGGER
@@ -77,6 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="operator script run for each station once its boot is accepted (devcsms/operator.py: "
         "profile, reserve, call ...)",
+    )
+    parser.add_argument(
+        "--offer-firmware",
+        metavar="IMAGE",
+        help="serve IMAGE on 127.0.0.1 and send each station a signed firmware update for it after its "
+        "BootNotification (signing key made at run time, its root certificate written to --firmware-roots)",
+    )
+    parser.add_argument(
+        "--firmware-roots",
+        default=".dev/firmware-roots",
+        metavar="DIR",
+        help="where --offer-firmware writes its manufacturer root certificate (default .dev/firmware-roots)",
     )
     parser.add_argument(
         "--stop-on-stdin-close",
@@ -133,7 +146,13 @@ async def _wait_until_stdin_closes() -> None:
 
 
 async def serve_until_signalled(
-    csms: DevCsms, emit, stop: asyncio.Event, *, stop_on_stdin_close: bool, script: list[Step] | None = None
+    csms: DevCsms,
+    emit,
+    stop: asyncio.Event,
+    *,
+    stop_on_stdin_close: bool,
+    script: list[Step] | None = None,
+    offer: FirmwareOffer | None = None,
 ) -> int:
     """Serve until SIGINT/SIGTERM, `stop` is set (e.g. stdout went away) or, with `stop_on_stdin_close`,
     stdin reaches end of file; return the exit status."""
@@ -151,7 +170,11 @@ async def serve_until_signalled(
             f"devcsms: boot {csms.boot.status} interval={csms.boot.interval_s} s, "
             f"first transactionId {csms.first_transaction_id} (1.6), speaks {', '.join(csms.subprotocols)}"
         )
+        if offer is not None:
+            await offer.start()
+            emit(f"devcsms: serving firmware at {offer.url}; root certificate in {offer.roots_dir}")
         async with asyncio.TaskGroup() as tasks:
+            offering = tasks.create_task(offer.offer_after_boot(csms, emit)) if offer is not None else None
             if stop_on_stdin_close:
                 stdin_watch = tasks.create_task(_wait_until_stdin_closes())
                 stdin_watch.add_done_callback(lambda _: stop.set())
@@ -161,6 +184,10 @@ async def serve_until_signalled(
                 stdin_watch.cancel()
             if operator is not None:
                 operator.cancel()
+            if offering is not None:
+                offering.cancel()
+        if offer is not None:
+            await offer.close()
         emit("devcsms: stopping")
         await csms.close()
         return 0
@@ -193,8 +220,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"devcsms: {error}", file=sys.stderr, flush=True)
             return 2
         csms = make_csms(arguments, parser, emit)
+        offer = None
+        if arguments.offer_firmware:
+            try:
+                offer = FirmwareOffer(Path(arguments.offer_firmware), Path(arguments.firmware_roots))
+            except FirmwareOfferError as error:
+                print(f"devcsms: {error}", file=sys.stderr, flush=True)
+                return 2
         return await serve_until_signalled(
-            csms, emit, stop, stop_on_stdin_close=arguments.stop_on_stdin_close, script=script
+            csms, emit, stop, stop_on_stdin_close=arguments.stop_on_stdin_close, script=script, offer=offer
         )
 
     return asyncio.run(run())

@@ -1,6 +1,7 @@
 """`make run`: the development CSMS plus the agent, with the technician console on this terminal.
 
     .venv/bin/python -m devcsms.devrun --config dev/site.toml [--ocpp 1.6|2.0.1] [--log-dir .dev] [--grace 5]
+                                       [--offer-firmware IMAGE]
 
 0. With `--ocpp` (`make run OCPP=2.0.1`) naming another version than the site config's `[ocpp] protocol`
    (absent: ocpp1.6), writes a copy of the config beside it, `.<name>.ocpp2.0.1.toml`, whose only change
@@ -240,7 +241,9 @@ class DevRun:
         grace_s: float,
         protocol: str | None = None,
         csms_script: Path | None = None,
+        offer_firmware: Path | None = None,
     ) -> None:
+        self.offer_firmware = offer_firmware  # devcsms --offer-firmware (make run FIRMWARE=...)
         self.config_path = config_path
         self.protocol = protocol
         self.csms_script = csms_script
@@ -275,6 +278,11 @@ class DevRun:
             csms_arguments += ["--heartbeat-interval", str(endpoint.heartbeat_interval_s)]
         if self.csms_script is not None:
             csms_arguments += ["--script", str(self.csms_script)]
+        if self.offer_firmware is not None:
+            # The root certificate goes beside the log, where dev/site.toml's
+            # [firmware] manufacturer_roots looks for it.
+            csms_arguments += ["--offer-firmware", str(self.offer_firmware),
+                               "--firmware-roots", str(self.log_dir / "firmware-roots")]
         csms = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "devcsms", *csms_arguments,
             stdin=asyncio.subprocess.PIPE,
@@ -358,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csms-script", type=Path, metavar="FILE",
                         help="operator script the CSMS runs once the agent's boot is accepted "
                         "(devcsms/operator.py; e.g. dev/smart-charging.csms)")
+    parser.add_argument("--offer-firmware", type=Path, metavar="IMAGE",
+                        help="devcsms serves IMAGE and sends the agent a signed update for it after its boot")
     parser.add_argument("--agent-cmd", help=argparse.SUPPRESS)  # tests: a stand-in for the agent, shell-quoted
     arguments = parser.parse_args(argv)
     agent_command = shlex.split(arguments.agent_cmd) if arguments.agent_cmd else None
@@ -367,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     try:
         devrun = DevRun(arguments.config, agent_command, arguments.log_dir, arguments.grace, protocol,
-                        arguments.csms_script)
+                        arguments.csms_script, arguments.offer_firmware)
         return asyncio.run(devrun.run())
     except LaunchError as error:
         print(f"devrun: {error}", file=sys.stderr, flush=True)

@@ -26,7 +26,7 @@ from firmware import systemd
 from firmware.auth import AuthorizationStore
 from firmware.auth.ports import StoreAuthorization
 from firmware.board import Board, build_board, close_devices, open_devices
-from firmware.config import SiteConfig, preferred_protocols
+from firmware.config import SiteConfig, firmware_settings, preferred_protocols
 from firmware.errors import StartupError
 from firmware.console.commands import (install_auth_commands, install_core_commands,
                                        install_sim_commands)
@@ -61,11 +61,15 @@ from firmware.payment_config import payment_settings
 from firmware.payment_terminal import PaymentTerminalWorker
 from firmware.store import payments as payment_store
 from firmware.security.manager import CertificateManager
-from firmware.security.store import CertificateStore
+from firmware.security.store import MANUFACTURER, CertificateStore
 from firmware.security.v16_service import CertificateServiceV16
 from firmware.security.v201_service import CertificateServiceV201
 from firmware.store import repositories as repo
 from firmware.store.db import DB_FILENAME, atomic, open_database
+from firmware.update.download import DownloadLimits
+from firmware.update.service import FirmwareService, ServicePolicy
+from firmware.update.signing import DirectoryFirmwareSigningTrust
+from firmware.update.updater import FirmwareUpdater, UpdaterSettings
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,7 @@ class Agent:
     certificates: CertificateManager | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     payment_worker: PaymentTerminalWorker | None = None  # the board's [[payment]] terminal
+    firmware_updater: FirmwareUpdater | None = None
 
     def stop(self) -> None:
         """Ask ``run`` to shut down gracefully (what SIGTERM does)."""
@@ -266,6 +271,8 @@ def build_agent(site: SiteConfig, *,
                             nominal_voltage_v=c.config.values["nominal_voltage_v"],
                             phases=c.config.values["phases"])
                   for c in board.connectors]
+    firmware = firmware_settings(site)
+    version = running_version(firmware["version_file"])
     payment = _payment_setup(site, board, conn)
     clock = AgentClock()
     certificates = CertificateStore(site.state_dir, clock.now)
@@ -280,7 +287,9 @@ def build_agent(site: SiteConfig, *,
     station = Station(connectors, configuration, next_local_tx_id=repo.next_local_tx_id(conn),
                       profiles=repo.charging_profiles(conn),
                       reservations=repo.reservations(conn),
-                      security_prerequisites=security_prerequisites, **payment.station_args())
+                      security_prerequisites=security_prerequisites,
+                      firmware_version=version, firmware_update=repo.load_firmware_update(conn),
+                      **payment.station_args())
     hardware = {
         c.config.connector_id: ConnectorHardware(
             c.config.connector_id, c.devices["pilot"], c.devices["contactor"], c.devices["meter"],
@@ -289,7 +298,7 @@ def build_agent(site: SiteConfig, *,
                            c.config.values["meter_failed_reads"]), clock=clock.now)
         for c in board.connectors}
     info = StationInfo(site.station["vendor"], site.station["model"],
-                       site.station["serial_number"] or None, f"borne-{_version()}")
+                       site.station["serial_number"] or None, version)
     def auth_keys() -> AuthKeys:
         return AuthKeys.from_ocpp(configuration.get)
 
@@ -346,6 +355,21 @@ def build_agent(site: SiteConfig, *,
         services.append(CertificateServiceV201(certificate_manager))
     else:
         services.append(CertificateServiceV16(certificate_manager, runtime.request))
+    # Manufacturer roots installed by the CSMS (InstallCertificate, the certificate store)
+    # and by hand (certs/manufacturer, [firmware] manufacturer_roots) all count.
+    trust = DirectoryFirmwareSigningTrust(
+        [certificates.directory / MANUFACTURER, site.state_dir / "certs" / "manufacturer"]
+        + ([Path(firmware["manufacturer_roots"])] if firmware["manufacturer_roots"] else []))
+    updater = FirmwareUpdater(UpdaterSettings(
+        site.state_dir / "firmware",
+        DownloadLimits(int(firmware["max_image_mb"] * 1_000_000),
+                       firmware["download_timeout_s"], firmware["stall_timeout_s"]),
+        tuple(firmware["install_command"]), firmware["install_timeout_s"]),
+        trust, runtime.dispatch, clock.now)
+    runtime.firmware = updater
+    services.append(FirmwareService(speaking, runtime, trust, ServicePolicy(
+        firmware["allow_unsigned"], bool(firmware["install_command"]),
+        firmware["default_retries"], firmware["default_retry_interval_s"]), clock.now))
     dispatcher = _inbound_dispatcher(runtime, auth, adapter, outbox, tuple(services))
     negotiation = None
     if len(preferences) > 1:
@@ -365,7 +389,7 @@ def build_agent(site: SiteConfig, *,
     console = Console()
     agent = Agent(site, board, conn, station, runtime, outbox, link, console, readers,
                   time.time(), auth, payment_worker=payment.worker,
-                  certificates=certificate_manager)
+                  certificates=certificate_manager, firmware_updater=updater)
     install_core_commands(console, agent)
     install_auth_commands(console, agent)
     install_sim_commands(console, agent)
@@ -402,6 +426,26 @@ def _version() -> str:
     from firmware import __version__
 
     return __version__
+
+
+def running_version(version_file: str = "") -> str:
+    """The firmware version this process reports (BootNotification firmwareVersion, ≤ 50
+    characters; a firmware update is Installed when it differs from the one before the
+    install): the first line of ``[firmware] version_file`` when set and readable (an
+    image updater writes it), else ``borne-<package version>`` (a pip-installed wheel
+    carries its own)."""
+    if version_file:
+        try:
+            with open(version_file, encoding="utf-8") as f:
+                line = f.readline().strip()
+            if line:
+                return line[:50]
+            log.warning("version_file %s is empty: reporting the package version",
+                        version_file)
+        except (OSError, UnicodeDecodeError) as e:
+            log.warning("version_file %s unreadable (%s): reporting the package version",
+                        version_file, e)
+    return f"borne-{_version()}"
 
 
 async def run(agent: Agent) -> str | None:
@@ -441,6 +485,8 @@ async def run(agent: Agent) -> str | None:
             if agent.certificates is not None:  # A03: renew before the certificate expires
                 workers.append(tasks.create_task(agent.certificates.renewal_loop()))
             workers.append(tasks.create_task(systemd.watchdog_loop()))
+            if agent.firmware_updater is not None:
+                workers.append(tasks.create_task(agent.firmware_updater.run()))
             if transport is not None:
                 from firmware.console.serve import serve_console
                 workers.append(tasks.create_task(serve_console(agent, transport)))

@@ -146,12 +146,51 @@ AUTH_OPTIONS = (
              minimum=0, maximum=86400),
 )
 
+def _install_command(value: list[Any]) -> str | None:
+    if value and not all(isinstance(v, str) and v for v in value):
+        return "must be a list of non-empty strings: the program and its arguments"
+    return None
+
+
+FIRMWARE_OPTIONS = (
+    optional("allow_unsigned", bool, False,
+             "accept the plain OCPP 1.6 UpdateFirmware (no signature). false: it is "
+             "answered CALLERROR NotSupported, as the security whitepaper requires "
+             "(L01.FR.20); only signed updates (SignedUpdateFirmware, 2.0.1 "
+             "UpdateFirmware) are installed"),
+    optional("install_command", list, [],
+             "the installer: program and arguments; the image's path is appended. Exit 0 = "
+             "installed (the agent then restarts), anything else = InstallationFailed. "
+             "Empty: every update is refused", check=_install_command),
+    optional("install_timeout_s", float, 600.0, "the installer is killed after this, s",
+             minimum=1, maximum=86400),
+    optional("manufacturer_roots", str, "",
+             "a directory of *.pem ManufacturerRootCertificates that firmware signing "
+             "certificates must chain to, besides <state_dir>/certs/manufacturer/"),
+    optional("version_file", str, "",
+             "a file whose first line is the firmware version reported in BootNotification "
+             "(an image updater writes it); empty: borne-<package version>"),
+    optional("max_image_mb", float, 200.0, "largest image downloaded, MB (10^6 bytes)",
+             minimum=0.001, maximum=100000),
+    optional("download_timeout_s", float, 900.0, "one download attempt's limit, s",
+             minimum=1, maximum=86400),
+    optional("stall_timeout_s", float, 60.0,
+             "a download with no byte received for this long fails, s", minimum=0.1,
+             maximum=3600),
+    optional("default_retries", int, 2,
+             "download attempts after the first when the CSMS gives no retries",
+             minimum=0, maximum=100),
+    optional("default_retry_interval_s", float, 60.0,
+             "between download attempts when the CSMS gives no retryInterval, s",
+             minimum=0, maximum=86400),
+)
+
 SECTIONS: dict[str, tuple[Option, ...]] = {
     "station": STATION_OPTIONS, "ocpp": OCPP_OPTIONS, "board": BOARD_OPTIONS,
     "storage": STORAGE_OPTIONS, "console": CONSOLE_OPTIONS, "log": LOG_OPTIONS,
-    "auth": AUTH_OPTIONS, "payment": PAYMENT_OPTIONS,
+    "auth": AUTH_OPTIONS, "payment": PAYMENT_OPTIONS, "firmware": FIRMWARE_OPTIONS,
 }
-OPTIONAL_SECTIONS = {"console", "log", "auth", "payment"}
+OPTIONAL_SECTIONS = {"console", "log", "auth", "payment", "firmware"}
 
 
 @dataclass
@@ -167,6 +206,7 @@ class SiteConfig:
     auth: dict[str, Any]
     board: Any = field(default=None)  # firmware.board.BoardConfig
     payment: dict[str, Any] = field(default_factory=dict)  # [payment] (firmware.payment_config)
+    firmware: dict[str, Any] = field(default_factory=dict)  # [firmware]: updates
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -261,6 +301,9 @@ def load_site_config(path: str | Path, *, with_board: bool = True) -> SiteConfig
         if values["board"].get("config") else Path()
     state_dir = resolve_relative(values["storage"].get("state_dir", ""), base) \
         if values["storage"].get("state_dir") else Path()
+    for key in ("manufacturer_roots", "version_file"):  # beside the site file, like board
+        if values["firmware"].get(key):
+            values["firmware"][key] = str(resolve_relative(values["firmware"][key], base))
     console = values["console"]
     if (str(console.get("device", "")).startswith("/dev/") and not console.get("accounts")
             and console.get("login") != "none"):
@@ -268,7 +311,7 @@ def load_site_config(path: str | Path, *, with_board: bool = True) -> SiteConfig
                                       "needs accounts (`borne passwd`) or login = \"none\""))
     site = SiteConfig(path, values["station"], values["ocpp"], ocpp_defaults, board_path,
                       state_dir, values["console"], values["log"], values["auth"],
-                      payment=values["payment"])
+                      payment=values["payment"], firmware=values["firmware"])
     if with_board and values["board"].get("config"):
         from firmware.board import load_board_config
 
@@ -283,3 +326,10 @@ def load_site_config(path: str | Path, *, with_board: bool = True) -> SiteConfig
     if problems:
         raise ConfigError(problems)
     return site
+
+
+def firmware_settings(site: SiteConfig) -> dict[str, Any]:
+    """``[firmware]`` with every default filled in (a SiteConfig built by hand in a
+    test may leave it empty)."""
+    values, _ = validate_table(site.firmware or {}, FIRMWARE_OPTIONS, "firmware")
+    return values

@@ -41,8 +41,8 @@ from hal.errors import BorneError
 EXIT_BUG = 70
 
 __all__ = ["EXIT_BUG", "AgentBug", "AgentError", "AuthError", "BorneError", "ConfigError",
-           "ConfigProblem", "ConsoleError", "CoreError", "OcppError", "StartupError",
-           "SecurityError", "StoreError"]
+           "ConfigProblem", "ConsoleError", "CoreError", "FirmwareUpdateError", "OcppError",
+           "SecurityError", "StartupError", "StoreError"]
 
 
 class CoreError(BorneError):
@@ -85,6 +85,11 @@ class ConfigError(BorneError):
 
 class ConsoleError(BorneError):
     """Raise in a console command to answer ``ERROR: <message>``."""
+
+
+class FirmwareUpdateError(BorneError):
+    """A firmware update step failed (download, signature, installer): reported to the
+    CSMS as the step's failure status, never a crash (``firmware.update``)."""
 
 
 class AgentError(BorneError):

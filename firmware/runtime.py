@@ -76,6 +76,13 @@ class PaymentPort(Protocol):
         """Queue a payment effect; its outcome comes back as an event."""
 
 
+class FirmwareWorkPort(Protocol):
+    """What the runtime needs from the firmware updater (``firmware.update.updater``)."""
+
+    def execute(self, effect: fx.FirmwareWork) -> None:
+        """Queue the work; its outcome comes back as an event."""
+
+
 class LinkPort(Protocol):
     """What the runtime needs from the OCPP link (``firmware.ocpp.link.OcppLink``)."""
 
@@ -113,6 +120,7 @@ class Runtime:
         # what the payment flow told the driver, numbered (the console's event lines)
         self.payment_messages: deque[tuple[int, int, str]] = deque(maxlen=50)
         self._payment_seq = 0
+        self.firmware: FirmwareWorkPort | None = None  # the updater, attached by the app
         self.decisions: deque[Decision] = deque(maxlen=50)
         self.restart_requested: str | None = None
         self.restart_reason = "RemoteReset"  # or ScheduledReset: the next boot says why
@@ -289,11 +297,17 @@ class Runtime:
                     held.reconnect = effect  # the conf first (A05: Accepted, then reconnect)
                 elif self.link is not None:
                     self.link.reconnect(effect.fallback_profile)
+            elif isinstance(effect, fx.FirmwareWork):
+                if self.firmware is not None:
+                    self.firmware.execute(effect)
+                else:
+                    log.error("no firmware updater: %s dropped", type(effect).__name__)
             elif isinstance(effect, fx.RestartAgent):
                 log.warning("%s reset requested: restarting once transactions are stopped",
                             effect.kind)
                 self.restart_requested = effect.kind
-                self.restart_reason = "ScheduledReset" if effect.scheduled else "RemoteReset"
+                self.restart_reason = "FirmwareUpdate" if effect.firmware_update else (
+                    "ScheduledReset" if effect.scheduled else "RemoteReset")
                 self.restart_event.set()
 
     def _persist(self, effects: list[fx.Effect], now: float) -> bool:
@@ -322,6 +336,8 @@ class Runtime:
                     queued = True
                 elif isinstance(effect, fx.PersistConfiguration):
                     repo.save_configuration(self.conn, effect.key, effect.value)
+                elif isinstance(effect, fx.PersistFirmwareUpdate):
+                    repo.save_firmware_update(self.conn, effect.record)
                 elif isinstance(effect, fx.PersistAvailability):
                     repo.save_availability(self.conn, effect.connector_id, effect.operative)
                 elif isinstance(effect, fx.PersistPayment):

@@ -20,8 +20,9 @@ from .connector import (Authorization, Connector, Fault, PendingStop, Transactio
 from .effects import MeterSample
 from .metering import sample
 from .sampling import SamplingMixin
-from .timers import (AlignedSample, ConnectionTimeout, KeepAlive, OfferRetry, PeriodicSample,
-                     ProfileBoundary, RegistrationRetry, ReservationExpiry, StopMeterRead)
+from .timers import (AlignedSample, ConnectionTimeout, FirmwareUpdateWake, KeepAlive,
+                     OfferRetry, PeriodicSample, ProfileBoundary, RegistrationRetry,
+                     ReservationExpiry, StopMeterRead)
 
 
 STOP_METER_TIMEOUT_S = 5.0
@@ -48,6 +49,8 @@ class ChargingMixin(AuthorizationFlowMixin, SamplingMixin):
             return self._on_aligned_timer(now)
         if isinstance(key, ProfileBoundary):
             return self.smart_charging.arm_timer(now)  # _sync applies the new limits
+        if isinstance(key, FirmwareUpdateWake):
+            return self.firmware.on_timer(now)
         if isinstance(key, ReservationExpiry):
             return self.reservations.expire(key.reservation_id, now)
         if isinstance(key, (ConnectionTimeout, PeriodicSample, StopMeterRead, OfferRetry)):

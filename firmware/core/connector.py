@@ -23,7 +23,7 @@ IEC 61851 → OCPP 1.6 status (checked in this order):
 - a transaction, energy allowed, pilot C/D                    → Charging
 - a transaction, energy allowed, pilot B (or A, tx kept)      → SuspendedEV
 - a transaction, the EVSE withholds energy (invalid id)       → SuspendedEVSE
-- no transaction, Inoperative                                 → Unavailable
+- no transaction, Inoperative (or held for a firmware install) → Unavailable
 - no transaction, just ended, cable still plugged             → Finishing
 - authorized and waiting for the cable, or plugged (B/C/D)    → Preparing
 - otherwise                                                   → Available
@@ -140,6 +140,9 @@ class Connector:
         self.ev_plugged = False  # the last non-error pilot state was B, C or D
         self.operative = operative
         self.scheduled_operative: bool | None = None
+        # A firmware update waits to install (L01.FR.07): Unavailable once idle, no new
+        # session; not persisted (firmware.core.firmware_update holds it again at start).
+        self.held_for_update = False
         self.faults: dict[str, Fault] = {}
         self.authorization: Authorization | None = None
         self.awaiting_authorize = False  # a tap for this connector is with the CSMS
@@ -214,7 +217,8 @@ class Connector:
     def is_idle(self) -> bool:
         """Free for a new session: no tx, no authorization, operative, no fault."""
         return (self.tx is None and self.authorization is None and not self.awaiting_authorize
-                and self.stopping is None and self.operative and not self.faults)
+                and self.stopping is None and self.operative and not self.faults
+                and not self.held_for_update)
 
     def status(self) -> str:
         if self.faults:
@@ -226,7 +230,7 @@ class Connector:
             if self.pilot.ev_requests_energy:
                 return "Charging"
             return "SuspendedEV"
-        if not self.operative:
+        if not self.operative or self.held_for_update:
             return "Unavailable"
         if self.finishing and self.ev_plugged:
             return "Finishing"

@@ -63,6 +63,10 @@ class RequestsMixin(StationParts):
     def _on_reset(self, event: ev.ResetRequested, now: float) -> list[fx.Effect]:
         """Stop every transaction with SoftReset/HardReset, then restart ([16] §5.14);
         a when-idle reset with transactions running waits for their end instead."""
+        if self.firmware.blocks_restart:
+            # The installer runs: a restart now would cut it; the update restarts the
+            # agent itself when the install ends.
+            return [_reply(event, "Rejected")]
         running = any(c.tx is not None or c.stopping is not None
                       for c in self.connectors.values())
         if event.when_idle and running:
@@ -203,7 +207,7 @@ class RequestsMixin(StationParts):
         elif message == "DiagnosticsStatusNotification":
             out.append(fx.SendDiagnosticsStatus("Idle"))
         elif message == "FirmwareStatusNotification":
-            out.append(fx.SendFirmwareStatus("Idle"))
+            out.append(self.firmware.triggered_status())  # L01.FR.28/.29
         return out
 
     def _triggered_statuses(self, connector_id: int | None, now: float) -> list[fx.Effect]:

@@ -175,6 +175,7 @@ class RestartAgent(Effect):
 
     kind: str
     scheduled: bool = False
+    firmware_update: bool = False  # a firmware install: the next boot says FirmwareUpdate
 
 
 @dataclass(frozen=True)
@@ -333,7 +334,20 @@ class SendMeterSamples(SendMessage):
 
 @dataclass(frozen=True)
 class SendFirmwareStatus(SendMessage):
+    """A firmware update's status. ``request_id``: the update's (2.0.1 and the signed
+    1.6 message carry it, L01.FR.10); ``signed``: a signed update (1.6 sends
+    SignedFirmwareStatusNotification, whitepaper §9); ``queued``: part of an update's
+    sequence, queued durably with the transaction messages so that its order survives
+    an outage or a power cut (a triggered one is not)."""
+
     status: str = "Idle"
+    request_id: int | None = None
+    signed: bool = False
+    queued: bool = False
+
+    @property
+    def transaction_related(self) -> bool:  # type: ignore[override]
+        return self.queued
 
 
 @dataclass(frozen=True)
@@ -431,6 +445,8 @@ class SendPaymentReport(SendMessage):
     data: Any
     local_tx_id: int | None = None
     transaction_related = True
+
+
 @dataclass(frozen=True)
 class ReconnectLink(Effect):
     """Close the connection and dial again with the current settings (a new
@@ -447,3 +463,53 @@ class SendCertificateSigningRequest(SendMessage):
     (whitepaper A02/A03); answered Accepted or Rejected, then CertificateSigned."""
 
     csr: str
+
+
+# ----------------------------------------------------------------- firmware updates
+class FirmwareWork(Effect):
+    """Marker: work for the firmware updater (``firmware.update``); its outcome comes
+    back as an event carrying the same ``request_id``."""
+
+    request_id: int
+
+
+@dataclass(frozen=True)
+class DownloadFirmware(FirmwareWork):
+    """One download attempt of ``location`` → ``FirmwareDownloaded`` or
+    ``FirmwareDownloadFailed``."""
+
+    request_id: int
+    location: str
+
+
+@dataclass(frozen=True)
+class VerifyFirmware(FirmwareWork):
+    """Check ``signature`` (base64) over the whole file at ``path`` with the signing
+    certificate (PEM) → ``FirmwareVerified``."""
+
+    request_id: int
+    path: str
+    signature: str
+    signing_certificate: str
+
+
+@dataclass(frozen=True)
+class InstallFirmware(FirmwareWork):
+    """Run the site's installer on ``path`` → ``FirmwareInstalled``."""
+
+    request_id: int
+    path: str
+
+
+@dataclass(frozen=True)
+class AbandonFirmware(FirmwareWork):
+    """Update ``request_id`` is over: stop its work and delete its files."""
+
+    request_id: int
+
+
+@dataclass(frozen=True)
+class PersistFirmwareUpdate(Effect):
+    """Store the update's state (a ``FirmwareUpdateRecord``) with this event's commit."""
+
+    record: Any

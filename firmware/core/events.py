@@ -485,6 +485,8 @@ class TariffChangeRequested(Request):
     answered with ``Reply(ref, {"status": "Accepted"|"Rejected", "info": ...})``."""
 
     tariff: Any = None
+
+
 @dataclass(frozen=True)
 class SecurityProfileConnectFailed(Event):
     """The link tried ``profile`` after an accepted upgrade and could not connect
@@ -494,3 +496,52 @@ class SecurityProfileConnectFailed(Event):
     profile: int
     fallback_profile: int
     why: str = ""
+
+
+# ----------------------------------------------------------------- firmware updates
+@dataclass(frozen=True)
+class FirmwareUpdateRequested(Request):
+    """The CSMS asked for a firmware update (``firmware.core.firmware_update``):
+    ``update`` is a ``FirmwareRequest`` whose signing certificate, if any, the service
+    already checked against the manufacturer roots (L01.FR.23). Reply ``status``:
+    Accepted, AcceptedCanceled (a running update was cancelled, L01.FR.26) or Rejected
+    (the running one is installing and cannot be cancelled, L01.FR.27); a plain 1.6
+    request gets an empty reply."""
+
+    update: Any = None
+
+
+@dataclass(frozen=True)
+class FirmwareDownloaded(Event):
+    """The image of update ``request_id`` is complete at ``path`` (in the state dir)."""
+
+    request_id: int
+    path: str
+
+
+@dataclass(frozen=True)
+class FirmwareDownloadFailed(Event):
+    """One download attempt of update ``request_id`` failed (``reason`` for the log)."""
+
+    request_id: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class FirmwareVerified(Event):
+    """The signature check of update ``request_id``: ``ok`` False = the image or its
+    signature does not verify with the signing certificate (L01.FR.03)."""
+
+    request_id: int
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class FirmwareInstalled(Event):
+    """The installer of update ``request_id`` finished: ``ok`` False = it failed (a
+    non-zero exit, a timeout); the old firmware still runs."""
+
+    request_id: int
+    ok: bool
+    reason: str = ""

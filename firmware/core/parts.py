@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .reservations import Reservations
     from .smart_charging_flow import SmartCharging
     from .authorization_flow import PendingAuthorization
+    from .firmware_update import FirmwareUpdate
 
 
 class StationParts(Protocol):
@@ -37,6 +38,7 @@ class StationParts(Protocol):
     _pending_authorize: dict[Hashable, PendingAuthorization]
     reservations: Reservations
     smart_charging: SmartCharging
+    firmware: FirmwareUpdate
 
     @property
     def online(self) -> bool: ...

@@ -25,6 +25,7 @@ from .connector import Connector
 from .csms_requests import RequestsMixin
 from .payment import PaymentFlow, PaymentRecord, PaymentSettings
 from .security_profile import PrerequisitesCheck, none_installed
+from .firmware_update import FirmwareUpdate, FirmwareUpdateRecord
 from .reservations import Reservation, Reservations
 from .smart_charging import ChargingProfile
 from .smart_charging_flow import SmartCharging
@@ -39,7 +40,9 @@ class Station(ChargingMixin, RequestsMixin):
                  payment: PaymentSettings | None = None,
                  payment_records: list[PaymentRecord] | None = None,
                  tariff: Tariff | None = None,
-                 security_prerequisites: PrerequisitesCheck = none_installed):
+                 security_prerequisites: PrerequisitesCheck = none_installed,
+                 firmware_version: str = "",
+                 firmware_update: FirmwareUpdateRecord | None = None):
         if not connectors:
             raise ValueError("a station needs at least one connector")
         self.connectors: dict[int, Connector] = {c.connector_id: c for c in connectors}
@@ -58,6 +61,9 @@ class Station(ChargingMixin, RequestsMixin):
         self.reset_when_idle: str | None = None
         self._authorize_seq = 0
         self.reservations = Reservations(self.connectors, configuration, reservations)
+        # Firmware updates (L01): the version this process runs and the update the last
+        # run persisted (resumed on AgentStarted).
+        self.firmware = FirmwareUpdate(self.connectors, firmware_version, firmware_update)
         self._pending_authorize: dict[Hashable, PendingAuthorization] = {}
         # Ad-hoc card payment (firmware.core.payment): only with a payment terminal.
         self.payment = (PaymentFlow(self, payment, payment_records, tariff)
@@ -120,6 +126,11 @@ class Station(ChargingMixin, RequestsMixin):
             ev.PaymentTerminalChecked: self._payment_handler("on_terminal_checked"),
             ev.PaymentEndOfDayFinished: self._payment_handler("on_end_of_day"),
             ev.TariffChangeRequested: self._on_tariff_change,
+            ev.FirmwareUpdateRequested: self.firmware.request,
+            ev.FirmwareDownloaded: self.firmware.downloaded,
+            ev.FirmwareDownloadFailed: self.firmware.download_failed,
+            ev.FirmwareVerified: self.firmware.verified,
+            ev.FirmwareInstalled: self.firmware.installed,
         }
 
     # ------------------------------------------------------------------ entry point
@@ -171,7 +182,7 @@ class Station(ChargingMixin, RequestsMixin):
         out = self._arm_aligned_timer(now) + self.reservations.rearm(now)
         if self.payment is not None:
             out += self.payment.on_started(now)
-        return out
+        return out + self.firmware.resume(now)
 
     def _on_reserve(self, event: ev.ReservationRequested, now: float) -> list[fx.Effect]:
         if self.reset_accepted:
@@ -194,6 +205,7 @@ class Station(ChargingMixin, RequestsMixin):
         if self.profiles:
             out.extend(self.smart_charging.arm_timer(now))
         out.extend(self.reservations.rearm(now))  # expiryDate is a wall-clock time
+        out.extend(self.firmware.on_clock_stepped(now))  # retrieve/installDateTime too
         return out
 
     @property
@@ -241,6 +253,9 @@ class Station(ChargingMixin, RequestsMixin):
     def _sync(self, now: float) -> tuple[list[fx.Effect], list[fx.Effect]]:
         safety: list[fx.Effect] = []
         later: list[fx.Effect] = self.reservations.end_unusable()
+        # Before the statuses: a waiting install starts (and holds every connector) as
+        # soon as the last transaction has ended.
+        later.extend(self.firmware.on_sync(now))
         for c in self.connectors.values():
             fault = c.session_ending_fault() if c.tx is not None else None
             if fault is not None:

@@ -82,3 +82,9 @@ class PaymentRetry(TimerKey):
 @dataclass(frozen=True)
 class PaymentEndOfDay(TimerKey):
     """The payment terminal's daily end-of-day (settlement) at the configured time."""
+
+
+@dataclass(frozen=True)
+class FirmwareUpdateWake(TimerKey):
+    """A firmware update's next wall-clock moment: retrieveDateTime, a download retry,
+    installDateTime (re-armed when the clock steps)."""

@@ -116,6 +116,11 @@ def to_call(effect: fx.SendMessage, info: StationInfo) -> tuple[str, dict[str, A
             payload["transactionId"] = effect.transaction_id
         return "MeterValues", payload
     if isinstance(effect, fx.SendFirmwareStatus):
+        if effect.signed:  # whitepaper L01.FR.01/.10
+            signed: dict[str, Any] = {"status": effect.status}
+            if effect.request_id is not None:
+                signed["requestId"] = effect.request_id
+            return "SignedFirmwareStatusNotification", signed
         return "FirmwareStatusNotification", {"status": effect.status}
     if isinstance(effect, fx.SendDiagnosticsStatus):
         return "DiagnosticsStatusNotification", {"status": effect.status}

@@ -360,3 +360,35 @@ def charging_profiles(conn: sqlite3.Connection) -> list[Any]:
     except (ValueError, TypeError, KeyError):
         log.warning("saved charging profiles unreadable; starting without them")
         return []
+
+
+# ---------------------------------------------------------------------- firmware update
+FIRMWARE_UPDATE_KEY = "firmware_update"
+
+
+def save_firmware_update(conn: sqlite3.Connection, record: Any) -> None:
+    """The firmware update's state (``firmware.core.firmware_update.FirmwareUpdateRecord``)
+    as JSON in ``meta``; None forgets it."""
+    import dataclasses
+
+    if record is None:
+        conn.execute("DELETE FROM meta WHERE key=?", (FIRMWARE_UPDATE_KEY,))
+        return
+    set_meta(conn, FIRMWARE_UPDATE_KEY, json.dumps(dataclasses.asdict(record)))
+
+
+def load_firmware_update(conn: sqlite3.Connection) -> Any:
+    """The stored firmware update record, or None (none stored, or unreadable: logged;
+    an update whose state is lost cannot be resumed, and the old firmware runs)."""
+    from firmware.core.firmware_update import FirmwareRequest, FirmwareUpdateRecord
+
+    text = get_meta(conn, FIRMWARE_UPDATE_KEY)
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        request = FirmwareRequest(**data.pop("request"))
+        return FirmwareUpdateRecord(request=request, **data)
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        log.error("stored firmware update state unreadable, forgotten: %s", e)
+        return None

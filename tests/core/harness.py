@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from firmware.core import effects as fx
 from firmware.core import events as ev
@@ -28,7 +29,8 @@ class Entry:
 class Harness:
     def __init__(self, connectors: int = 1, config: dict[str, str] | None = None,
                  has_lock: bool = True, max_current_a: float = 32.0,
-                 auto_lock: bool = True, auto_meter: bool = True):
+                 auto_lock: bool = True, auto_meter: bool = True,
+                 station_options: dict[str, Any] | None = None):
         """``auto_lock``: answer every LockCable with CableLocked, as a working lock's
         hardware worker does (False: the test answers CableLocked/LockFailed itself)."""
         self.now = T0
@@ -36,7 +38,8 @@ class Harness:
         self.auto_meter = auto_meter  # answer ReadMeter with the current reading
         self.station = Station(
             [Connector(i, max_current_a, has_lock=has_lock) for i in range(1, connectors + 1)],
-            Configuration.initial(config or {}, {}, {"NumberOfConnectors": str(connectors)}))
+            Configuration.initial(config or {}, {}, {"NumberOfConnectors": str(connectors)}),
+            **(station_options or {}))
         self.log: list[fx.Effect] = []
         self._ref = 0
         self.energy_wh = {i: 1000.0 for i in range(1, connectors + 1)}

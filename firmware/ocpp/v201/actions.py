@@ -73,6 +73,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("InstallCertificate", "CSMS->CS", "M", "M05 CSMS/Manufacturer roots"),
     Action("DeleteCertificate", "CSMS->CS", "M", "M04 not the station's own, not the one in use"),
     Action("GetInstalledCertificateIds", "CSMS->CS", "M", "M03 certificateHashDataChain"),
+    # L — Firmware management (security-whitepaper.md §9; issue 11 item 4)
+    Action("UpdateFirmware", "CSMS->CS", "L", "L01 signed update, answered by firmware.update"),
+    Action("FirmwareStatusNotification", "CS->CSMS", "L", "L01 every step, with the requestId"),
     # P — Data transfer: either side may send it
     Action("DataTransfer", "CS->CSMS", "P", "P02"),
     Action("DataTransfer", "CSMS->CS", "P", "P01"),

@@ -191,8 +191,11 @@ def to_call(effect: fx.SendMessage, info: StationInfo,
     if isinstance(effect, fx.SendAuthorizationRequest):
         token_type = context.id_token_type if context is not None else "ISO14443"
         return "Authorize", {"idToken": {"idToken": effect.id_tag, "type": token_type}}
-    if isinstance(effect, fx.SendFirmwareStatus):
-        return "FirmwareStatusNotification", {"status": effect.status}
+    if isinstance(effect, fx.SendFirmwareStatus):  # L01.FR.01/.10: with the requestId
+        firmware: dict[str, Any] = {"status": effect.status}
+        if effect.request_id is not None:
+            firmware["requestId"] = effect.request_id
+        return "FirmwareStatusNotification", firmware
     if isinstance(effect, fx.SendConfigurationReport):  # B07: one part, tbc false
         return "NotifyReport", {"requestId": effect.request_id,
                                 "generatedAt": format_time(effect.generated_at_s),
