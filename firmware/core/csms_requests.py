@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from . import effects as fx
 from . import events as ev
+from . import security_events
 from .connector import Connector
 from .metering import sample
 from .parts import StationParts
 from .timers import ConnectionTimeout
 
 TRIGGERABLE = {"BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
-               "Heartbeat", "MeterValues", "StatusNotification"}
+               "Heartbeat", "MeterValues", "StatusNotification", "LogStatusNotification",
+               "SignedFirmwareStatusNotification"}
+
+
+def _from_console(event: ev.Request) -> bool:
+    """The console's requests carry refs ("console", n) (``firmware.console``)."""
+    return isinstance(event.ref, tuple) and bool(event.ref) and event.ref[0] == "console"
 
 
 def _reply(event: ev.Request, status: str, **fields: object) -> fx.Reply:
@@ -74,6 +81,9 @@ class RequestsMixin(StationParts):
         for c in self.connectors.values():
             c.authorization = None
             out.extend(self._stop_transaction(c, reason, None, now, read_meter=False))
+        who = "the console" if _from_console(event) else "the CSMS"
+        out.extend(security_events.occurred("ResetOrReboot", f"{event.kind} reset by {who}",
+                                            now))
         out.append(fx.RestartAgent(event.kind))
         return out
 
@@ -186,9 +196,16 @@ class RequestsMixin(StationParts):
         elif message == "MeterValues":
             out.extend(self._triggered_meter_values(connector_id, now))
         elif message == "DiagnosticsStatusNotification":
-            out.append(fx.SendDiagnosticsStatus("Idle"))
-        elif message == "FirmwareStatusNotification":
-            out.append(fx.SendFirmwareStatus("Idle"))
+            out.append(self.log_uploads.diagnostics_status())
+        elif message == "LogStatusNotification":
+            out.append(self.log_uploads.log_status())
+        elif message in ("FirmwareStatusNotification", "SignedFirmwareStatusNotification"):
+            # Whitepaper L01.FR.28/29: Idle unless an update runs (the updater keeps
+            # ``firmware_status``); 1.6's plain one has no requestId.
+            status, request_id = self.firmware_status
+            signed = message == "SignedFirmwareStatusNotification"
+            out.append(fx.SendFirmwareStatus(status, signed=signed,
+                                             request_id=request_id if signed else None))
         return out
 
     def _triggered_statuses(self, connector_id: int | None, now: float) -> list[fx.Effect]:

@@ -333,7 +333,12 @@ class SendMeterSamples(SendMessage):
 
 @dataclass(frozen=True)
 class SendFirmwareStatus(SendMessage):
+    """``signed``: the 1.6 whitepaper's SignedFirmwareStatusNotification (asked for by
+    ExtendedTriggerMessage); ``request_id`` of the update it reports, if any."""
+
     status: str = "Idle"
+    signed: bool = False
+    request_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -431,3 +436,13 @@ class SendPaymentReport(SendMessage):
     data: Any
     local_tx_id: int | None = None
     transaction_related = True
+
+
+@dataclass(frozen=True)
+class SendLogStatus(SendMessage):
+    """LogStatusNotification (whitepaper / 2.0.1 N01): the status of the GetLog upload
+    ``request_id`` (None only for Idle, N01.FR.12). Not queued: a status that cannot go
+    now is stale by the next connect."""
+
+    status: str = "Idle"
+    request_id: int | None = None

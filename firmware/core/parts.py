@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .reservations import Reservations
     from .smart_charging_flow import SmartCharging
     from .authorization_flow import PendingAuthorization
+    from .log_uploads import LogUploads
 
 
 class StationParts(Protocol):
@@ -37,6 +38,8 @@ class StationParts(Protocol):
     _pending_authorize: dict[Hashable, PendingAuthorization]
     reservations: Reservations
     smart_charging: SmartCharging
+    log_uploads: LogUploads
+    firmware_status: tuple[str, int | None]  # the updater's last (status, requestId)
 
     @property
     def online(self) -> bool: ...

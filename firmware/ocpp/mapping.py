@@ -116,12 +116,19 @@ def to_call(effect: fx.SendMessage, info: StationInfo) -> tuple[str, dict[str, A
             payload["transactionId"] = effect.transaction_id
         return "MeterValues", payload
     if isinstance(effect, fx.SendFirmwareStatus):
+        if effect.signed:  # whitepaper §5.21 (asked for by ExtendedTriggerMessage)
+            signed: dict[str, Any] = {"status": effect.status}
+            if effect.request_id is not None:
+                signed["requestId"] = effect.request_id
+            return "SignedFirmwareStatusNotification", signed
         return "FirmwareStatusNotification", {"status": effect.status}
     if isinstance(effect, fx.SendDiagnosticsStatus):
         return "DiagnosticsStatusNotification", {"status": effect.status}
     if isinstance(effect, fx.SendPaymentReport):  # firmware.ocpp.payment_messages
         from .payment_messages import encode
         return encode(effect, as_text=True)
+    if isinstance(effect, fx.SendLogStatus):  # whitepaper N01
+        return "LogStatusNotification", log_status_payload(effect)
     if isinstance(effect, fx.SendSecurityEvent):  # security whitepaper A04
         payload = {"type": SECURITY_EVENT_NAMES_16.get(effect.kind, effect.kind),
                    "timestamp": format_time(effect.timestamp_s)}
@@ -139,6 +146,14 @@ SECURITY_EVENT_NAMES_16 = {
     "InvalidCsmsCertificate": "InvalidCentralSystemCertificate",
     "InvalidChargingStationCertificate": "InvalidChargePointCertificate",
 }
+
+
+def log_status_payload(effect: fx.SendLogStatus) -> dict[str, Any]:
+    """LogStatusNotification, the same in the 1.6 whitepaper and 2.0.1 (N01.FR.07)."""
+    payload: dict[str, Any] = {"status": effect.status}
+    if effect.request_id is not None:
+        payload["requestId"] = effect.request_id
+    return payload
 
 
 def local_tx_id_of(effect: fx.SendMessage) -> int | None:
