@@ -39,6 +39,8 @@ from firmware.core.connector import Connector
 from firmware.core.payment import PaymentRecord, PaymentSettings
 from firmware.core.station import Station
 from firmware.core.tariff import Tariff
+from firmware.diagnostics.bundle import BundleBuilder
+from firmware.diagnostics.service import LogService
 from firmware.hardware import ConnectorHardware, HardwareTiming
 from firmware.ocpp.handlers import InboundDispatcher
 from firmware.ocpp.services import CallService
@@ -79,6 +81,9 @@ class Agent:
     readers: list[ReaderTask]
     started_at_s: float
     auth: StoreAuthorization
+    bundle: BundleBuilder
+    log_service: LogService
+    boot_reason: str = "PowerUp"  # why this start happened (StartupOfTheDevice, 2.0.1 boot)
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     payment_worker: PaymentTerminalWorker | None = None  # the board's [[payment]] terminal
 
@@ -284,9 +289,10 @@ def build_agent(site: SiteConfig, *,
     def online() -> bool:
         return link is not None and link.connected
 
+    boot_reason = take_boot_reason(conn)
     facts = CoreStationView(station, clock.now, site.ocpp["call_timeout_s"])
     adapter = protocol_adapter(speaking, info, conn, online,
-                               take_boot_reason(conn), facts)
+                               boot_reason, facts)
     runtime = Runtime(station, conn, clock, hardware, info, auth, adapter)
     for h in hardware.values():
         h.dispatch = runtime.dispatch
@@ -317,9 +323,19 @@ def build_agent(site: SiteConfig, *,
             replay_max_per_s=site.ocpp["replay_max_per_s"],
             unanswered_calls_max=site.ocpp["unanswered_calls_max"])
 
+    console = Console()
+    from firmware.console.serve import log_ring
+
+    def secrets() -> list[str]:  # cut from every bundle wherever they appear
+        return [configuration.get("AuthorizationKey")] + [
+            str(a.get("password_hash", "")) for a in site.console.get("accounts", {}).values()]
+
+    bundle = BundleBuilder(console, site, conn, log_ring(), secrets)
+    log_service = LogService(adapter.subprotocol, bundle, runtime.dispatch, site.station["id"],
+                             site.ocpp["upload_timeout_s"])
     # CALLs answered outside the core, in the site's OCPP version (certificates, logs,
     # firmware updates).
-    services: list[CallService] = []
+    services: list[CallService] = [log_service]
     dispatcher = _inbound_dispatcher(runtime, auth, adapter, outbox, tuple(services))
     negotiation = None
     if len(preferences) > 1:
@@ -334,9 +350,9 @@ def build_agent(site: SiteConfig, *,
     runtime.link = link
     readers = [ReaderTask(reader, values, runtime, id_tag_rule(values))
                for values, reader in board.readers]
-    console = Console()
     agent = Agent(site, board, conn, station, runtime, outbox, link, console, readers,
-                  time.time(), auth, payment_worker=payment.worker)
+                  time.time(), auth, bundle, log_service, boot_reason,
+                  payment_worker=payment.worker)
     install_core_commands(console, agent)
     install_auth_commands(console, agent)
     install_sim_commands(console, agent)
@@ -378,7 +394,7 @@ async def run(agent: Agent) -> str | None:
         async with asyncio.TaskGroup() as tasks:
             supervisor = tasks.create_task(agent.runtime.supervise())
             resetter = tasks.create_task(_until_stopped(agent, stop))
-            agent.runtime.dispatch(ev.AgentStarted())
+            agent.runtime.dispatch(ev.AgentStarted(agent.boot_reason))
             for record in repo.open_transactions(agent.conn):
                 log.warning("transaction %d on connector %d was running when the agent "
                             "stopped: stopping it with PowerLoss", record.local_tx_id,
@@ -390,6 +406,7 @@ async def run(agent: Agent) -> str | None:
             workers.append(tasks.create_task(agent.link.run()))
             if agent.payment_worker is not None:
                 workers.append(tasks.create_task(agent.payment_worker.run()))
+            workers.append(tasks.create_task(agent.log_service.run()))
             workers.append(tasks.create_task(systemd.watchdog_loop()))
             if transport is not None:
                 from firmware.console.serve import serve_console
