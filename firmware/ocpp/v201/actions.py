@@ -67,6 +67,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("ReportChargingProfiles", "CS->CSMS", "K", "K09 one report per EVSE"),
     # A — Security events (security-whitepaper.md §7)
     Action("SecurityEventNotification", "CS->CSMS", "A", "A04 critical ones queued durably"),
+    # N — Logs (security-whitepaper.md §8; issue #11 item 3)
+    Action("GetLog", "CSMS->CS", "N", "N01 DiagnosticsLog / SecurityLog upload"),
+    Action("LogStatusNotification", "CS->CSMS", "N", "N01 Uploading → Uploaded / failure"),
     # P — Data transfer: either side may send it
     Action("DataTransfer", "CS->CSMS", "P", "P02"),
     Action("DataTransfer", "CSMS->CS", "P", "P01"),
