@@ -185,7 +185,11 @@ async def serve_console(agent: Any, transport: ConsoleTransport,
     that vanishes (USB adapter pulled) is reopened once it is back."""
     settings = agent.site.console
     while True:
-        session = console_session(agent, transport, AuditLog(agent.conn))
+        # Logins and security changes are also security events over OCPP (issue #14).
+        from .security_audit import ReportingAudit
+
+        audit = ReportingAudit(AuditLog(agent.conn), agent.runtime.dispatch)
+        session = console_session(agent, transport, audit)  # type: ignore[arg-type]
         feed = EventFeed(agent, session)
         async with asyncio.TaskGroup() as tasks:
             events = tasks.create_task(feed.run())
