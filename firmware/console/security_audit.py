@@ -1,7 +1,8 @@
 """Console actions that the security event list names, reported over OCPP (issue #14
 item 2; security-whitepaper.md §7): the audit trail's writer also tells the core.
 
-- a login → MaintenanceLoginAccepted, a failed login → MaintenanceLoginFailed (critical
+- a login with a password → MaintenanceLoginAccepted (not the automatic one of
+  ``login = "none"``), a failed login → MaintenanceLoginFailed (critical
   in 2.0.1, techInfo ``{"user": ..., "origin": ...}`` as [DM201] recommends; the origin
   is the console port);
 - ``config set`` of a security key (AuthorizationKey, SecurityProfile, CpoName, ...) and
@@ -55,6 +56,8 @@ class ReportingAudit:
 def security_event(port: str, user: str, kind: str, detail: str
                    ) -> ev.SecurityEventOccurred | None:
     who = json.dumps({"user": user, "origin": port})
+    if kind == "login" and detail == "no-login":
+        return None  # login = "none": nobody logged in, the port is open by configuration
     if kind == "login":
         return ev.SecurityEventOccurred("MaintenanceLoginAccepted", who)
     if kind == "login-failed":

@@ -20,9 +20,13 @@ class Audit:
 
 
 def test_a_login_is_maintenance_login_accepted_with_user_and_origin():
-    event = security_event("/dev/ttyUSB0", "alice", "login", "password")
+    event = security_event("/dev/ttyUSB0", "alice", "login", "login")
     assert event.kind == "MaintenanceLoginAccepted"
     assert json.loads(event.tech_info) == {"user": "alice", "origin": "/dev/ttyUSB0"}
+
+
+def test_the_automatic_login_of_login_none_is_not_a_maintenance_login():
+    assert security_event("stdio", "admin", "login", "no-login") is None
 
 
 def test_a_failed_login_is_maintenance_login_failed():

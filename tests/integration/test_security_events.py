@@ -88,3 +88,17 @@ async def test_a04_fr_02_events_queued_offline_survive_a_sigkill(csms, tmp_path)
     finally:
         await agent.kill()
     assert events_of(csms, after=mark) == [("StartupOfTheDevice", "boot reason PowerUp")] * 2
+
+
+async def test_malformed_frames_are_one_invalid_messages_event_not_a_flood(csms, tmp_path):
+    async with running_agent(write_site(tmp_path, csms.url)):
+        await csms.wait_for("SecurityEventNotification", timeout_s=10)
+        mark = csms.mark()
+        for n in range(50):
+            await csms.send_raw(STATION, f'[2,"bad-{n}","Reset",{{"type":')
+        await csms.wait_for("SecurityEventNotification",
+                            lambda f: f.payload["type"] == "InvalidMessages", after=mark,
+                            timeout_s=10)
+        await csms.wait_frame(lambda f: f.unique_id == "bad-49", direction="from_cp",
+                              after=mark, timeout_s=10)
+    assert [t for t, _ in events_of(csms, after=mark)] == ["InvalidMessages"]
