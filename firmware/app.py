@@ -48,7 +48,7 @@ from firmware.ocpp.link import LinkSettings, OcppLink
 from firmware.ocpp.mapping import StationInfo
 from firmware.ocpp.adapter import ProtocolAdapter
 from firmware.ocpp.protocol_switch import (ProtocolNegotiation, choose_protocol,
-                                           settle_protocol_switch)
+                                           blocking_queue_depth, settle_protocol_switch)
 from firmware.ocpp.session import InboundHandler
 from firmware.ocpp.v16 import V16Adapter
 from firmware.ocpp.v201.adapter import V201Adapter
@@ -340,7 +340,8 @@ def build_agent(site: SiteConfig, *,
     negotiation = None
     if len(preferences) > 1:
         def can_switch() -> bool:
-            return outbox.stats()[0] == 0 and all(
+            # Queued security events do not pin the version: the switch carries them.
+            return blocking_queue_depth(conn) == 0 and all(
                 c.tx is None and c.stopping is None for c in station.connectors.values())
 
         negotiation = ProtocolNegotiation(conn, preferences, speaking, can_switch,
