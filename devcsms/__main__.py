@@ -3,7 +3,7 @@
     python -m devcsms --host 127.0.0.1 --port 9000 [--boot Accepted|Pending|Rejected]
                       [--heartbeat-interval 300] [--reject-tag TAG ...] [--tag TAG=STATUS ...]
                       [--first-transaction-id 1001] [--basic-auth ID=PASSWORD ...] [--ocpp 1.6|2.0.1 ...]
-                      [--certfile CERT --keyfile KEY] [--stop-on-stdin-close]
+                      [--certfile CERT --keyfile KEY] [--uploads DIR] [--stop-on-stdin-close]
 
 It speaks OCPP 1.6J and 2.0.1 (each station's offer decides); `--ocpp` limits it to the versions named.
 Prints "devcsms: listening on ws://HOST:PORT/ocpp" once bound (with the real port when --port 0), then
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import os
 import signal
@@ -28,6 +29,7 @@ from devcsms.operator import ScriptError, Step, load, run_for_each_station
 from devcsms.firmware import FirmwareOffer, FirmwareOfferError
 from devcsms.policy import AUTHORIZATION_STATUSES_201, REGISTRATION_STATUSES
 from devcsms.server import DevCsms
+from devcsms.uploads import UploadServer
 from devcsms.station import LIBRARY_LOGGER
 
 
@@ -92,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="where --offer-firmware writes its manufacturer root certificate (default .dev/firmware-roots)",
     )
     parser.add_argument(
+        "--uploads",
+        metavar="DIR",
+        help="accept GetLog/GetDiagnostics uploads over HTTP on 127.0.0.1 (port 0) into DIR; "
+        "POST /request/getlog?station=ID&type=DiagnosticsLog|SecurityLog or "
+        "/request/getdiagnostics?station=ID on that port makes the CSMS ask for one",
+    )
+    parser.add_argument(
         "--stop-on-stdin-close",
         action="store_true",
         help="also stop at end of file on stdin (a launcher passes a pipe so the CSMS dies with it)",
@@ -145,12 +154,30 @@ async def _wait_until_stdin_closes() -> None:
         pass  # nobody is expected to write; anything written is ignored
 
 
+def log_requester(csms: DevCsms, uploads):
+    """The upload server's control: send GetLog / GetDiagnostics with it as the location."""
+    requests = itertools.count(1)
+
+    async def request(kind: str, args: dict[str, str]) -> dict:
+        url = uploads().url
+        if kind == "getdiagnostics":
+            return await csms.call(args["station"], ("GetDiagnostics", {"location": url}))
+        if kind == "getlog":
+            return await csms.call(args["station"], ("GetLog", {
+                "logType": args.get("type", "DiagnosticsLog"), "requestId": next(requests),
+                "log": {"remoteLocation": url}}))
+        raise ValueError(f"unknown request {kind!r}: getlog or getdiagnostics")
+
+    return request
+
+
 async def serve_until_signalled(
     csms: DevCsms,
     emit,
     stop: asyncio.Event,
     *,
     stop_on_stdin_close: bool,
+    uploads_dir: str | None = None,
     script: list[Step] | None = None,
     offer: FirmwareOffer | None = None,
 ) -> int:
@@ -173,6 +200,12 @@ async def serve_until_signalled(
         if offer is not None:
             await offer.start()
             emit(f"devcsms: serving firmware at {offer.url}; root certificate in {offer.roots_dir}")
+        uploads = None
+        if uploads_dir is not None:
+            uploads = UploadServer(Path(uploads_dir), on_request=log_requester(csms, lambda: uploads))
+            await uploads.start()
+            emit(f"devcsms: uploads into {uploads_dir} at {uploads.url}; ask with: curl -X POST "
+                 f"'http://127.0.0.1:{uploads.port}/request/getlog?station=ID&type=DiagnosticsLog'")
         async with asyncio.TaskGroup() as tasks:
             offering = tasks.create_task(offer.offer_after_boot(csms, emit)) if offer is not None else None
             if stop_on_stdin_close:
@@ -189,6 +222,8 @@ async def serve_until_signalled(
         if offer is not None:
             await offer.close()
         emit("devcsms: stopping")
+        if uploads is not None:
+            await uploads.close()
         await csms.close()
         return 0
     finally:
@@ -228,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"devcsms: {error}", file=sys.stderr, flush=True)
                 return 2
         return await serve_until_signalled(
-            csms, emit, stop, stop_on_stdin_close=arguments.stop_on_stdin_close, script=script, offer=offer
+            csms, emit, stop, stop_on_stdin_close=arguments.stop_on_stdin_close, script=script,
+            uploads_dir=arguments.uploads, offer=offer,
         )
 
     return asyncio.run(run())

@@ -274,6 +274,8 @@ class DevRun:
         csms_arguments = ["--host", endpoint.host, "--port", str(endpoint.port), "--path", endpoint.path]
         # Its stdin is a pipe we never write: should we be killed outright, it reads end of file and stops.
         csms_arguments.append("--stop-on-stdin-close")
+        # GetLog / GetDiagnostics uploads land here (the CSMS prints how to ask for one).
+        csms_arguments += ["--uploads", str(self.log_dir / "uploads")]
         if endpoint.heartbeat_interval_s is not None:
             csms_arguments += ["--heartbeat-interval", str(endpoint.heartbeat_interval_s)]
         if self.csms_script is not None:

@@ -42,14 +42,16 @@ from firmware.core.connector import Connector
 from firmware.core.payment import PaymentRecord, PaymentSettings
 from firmware.core.station import Station
 from firmware.core.tariff import Tariff
+from firmware.diagnostics.bundle import BundleBuilder
+from firmware.diagnostics.service import LogService
 from firmware.hardware import ConnectorHardware, HardwareTiming
 from firmware.ocpp.handlers import InboundDispatcher
-from firmware.ocpp.services import CallService
+from firmware.ocpp.services import CallService, MessageTrigger
 from firmware.ocpp.link import LinkSettings, OcppLink
 from firmware.ocpp.mapping import StationInfo
 from firmware.ocpp.adapter import ProtocolAdapter
 from firmware.ocpp.protocol_switch import (ProtocolNegotiation, choose_protocol,
-                                           settle_protocol_switch)
+                                           blocking_queue_depth, settle_protocol_switch)
 from firmware.ocpp.session import InboundHandler
 from firmware.ocpp.v16 import V16Adapter
 from firmware.ocpp.v201.adapter import V201Adapter
@@ -62,7 +64,7 @@ from firmware.payment_terminal import PaymentTerminalWorker
 from firmware.store import payments as payment_store
 from firmware.security.manager import CertificateManager
 from firmware.security.store import MANUFACTURER, CertificateStore
-from firmware.security.v16_service import CertificateServiceV16
+from firmware.security.v16_service import CertificateServiceV16, SigningTrigger
 from firmware.security.v201_service import CertificateServiceV201
 from firmware.store import repositories as repo
 from firmware.store.db import DB_FILENAME, atomic, open_database
@@ -90,7 +92,10 @@ class Agent:
     readers: list[ReaderTask]
     started_at_s: float
     auth: StoreAuthorization
+    bundle: BundleBuilder
+    log_service: LogService
     certificates: CertificateManager | None = None
+    boot_reason: str = "PowerUp"  # why this start happened (StartupOfTheDevice, 2.0.1 boot)
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     payment_worker: PaymentTerminalWorker | None = None  # the board's [[payment]] terminal
     firmware_updater: FirmwareUpdater | None = None
@@ -180,15 +185,18 @@ def _require_protocol_support(protocol: str) -> None:
 
 def _inbound_dispatcher(runtime: Runtime, auth: StoreAuthorization,
                         adapter: ProtocolAdapter, outbox: Outbox,
-                        services: tuple[CallService, ...]) -> InboundHandler:
+                        services: tuple[CallService, ...],
+                        triggers: tuple[MessageTrigger, ...] = ()) -> InboundHandler:
     """The handler of the CSMS's CALLs in the adapter's version; ``services`` answer
-    the actions that are not the core's (``firmware.ocpp.services``)."""
+    the actions that are not the core's, ``triggers`` the messages only a service sends
+    on request (``firmware.ocpp.services``)."""
     if not isinstance(adapter, V201Adapter):
-        return InboundDispatcher(runtime, auth, services=services)
+        return InboundDispatcher(runtime, auth, services=services, triggers=triggers)
     from firmware.ocpp.v201.inbound import V201InboundDispatcher
 
     dispatcher = V201InboundDispatcher(runtime, auth, transactions=adapter, queue=outbox,
-                                       services=services, facts=adapter.facts)
+                                       services=services, facts=adapter.facts,
+                                       triggers=triggers)
     adapter.answer_actions(dispatcher.supported)
     handler: InboundHandler = dispatcher
     return handler
@@ -311,9 +319,10 @@ def build_agent(site: SiteConfig, *,
     def online() -> bool:
         return link is not None and link.connected
 
+    boot_reason = take_boot_reason(conn)
     facts = CoreStationView(station, clock.now, site.ocpp["call_timeout_s"])
     adapter = protocol_adapter(speaking, info, conn, online,
-                               take_boot_reason(conn), facts)
+                               boot_reason, facts)
     runtime = Runtime(station, conn, clock, hardware, info, auth, adapter)
     for h in hardware.values():
         h.dispatch = runtime.dispatch
@@ -344,9 +353,19 @@ def build_agent(site: SiteConfig, *,
             replay_max_per_s=site.ocpp["replay_max_per_s"],
             unanswered_calls_max=site.ocpp["unanswered_calls_max"])
 
+    console = Console()
+    from firmware.console.serve import log_ring
+
+    def secrets() -> list[str]:  # cut from every bundle wherever they appear
+        return [configuration.get("AuthorizationKey")] + [
+            str(a.get("password_hash", "")) for a in site.console.get("accounts", {}).values()]
+
+    bundle = BundleBuilder(console, site, conn, log_ring(), secrets)
+    log_service = LogService(adapter.subprotocol, bundle, runtime.dispatch, site.station["id"],
+                             site.ocpp["upload_timeout_s"])
     # CALLs answered outside the core, in the site's OCPP version (certificates, logs,
     # firmware updates).
-    services: list[CallService] = []
+    services: list[CallService] = [log_service]
     link_port = _LinkPort()
     certificate_manager = CertificateManager(
         certificates, configuration, link_port, runtime.dispatch,
@@ -354,7 +373,7 @@ def build_agent(site: SiteConfig, *,
     if isinstance(adapter, V201Adapter):
         services.append(CertificateServiceV201(certificate_manager))
     else:
-        services.append(CertificateServiceV16(certificate_manager, runtime.request))
+        services.append(CertificateServiceV16(certificate_manager))
     # Manufacturer roots installed by the CSMS (InstallCertificate, the certificate store)
     # and by hand (certs/manufacturer, [firmware] manufacturer_roots) all count.
     trust = DirectoryFirmwareSigningTrust(
@@ -370,11 +389,15 @@ def build_agent(site: SiteConfig, *,
     services.append(FirmwareService(speaking, runtime, trust, ServicePolicy(
         firmware["allow_unsigned"], bool(firmware["install_command"]),
         firmware["default_retries"], firmware["default_retry_interval_s"]), clock.now))
-    dispatcher = _inbound_dispatcher(runtime, auth, adapter, outbox, tuple(services))
+    # ExtendedTriggerMessage SignChargePointCertificate / 2.0.1 TriggerMessage
+    # SignChargingStationCertificate: a CSR from the certificate manager.
+    triggers = (SigningTrigger(certificate_manager, speaking),)
+    dispatcher = _inbound_dispatcher(runtime, auth, adapter, outbox, tuple(services), triggers)
     negotiation = None
     if len(preferences) > 1:
         def can_switch() -> bool:
-            return outbox.stats()[0] == 0 and all(
+            # Queued security events do not pin the version: the switch carries them.
+            return blocking_queue_depth(conn) == 0 and all(
                 c.tx is None and c.stopping is None for c in station.connectors.values())
 
         negotiation = ProtocolNegotiation(conn, preferences, speaking, can_switch,
@@ -386,10 +409,10 @@ def build_agent(site: SiteConfig, *,
     link_port.link = link
     readers = [ReaderTask(reader, values, runtime, id_tag_rule(values))
                for values, reader in board.readers]
-    console = Console()
     agent = Agent(site, board, conn, station, runtime, outbox, link, console, readers,
-                  time.time(), auth, payment_worker=payment.worker,
-                  certificates=certificate_manager, firmware_updater=updater)
+                  time.time(), auth, bundle, log_service, payment_worker=payment.worker,
+                  certificates=certificate_manager, boot_reason=boot_reason,
+                  firmware_updater=updater)
     install_core_commands(console, agent)
     install_auth_commands(console, agent)
     install_sim_commands(console, agent)
@@ -470,7 +493,7 @@ async def run(agent: Agent) -> str | None:
         async with asyncio.TaskGroup() as tasks:
             supervisor = tasks.create_task(agent.runtime.supervise())
             resetter = tasks.create_task(_until_stopped(agent, stop))
-            agent.runtime.dispatch(ev.AgentStarted())
+            agent.runtime.dispatch(ev.AgentStarted(agent.boot_reason))
             for record in repo.open_transactions(agent.conn):
                 log.warning("transaction %d on connector %d was running when the agent "
                             "stopped: stopping it with PowerLoss", record.local_tx_id,
@@ -484,6 +507,7 @@ async def run(agent: Agent) -> str | None:
                 workers.append(tasks.create_task(agent.payment_worker.run()))
             if agent.certificates is not None:  # A03: renew before the certificate expires
                 workers.append(tasks.create_task(agent.certificates.renewal_loop()))
+            workers.append(tasks.create_task(agent.log_service.run()))
             workers.append(tasks.create_task(systemd.watchdog_loop()))
             if agent.firmware_updater is not None:
                 workers.append(tasks.create_task(agent.firmware_updater.run()))

@@ -111,6 +111,9 @@ OCPP_OPTIONS = (
              "disk the queued transaction messages may take, MB (10^6 bytes); beyond it "
              "the agent alarms in the log and the console, but never drops them",
              minimum=0.001, maximum=100000),
+    optional("upload_timeout_s", float, 120.0,
+             "one attempt of a GetLog / GetDiagnostics upload (connect, send, answer), s",
+             minimum=0.1, maximum=3600),
     optional("unanswered_calls_max", int, 2,
              "CALLs in a row without any answer before the link is closed and redialled "
              "as half-open; 0 = never", minimum=0, maximum=1000),

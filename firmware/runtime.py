@@ -37,6 +37,7 @@ from firmware.ocpp import mapping
 from firmware.ocpp.adapter import ProtocolAdapter
 from firmware.store import payments as payment_store
 from firmware.store import repositories as repo
+from firmware.store import security_log
 from firmware.store.db import atomic
 
 from .agent_clock import AgentClock
@@ -317,6 +318,10 @@ class Runtime:
         learned: list[fx.UpdateAuthorizationCache] = []
         with atomic(self.conn):
             for effect in effects:
+                if isinstance(effect, fx.SendSecurityEvent):
+                    # Every event goes into the security log (A04.FR.04), critical or not.
+                    security_log.append(self.conn, effect.timestamp_s, effect.kind,
+                                        effect.critical, effect.tech_info)
                 if isinstance(effect, fx.PersistTransaction):
                     repo.save_transaction(self.conn, effect.record)
                 elif isinstance(effect, fx.PersistChargingProfiles):

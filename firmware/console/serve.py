@@ -33,13 +33,14 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 class LogRing(logging.Handler):
     def __init__(self, capacity: int = 1000) -> None:
         super().__init__(logging.DEBUG)
-        self.records: deque[tuple[int, str]] = deque(maxlen=capacity)
+        # (level, UTC epoch s of the record, formatted line)
+        self.records: deque[tuple[int, float, str]] = deque(maxlen=capacity)
         self.total = 0  # records ever appended: ``since`` counts from it
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.records.append((record.levelno, self.format(record)))
+            self.records.append((record.levelno, record.created, self.format(record)))
             self.total += 1
         except Exception:
             self.handleError(record)
@@ -50,11 +51,20 @@ class LogRing(logging.Handler):
         floor = logging.getLevelName(level)
         fresh = min(self.total - seen, len(self.records))
         chosen = list(self.records)[len(self.records) - fresh:] if fresh > 0 else []
-        return self.total, [text for levelno, text in chosen if levelno >= floor]
+        return self.total, [text for levelno, _, text in chosen if levelno >= floor]
 
     def tail(self, count: int, level: str = "DEBUG") -> list[str]:
         floor = logging.getLevelName(level)
-        chosen = [text for levelno, text in self.records if levelno >= floor]
+        chosen = [text for levelno, _, text in self.records if levelno >= floor]
+        return chosen[-count:] if count else []
+
+    def between(self, oldest_s: float | None, latest_s: float | None,
+                count: int) -> list[str]:
+        """The last ``count`` lines logged in [oldest_s, latest_s] (UTC epoch s; None =
+        unbounded), every level: GetLog's / GetDiagnostics' time filter."""
+        chosen = [text for _, at_s, text in self.records
+                  if (oldest_s is None or at_s >= oldest_s)
+                  and (latest_s is None or at_s <= latest_s)]
         return chosen[-count:] if count else []
 
 
@@ -162,8 +172,11 @@ def install_console(agent: Any) -> None:
     """At build: the audit, log and session commands on ``agent.console``."""
     from .tech_commands import install_tech_commands
 
+    from .security_commands import install_security_commands
+
     install_session_commands(agent.console, AuditLog(agent.conn), log_ring())
-    install_tech_commands(agent.console, agent, log_ring())
+    install_tech_commands(agent.console, agent, log_ring(), agent.bundle)
+    install_security_commands(agent.console, agent.conn)
 
 
 async def serve_console(agent: Any, transport: ConsoleTransport,
@@ -172,7 +185,11 @@ async def serve_console(agent: Any, transport: ConsoleTransport,
     that vanishes (USB adapter pulled) is reopened once it is back."""
     settings = agent.site.console
     while True:
-        session = console_session(agent, transport, AuditLog(agent.conn))
+        # Logins and security changes are also security events over OCPP (issue #14).
+        from .security_audit import ReportingAudit
+
+        audit = ReportingAudit(AuditLog(agent.conn), agent.runtime.dispatch)
+        session = console_session(agent, transport, audit)  # type: ignore[arg-type]
         feed = EventFeed(agent, session)
         async with asyncio.TaskGroup() as tasks:
             events = tasks.create_task(feed.run())

@@ -5,8 +5,8 @@ Everything is read from what the console already gets (the station's connectors,
 runtime's hardware, the link's status, the log ring); nothing here writes to the core
 except ``reboot`` / ``factory-reset``, which go through the same Reset request the CSMS
 uses (the core stops transactions first). ``diag export`` writes a file under the
-state directory and never includes a secret: write-only OCPP keys are not read,
-credentials are cut from the CSMS URL, console accounts are listed without hashes.
+state directory, built by ``firmware.diagnostics.bundle`` (the bundle GetDiagnostics
+and GetLog upload too), which never includes a secret.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import itertools
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
+from firmware.diagnostics.bundle import BundleBuilder, safe_url
 from firmware.logs import mask_id_tag
 from firmware.core import events as ev
 from firmware.store.db import atomic
@@ -28,18 +28,8 @@ from .serve import LogRing
 _refs = itertools.count(1)
 
 
-def safe_url(url: str) -> str:
-    """``url`` without user:password (Basic auth lives in the URL for some CSMSs)."""
-    parts = urlparse(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunparse(parts._replace(netloc=host))
-
-
-def install_tech_commands(console: Console, agent: Any, ring: LogRing) -> None:
+def install_tech_commands(console: Console, agent: Any, ring: LogRing,
+                          bundle: BundleBuilder) -> None:
     def connector_ids(args: list[str], usage: str) -> list[int]:
         need_args(args, 0, 1, usage)
         ids = sorted(agent.station.connectors)
@@ -120,23 +110,9 @@ def install_tech_commands(console: Console, agent: Any, ring: LogRing) -> None:
 
     async def diag_export(args: list[str]) -> list[str]:
         need_args(args, 0, 0, "diag export")
-        sections: list[tuple[str, list[str]]] = []
-        for name in ("version", "status", "connectors", "net", "queue", "config get",
-                     "auth stats", "hw"):
-            reply = await console.execute(name, "viewer")
-            sections.append((name, reply))
-        accounts = agent.site.console.get("accounts", {})
-        sections.append(("site", [f"station {agent.site.station['id']}",
-                                  f"csms {safe_url(agent.site.ocpp['csms_url'])}",
-                                  f"console {agent.site.console['device']}, login "
-                                  f"{agent.site.console['login']}, accounts "
-                                  + (", ".join(f"{n} ({a['role']})" for n, a in accounts.items())
-                                     or "none")]))
-        sections.append(("log (last 500 lines, OCPP frames at DEBUG)", ring.tail(500)))
+        text = await bundle.diagnostics()
         path = Path(agent.site.state_dir) / time.strftime("diag-%Y%m%dT%H%M%SZ.txt",
                                                            time.gmtime())
-        text = "".join(f"== {title}\n" + "".join(f"{line}\n" for line in body) + "\n"
-                       for title, body in sections)
         try:
             await asyncio.to_thread(path.write_text, text, encoding="utf-8")
         except OSError as e:

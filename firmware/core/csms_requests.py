@@ -7,9 +7,12 @@ other effects, so e.g. TriggerMessage's conf precedes the triggered message, [16
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from . import effects as fx
 from . import events as ev
 from .configuration import definition
+from . import security_events
 from .connector import Connector
 from .metering import sample
 from .parts import StationParts
@@ -17,7 +20,13 @@ from . import security_profile
 from .timers import ConnectionTimeout
 
 TRIGGERABLE = {"BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
-               "Heartbeat", "MeterValues", "StatusNotification"}
+               "Heartbeat", "MeterValues", "StatusNotification", "LogStatusNotification",
+               "SignedFirmwareStatusNotification"}
+
+
+def _from_console(event: ev.Request) -> bool:
+    """The console's requests carry refs ("console", n) (``firmware.console``)."""
+    return isinstance(event.ref, tuple) and bool(event.ref) and event.ref[0] == "console"
 
 
 def _reply(event: ev.Request, status: str, **fields: object) -> fx.Reply:
@@ -81,6 +90,9 @@ class RequestsMixin(StationParts):
         for c in self.connectors.values():
             c.authorization = None
             out.extend(self._stop_transaction(c, reason, None, now, read_meter=False))
+        who = "the console" if _from_console(event) else "the CSMS"
+        out.extend(security_events.occurred("ResetOrReboot", f"{event.kind} reset by {who}",
+                                            now))
         out.append(fx.RestartAgent(event.kind))
         return out
 
@@ -205,9 +217,16 @@ class RequestsMixin(StationParts):
         elif message == "MeterValues":
             out.extend(self._triggered_meter_values(connector_id, now))
         elif message == "DiagnosticsStatusNotification":
-            out.append(fx.SendDiagnosticsStatus("Idle"))
-        elif message == "FirmwareStatusNotification":
-            out.append(self.firmware.triggered_status())  # L01.FR.28/.29
+            out.append(self.log_uploads.diagnostics_status())
+        elif message == "LogStatusNotification":
+            out.append(self.log_uploads.log_status())
+        elif message in ("FirmwareStatusNotification", "SignedFirmwareStatusNotification"):
+            # L01.FR.28/.29: Idle after Installed or with no update, else the last status;
+            # the whitepaper's ExtendedTriggerMessage asks for the signed message.
+            triggered = self.firmware.triggered_status()
+            if message == "SignedFirmwareStatusNotification":
+                triggered = replace(triggered, signed=True)
+            out.append(triggered)
         return out
 
     def _triggered_statuses(self, connector_id: int | None, now: float) -> list[fx.Effect]:

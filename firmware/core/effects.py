@@ -513,3 +513,13 @@ class PersistFirmwareUpdate(Effect):
     """Store the update's state (a ``FirmwareUpdateRecord``) with this event's commit."""
 
     record: Any
+
+
+@dataclass(frozen=True)
+class SendLogStatus(SendMessage):
+    """LogStatusNotification (whitepaper / 2.0.1 N01): the status of the GetLog upload
+    ``request_id`` (None only for Idle, N01.FR.12). Not queued: a status that cannot go
+    now is stale by the next connect."""
+
+    status: str = "Idle"
+    request_id: int | None = None

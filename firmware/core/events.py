@@ -24,7 +24,10 @@ class Event:
 # ----------------------------------------------------------------- life cycle and link
 @dataclass(frozen=True)
 class AgentStarted(Event):
-    """The process started (once, first event)."""
+    """The process started (once, first event). ``boot_reason``: why, in 2.0.1's words
+    (PowerUp, RemoteReset, ScheduledReset, ...), reported as StartupOfTheDevice."""
+
+    boot_reason: str = "PowerUp"
 
 
 @dataclass(frozen=True)
@@ -329,6 +332,10 @@ class ConfigurationChangeRequested(Request):
 
 @dataclass(frozen=True)
 class MessageTriggerRequested(Request):
+    """``message``: the core's name of the triggered message: the 1.6 TriggerMessage
+    names, plus LogStatusNotification and SignedFirmwareStatusNotification (the 1.6
+    whitepaper's ExtendedTriggerMessage FirmwareStatusNotification)."""
+
     message: str = ""
     connector_id: int | None = None
 
@@ -545,3 +552,17 @@ class FirmwareInstalled(Event):
     request_id: int
     ok: bool
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class LogUploadProgressed(Event):
+    """A log upload the CSMS asked for changed status (reported by the log service,
+    ``firmware.diagnostics``): ``status`` in the status notification's words
+    (Uploading, Uploaded, UploadFailure, BadMessage, PermissionDenied,
+    NotSupportedOperation; for ``diagnostics`` uploads of 1.6 GetDiagnostics:
+    Uploading, Uploaded, UploadFailed). ``request_id``: the GetLog's requestId (None for
+    GetDiagnostics). A final status ends the upload; the core reports each change."""
+
+    status: str
+    request_id: int | None = None
+    diagnostics: bool = False

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .smart_charging_flow import SmartCharging
     from .authorization_flow import PendingAuthorization
     from .firmware_update import FirmwareUpdate
+    from .log_uploads import LogUploads
 
 
 class StationParts(Protocol):
@@ -39,6 +40,7 @@ class StationParts(Protocol):
     reservations: Reservations
     smart_charging: SmartCharging
     firmware: FirmwareUpdate
+    log_uploads: LogUploads
 
     @property
     def online(self) -> bool: ...

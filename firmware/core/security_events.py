@@ -37,3 +37,14 @@ def report(event: ev.SecurityEventOccurred, now: float) -> list[fx.Effect]:
         raise ValueError(f"unknown security event kind {event.kind!r}")
     tech_info = event.tech_info[:TECH_INFO_MAX_CHARS] if event.tech_info else None
     return [fx.SendSecurityEvent(event.kind, now, tech_info, event.kind in CRITICAL)]
+
+
+def occurred(kind: str, tech_info: str | None, now: float) -> list[fx.Effect]:
+    """The effects of an event the core itself sees (start-up, reset, clock step)."""
+    return report(ev.SecurityEventOccurred(kind, tech_info), now)
+
+
+# SettingSystemTime is reported only for a step beyond this (2.0.1
+# ClockCtrlr.TimeAdjustmentReportingThreshold, [DM201]); smaller corrections are the
+# routine Heartbeat clock sync.
+TIME_ADJUSTMENT_REPORTING_THRESHOLD_S = 20.0

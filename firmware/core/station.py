@@ -26,6 +26,7 @@ from .csms_requests import RequestsMixin
 from .payment import PaymentFlow, PaymentRecord, PaymentSettings
 from .security_profile import PrerequisitesCheck, none_installed
 from .firmware_update import FirmwareUpdate, FirmwareUpdateRecord
+from .log_uploads import LogUploads
 from .reservations import Reservation, Reservations
 from .smart_charging import ChargingProfile
 from .smart_charging_flow import SmartCharging
@@ -68,11 +69,15 @@ class Station(ChargingMixin, RequestsMixin):
         # Ad-hoc card payment (firmware.core.payment): only with a payment terminal.
         self.payment = (PaymentFlow(self, payment, payment_records, tariff)
                         if payment is not None else None)
+        self.log_uploads = LogUploads()
+        # The firmware update's last status (hook for the updater, issue 11 item 4):
+        # what a triggered (Signed)FirmwareStatusNotification says; Idle when none runs.
         # Each handler takes its own event type: the table is keyed by that type.
         self._handlers: dict[type[ev.Event], Callable[..., list[fx.Effect]]] = {
             ev.AgentStarted: self._on_agent_started,
             ev.SecurityEventOccurred: security_events.report,
             ev.SecurityProfileConnectFailed: self._on_security_profile_connect_failed,
+            ev.LogUploadProgressed: self.log_uploads.progressed,
             ev.ShutdownRequested: self._on_shutdown,
             ev.LinkConnected: lambda event, now: self.registration.link_connected(now),
             ev.LinkDisconnected: self._on_link_disconnected,
@@ -179,7 +184,9 @@ class Station(ChargingMixin, RequestsMixin):
 
     def _on_agent_started(self, event: ev.AgentStarted, now: float) -> list[fx.Effect]:
         # A reservation that expired while the agent was down ends now.
-        out = self._arm_aligned_timer(now) + self.reservations.rearm(now)
+        out = security_events.occurred("StartupOfTheDevice",
+                                      f"boot reason {event.boot_reason}", now)
+        out += self._arm_aligned_timer(now) + self.reservations.rearm(now)
         if self.payment is not None:
             out += self.payment.on_started(now)
         return out + self.firmware.resume(now)
@@ -202,6 +209,9 @@ class Station(ChargingMixin, RequestsMixin):
         from midnight) and smart-charging period boundaries. Durations (heartbeat,
         sampling, ConnectionTimeOut, retries) run on the monotonic clock: untouched."""
         out = self._arm_aligned_timer(now)
+        if abs(event.step_s) > security_events.TIME_ADJUSTMENT_REPORTING_THRESHOLD_S:
+            out.extend(security_events.occurred(
+                "SettingSystemTime", f"clock stepped by {event.step_s:+.0f} s", now))
         if self.profiles:
             out.extend(self.smart_charging.arm_timer(now))
         out.extend(self.reservations.rearm(now))  # expiryDate is a wall-clock time
@@ -294,6 +304,8 @@ class Station(ChargingMixin, RequestsMixin):
         later.extend(self._report_station_status(now))
         if self.reset_when_idle is not None and all(
                 c.tx is None and c.stopping is None for c in self.connectors.values()):
+            later.extend(security_events.occurred(
+                "ResetOrReboot", f"scheduled {self.reset_when_idle} reset, now idle", now))
             later.append(fx.RestartAgent(self.reset_when_idle, scheduled=True))
             self.reset_when_idle = None
         running = tuple(c.tx.local_tx_id if c.tx is not None else None

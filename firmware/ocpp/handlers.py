@@ -18,7 +18,7 @@ from firmware.core import events as ev
 
 from . import charging_profiles, frames, mapping
 from .link_security import is_hex_key
-from .services import CallService, by_action
+from .services import CallService, MessageTrigger, by_action, by_message
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,13 @@ Handler = Callable[[frames.CallFrame], Awaitable[tuple[dict[str, Any], Any]]]
 
 # Recognised 1.6 actions this charge point does not implement (profiles not offered).
 UNSUPPORTED = {"GetDiagnostics", "UpdateFirmware"}
+
+# ExtendedTriggerMessage's requestedMessage → the core's trigger name ([SEC3] §6.17);
+# SignChargePointCertificate is a service's (``MessageTrigger``): NotImplemented without one.
+EXTENDED_TRIGGERS = {"BootNotification": "BootNotification", "Heartbeat": "Heartbeat",
+                     "MeterValues": "MeterValues", "StatusNotification": "StatusNotification",
+                     "LogStatusNotification": "LogStatusNotification",
+                     "FirmwareStatusNotification": "SignedFirmwareStatusNotification"}
 
 
 class AuthorizationService(Protocol):
@@ -51,8 +58,10 @@ class AuthorizationService(Protocol):
 
 class InboundDispatcher:
     def __init__(self, runtime: Any, auth: AuthorizationService, reply_timeout_s: float = 25.0,
-                 *, services: tuple[CallService, ...] = ()):
+                 *, services: tuple[CallService, ...] = (),
+                 triggers: tuple[MessageTrigger, ...] = ()):
         self._runtime = runtime
+        self._triggers = by_message(triggers)
         # Actions answered outside the core (certificates, logs, firmware): ``services``.
         self._services = by_action(services)
         self._auth = auth
@@ -72,6 +81,10 @@ class InboundDispatcher:
                 _ref(f), f.payload["key"], f.payload["value"]),
             "TriggerMessage": lambda f: ev.MessageTriggerRequested(
                 _ref(f), f.payload["requestedMessage"], f.payload.get("connectorId")),
+            # Whitepaper §5.5: its FirmwareStatusNotification is the signed one.
+            "ExtendedTriggerMessage": lambda f: ev.MessageTriggerRequested(
+                _ref(f), EXTENDED_TRIGGERS.get(f.payload["requestedMessage"], ""),
+                f.payload.get("connectorId")),
             "ReserveNow": self._reserve_now,
             "CancelReservation": lambda f: ev.ReservationCancelRequested(
                 _ref(f), f.payload["reservationId"]),
@@ -112,6 +125,11 @@ class InboundDispatcher:
             # other form is refused before the core sees it (security-whitepaper.md §2).
             return {"status": "Rejected"}, None
         continuation = None
+        if action == "ExtendedTriggerMessage" and (
+                frame.payload["requestedMessage"] in self._triggers):
+            # Sent by a service (SignChargePointCertificate); its reply goes first.
+            trigger = self._triggers[frame.payload["requestedMessage"]]
+            return {"status": "Accepted"}, trigger.trigger(frame.payload["requestedMessage"])
         if service is not None:
             payload, continuation = await service.answer(action, frame.payload)
             problem = frames.schema_problem(3, action, payload)

@@ -49,6 +49,7 @@ from . import mapping
 from .adapter import ProtocolAdapter
 from .link_security import DialSecurity, LinkConfigurationProblem, LinkCredentials
 from .outbox import Outbox, ReadyMessage
+from .invalid_messages import InvalidMessageReporter
 from .protocol_switch import ProtocolNegotiation
 from .session import (CallErrorReceived, CallTimedOut, InboundHandler, LinkClosed, Session,
                       ensure_closed)
@@ -130,6 +131,7 @@ class OcppLink:
         self._queue: deque[_Item] = deque()
         self._work = asyncio.Event()
         self._session: Session | None = None
+        self._invalid_messages = InvalidMessageReporter(sink)
         self.status = LinkStatus()
         self._dial_attempt = 0
         self._unanswered_calls = 0
@@ -273,7 +275,8 @@ class OcppLink:
             await connection.close(1002, "subprotocol required")
             return
         session = Session(connection, self._handler, self._adapter.codec,
-                          answer_calls=lambda: self.status.boot_state != "Rejected")
+                          answer_calls=lambda: self.status.boot_state != "Rejected",
+                          on_invalid=self._invalid_messages.saw)
         self._session = session
         self.status.connects += 1
         self._set_state("connected")

@@ -127,6 +127,8 @@ def to_call(effect: fx.SendMessage, info: StationInfo) -> tuple[str, dict[str, A
     if isinstance(effect, fx.SendPaymentReport):  # firmware.ocpp.payment_messages
         from .payment_messages import encode
         return encode(effect, as_text=True)
+    if isinstance(effect, fx.SendLogStatus):  # whitepaper N01
+        return "LogStatusNotification", log_status_payload(effect)
     if isinstance(effect, fx.SendSecurityEvent):  # security whitepaper A04
         payload = {"type": SECURITY_EVENT_NAMES_16.get(effect.kind, effect.kind),
                    "timestamp": format_time(effect.timestamp_s)}
@@ -146,6 +148,14 @@ SECURITY_EVENT_NAMES_16 = {
     "InvalidCsmsCertificate": "InvalidCentralSystemCertificate",
     "InvalidChargingStationCertificate": "InvalidChargePointCertificate",
 }
+
+
+def log_status_payload(effect: fx.SendLogStatus) -> dict[str, Any]:
+    """LogStatusNotification, the same in the 1.6 whitepaper and 2.0.1 (N01.FR.07)."""
+    payload: dict[str, Any] = {"status": effect.status}
+    if effect.request_id is not None:
+        payload["requestId"] = effect.request_id
+    return payload
 
 
 def local_tx_id_of(effect: fx.SendMessage) -> int | None:

@@ -17,6 +17,7 @@ version than the site's ``[ocpp] protocol``:
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from typing import Callable
@@ -30,9 +31,42 @@ log = logging.getLogger(__name__)
 FORCE_FLAG = "--force-protocol-switch"
 
 
+SECURITY_EVENT = "SecurityEventNotification"
+
+
+def carry_security_events(conn: sqlite3.Connection, protocol: str) -> int:
+    """Rewrite queued SecurityEventNotifications of another version into ``protocol``:
+    the payload {type, timestamp, techInfo} is the same in 1.6 (whitepaper) and 2.0.1
+    but for four type names (``mapping.SECURITY_EVENT_NAMES_16``). So a queued critical
+    event (a start-up's, always) never blocks a version switch and is never lost by one.
+    Returns how many rows were rewritten."""
+    from firmware.ocpp.mapping import SECURITY_EVENT_NAMES_16
+
+    names = (SECURITY_EVENT_NAMES_16 if protocol == "ocpp1.6"
+             else {v: k for k, v in SECURITY_EVENT_NAMES_16.items()})
+    rows = conn.execute("SELECT seq, payload FROM outbox WHERE action = ? AND protocol != ?",
+                        (SECURITY_EVENT, protocol)).fetchall()
+    with atomic(conn):
+        for seq, text in rows:
+            payload = json.loads(text)
+            payload["type"] = names.get(payload.get("type"), payload.get("type"))
+            conn.execute("UPDATE outbox SET protocol = ?, payload = ? WHERE seq = ?",
+                         (protocol, json.dumps(payload), seq))
+    return len(rows)
+
+
+def blocking_queue_depth(conn: sqlite3.Connection) -> int:
+    """Queued messages that pin the version spoken: all but security events, which
+    ``carry_security_events`` rewrites at the switch."""
+    return int(conn.execute("SELECT COUNT(*) FROM outbox WHERE action != ?",
+                            (SECURITY_EVENT,)).fetchone()[0])
+
+
 def settle_protocol_switch(conn: sqlite3.Connection, protocol: str, *, force: bool) -> int:
     """Refuse, or with ``force`` discard, queued messages of another OCPP version than
-    ``protocol``; returns how many were discarded. Raises ``StartupError``."""
+    ``protocol`` (security events are carried over, ``carry_security_events``); returns
+    how many were discarded. Raises ``StartupError``."""
+    carry_security_events(conn, protocol)
     others = {name: count for name, count in repo.outbox_protocols(conn).items()
               if name != protocol}
     if not others:
@@ -61,7 +95,9 @@ def choose_protocol(conn: sqlite3.Connection, preferences: tuple[str, ...]) -> s
     """The version to speak from the start, of the site's ``preferences`` (issue 9 item
     4): the one queued messages are written in (they are only ever sent in it), else the
     one the CSMS picked last time, else the first preference."""
-    queued = repo.outbox_protocols(conn)
+    queued = {str(row[0]): int(row[1]) for row in conn.execute(
+        "SELECT protocol, COUNT(*) FROM outbox WHERE action != ? GROUP BY protocol",
+        (SECURITY_EVENT,))}  # security events follow the version (carry_security_events)
     for name in preferences:
         if queued.get(name):
             return name

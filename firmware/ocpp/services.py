@@ -46,3 +46,26 @@ def by_action(services: Iterable[CallService]) -> dict[str, CallService]:
                 raise ValueError(f"{action} is answered by two services")
             table[action] = service
     return table
+
+
+class MessageTrigger(Protocol):
+    """A message only a service can send on request (the 1.6 whitepaper's
+    ExtendedTriggerMessage SignChargePointCertificate, 2.0.1 TriggerMessage
+    SignChargingStationCertificate): ``requested_messages`` names them as the version's
+    trigger enum does; ``trigger(name)`` returns the continuation that sends it after
+    the Accepted reply. Without one registered the dispatcher answers NotImplemented."""
+
+    @property
+    def requested_messages(self) -> frozenset[str]: ...
+
+    def trigger(self, requested_message: str) -> Continuation: ...
+
+
+def by_message(triggers: Iterable[MessageTrigger]) -> dict[str, MessageTrigger]:
+    table: dict[str, MessageTrigger] = {}
+    for trigger in triggers:
+        for name in trigger.requested_messages:
+            if name in table:
+                raise ValueError(f"{name} is triggered by two services")
+            table[name] = trigger
+    return table

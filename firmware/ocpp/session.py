@@ -71,7 +71,11 @@ class Session:
     version of ``codec``."""
 
     def __init__(self, connection: Any, handler: InboundHandler, codec: FrameCodec,
-                 answer_calls: Callable[[], bool] = lambda: True):
+                 answer_calls: Callable[[], bool] = lambda: True,
+                 on_invalid: Callable[[str], None] | None = None):
+        # ``on_invalid(why)``: a malformed frame arrived (InvalidMessages security event,
+        # coalesced by ``firmware.ocpp.invalid_messages``).
+        self._on_invalid = on_invalid
         self._connection = connection
         self._codec = codec
         self._handler = handler
@@ -155,6 +159,8 @@ class Session:
 
     async def _reject_bad_frame(self, received: Received) -> None:
         log.warning("bad frame from CSMS: %s", received.why)
+        if self._on_invalid is not None:
+            self._on_invalid(str(received.why))
         if received.reply is not None and self._answer_calls():
             await self._send_quietly(received.reply)
 

@@ -1,42 +1,32 @@
 """The 1.6 security whitepaper's certificate CALLs (``firmware.ocpp.services.CallService``).
 
 InstallCertificate, DeleteCertificate, GetInstalledCertificateIds (M03-M05),
-CertificateSigned (A02) and ExtendedTriggerMessage ([SEC3] §5.5): its
-SignChargePointCertificate starts A02 (conf first, then SignCertificate); BootNotification,
-Heartbeat, MeterValues and StatusNotification are the core's TriggerMessage; the others
-(LogStatusNotification, FirmwareStatusNotification) are answered NotImplemented until the
-log and firmware parts answer them.
+CertificateSigned (A02). ExtendedTriggerMessage is the dispatcher's
+(``firmware.ocpp.handlers``); its SignChargePointCertificate is ``SigningTrigger``'s.
 """
 
 from __future__ import annotations
 
-import itertools
-from typing import Any, Awaitable, Callable
+import logging
+from typing import Any, Callable
 
-from firmware.core import events as ev
+from firmware.ocpp import frames
 from firmware.ocpp.services import Continuation
 
 from .manager import CertificateManager
 from .store import CSMS, MANUFACTURER
 
-KINDS = {"CentralSystemRootCertificate": CSMS, "ManufacturerRootCertificate": MANUFACTURER}
-CORE_TRIGGERS = {"BootNotification", "Heartbeat", "MeterValues", "StatusNotification"}
+log = logging.getLogger(__name__)
 
-TriggerPort = Callable[[ev.MessageTriggerRequested],
-                       Awaitable[tuple[dict[str, Any], Continuation]]]
+KINDS = {"CentralSystemRootCertificate": CSMS, "ManufacturerRootCertificate": MANUFACTURER}
 
 
 class CertificateServiceV16:
-    """``trigger``: the runtime's ``request`` for the core's TriggerMessage."""
-
     actions = frozenset({"InstallCertificate", "DeleteCertificate",
-                         "GetInstalledCertificateIds", "CertificateSigned",
-                         "ExtendedTriggerMessage"})
+                         "GetInstalledCertificateIds", "CertificateSigned"})
 
-    def __init__(self, manager: CertificateManager, trigger: TriggerPort) -> None:
+    def __init__(self, manager: CertificateManager) -> None:
         self._manager = manager
-        self._trigger = trigger
-        self._refs = itertools.count(1)
 
     async def answer(self, action: str, payload: dict[str, Any]
                      ) -> tuple[dict[str, Any], Continuation | None]:
@@ -54,24 +44,32 @@ class CertificateServiceV16:
         if action == "CertificateSigned":
             status = m.signed(payload["certificateChain"])
             return {"status": status}, _after(m.after_signed) if status == "Accepted" else None
-        return await self._extended_trigger(payload)
-
-    async def _extended_trigger(self, payload: dict[str, Any]
-                                ) -> tuple[dict[str, Any], Continuation | None]:
-        message = payload["requestedMessage"]
-        if message == "SignChargePointCertificate":
-            if not self._manager.can_request_signing():
-                return {"status": "Rejected"}, None  # CpoName unset (A02.FR.13)
-            return {"status": "Accepted"}, _after(self._manager.request_signing)
-        if message in CORE_TRIGGERS:
-            fields, continuation = await self._trigger(ev.MessageTriggerRequested(
-                ("ExtendedTriggerMessage", next(self._refs)), message,
-                payload.get("connectorId")))
-            return {"status": str(fields.get("status", "Rejected"))}, continuation
-        return {"status": "NotImplemented"}, None
+        raise frames.CallErrorReply("NotSupported", f"{action} is not a certificate CALL")
 
 
 def _after(step: Callable[[], None]) -> Continuation:
     async def run() -> None:
         step()
     return run
+
+
+class SigningTrigger:
+    """The message only the certificate manager sends on request (``services.MessageTrigger``):
+    1.6 ExtendedTriggerMessage SignChargePointCertificate, 2.0.1 TriggerMessage
+    SignChargingStationCertificate. The Accepted reply goes first, then the CSR (A02.FR.02);
+    without a CpoName/OrganizationName (A02.FR.13) nothing is sent and the log says why."""
+
+    def __init__(self, manager: CertificateManager, protocol: str) -> None:
+        self._manager = manager
+        self.requested_messages = frozenset({
+            "SignChargePointCertificate" if protocol == "ocpp1.6"
+            else "SignChargingStationCertificate"})
+
+    def trigger(self, requested_message: str) -> Continuation:
+        def step() -> None:
+            if self._manager.can_request_signing():
+                self._manager.request_signing()
+            else:
+                log.warning("%s asked for, but CpoName is not set (A02.FR.13): no CSR",
+                            requested_message)
+        return _after(step)

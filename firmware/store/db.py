@@ -105,6 +105,17 @@ MIGRATIONS: list[str] = [
         updated_at_s REAL NOT NULL);
     CREATE INDEX IF NOT EXISTS payments_by_state ON payments(state);
     """,
+    # version 7 (issue #11 item 3): the security log, every security event critical or
+    # not (whitepaper A04.FR.04, N01.FR.05), circular: its writer keeps the newest rows
+    # (firmware.store.security_log).
+    """
+    CREATE TABLE IF NOT EXISTS security_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_s REAL NOT NULL,
+        kind TEXT NOT NULL,
+        critical INTEGER NOT NULL,
+        tech_info TEXT);
+    """,
 ]
 
 def open_database(state_dir: str | Path) -> sqlite3.Connection:

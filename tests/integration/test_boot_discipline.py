@@ -52,7 +52,8 @@ async def queue_an_offline_session(csms, site):
         await cp.until(lambda: cp.station.connectors[1].tx is not None)
         await cp.console("sim unplug 1")
         await cp.until(lambda: cp.station.connectors[1].transaction_ended())
-        assert cp.agent.outbox.stats()[0] == 2
+        # StartTransaction, StopTransaction and the start-up's security event (critical).
+        assert cp.agent.outbox.stats()[0] == 3
     csms.refuse_connections = False
 
 

@@ -21,8 +21,11 @@ async def reply_to(csms, text):
 @pytest.mark.parametrize("frame, code", [
     ('[2,"m-1","Reset",{"type":"Hard"', "FormationViolation"),           # not JSON, id recoverable
     ('[2,"m-2","FlyToTheMoon",{}]', "NotImplemented"),                  # not a 1.6 action
-    ('[2,"m-3","GetDiagnostics",{"location":"ftp://example.invalid/"}]',
+    ('[2,"m-3","UpdateFirmware",{"location":"ftp://example.invalid/",'
+     '"retrieveDate":"2026-01-01T00:00:00Z"}]',
      "NotSupported"),                                                   # 1.6, not offered
+    ('[2,"m-3","GetDiagnostics",{"location":"ftp://example.invalid/"}]',
+     "PropertyConstraintViolation"),                                    # FTP upload: not offered
     ('[2,"m-4","Reset",{}]', "OccurenceConstraintViolation"),          # required field missing
     ('[2,"m-5","ChangeAvailability",{"connectorId":"1","type":"Operative"}]',
      "TypeConstraintViolation"),                                        # wrong type

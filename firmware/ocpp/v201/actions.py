@@ -76,6 +76,9 @@ ACTIONS: tuple[Action, ...] = (
     # L — Firmware management (security-whitepaper.md §9; issue 11 item 4)
     Action("UpdateFirmware", "CSMS->CS", "L", "L01 signed update, answered by firmware.update"),
     Action("FirmwareStatusNotification", "CS->CSMS", "L", "L01 every step, with the requestId"),
+    # N — Logs (security-whitepaper.md §8; issue #11 item 3)
+    Action("GetLog", "CSMS->CS", "N", "N01 DiagnosticsLog / SecurityLog upload"),
+    Action("LogStatusNotification", "CS->CSMS", "N", "N01 Uploading → Uploaded / failure"),
     # P — Data transfer: either side may send it
     Action("DataTransfer", "CS->CSMS", "P", "P02"),
     Action("DataTransfer", "CSMS->CS", "P", "P01"),

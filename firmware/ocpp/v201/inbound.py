@@ -33,7 +33,7 @@ from firmware.auth.validate import SendLocalListFormatError
 from firmware.core import events as ev
 from firmware.ocpp.frames import CallErrorReply
 from firmware.ocpp.handlers import AuthorizationService
-from firmware.ocpp.services import CallService, by_action
+from firmware.ocpp.services import CallService, MessageTrigger, by_action, by_message
 from firmware.ocpp.v201 import local_list
 from firmware.ocpp.v201.codec import CHECKED_OFF_LOOP, CheckedCall
 from firmware.ocpp.v201.errors import CallError, InvalidOutgoingMessage, from_v16
@@ -91,8 +91,10 @@ class V201InboundDispatcher:
                  *, activity: ChargingActivity | None = None,
                  queue: TransactionQueue | None = None,
                  services: tuple[CallService, ...] = (),
-                 facts: StationView | None = None) -> None:
+                 facts: StationView | None = None,
+                 triggers: tuple[MessageTrigger, ...] = ()) -> None:
         self._auth = auth
+        self._triggers = by_message(triggers)
         self._queue = queue
         self._transactions = transactions
         self._runtime = runtime
@@ -113,7 +115,7 @@ class V201InboundDispatcher:
             "UnlockConnector": self._core.unlock,
             "ReserveNow": self._core.reserve_now,
             "CancelReservation": self._core.cancel_reservation,
-            "TriggerMessage": self._core.trigger,
+            "TriggerMessage": self._trigger,
             "GetVariables": self._core.get_variables,
             "GetBaseReport": self._core.get_base_report,
             "SetVariables": self._core.set_variables,
@@ -133,6 +135,15 @@ class V201InboundDispatcher:
             if action in self._handlers:
                 raise ValueError(f"{action} is answered by the core already")
             self._handlers[action] = _service_handler(service, action)
+
+    async def _trigger(self, frame: CallFrame, payload: dict[str, Any]
+                       ) -> tuple[dict[str, Any], Continuation | None]:
+        """TriggerMessage: a message a service sends (SignChargingStationCertificate)
+        goes to it; the rest to the core (``CoreRequests.trigger``)."""
+        trigger = self._triggers.get(payload["requestedMessage"])
+        if trigger is not None:
+            return {"status": "Accepted"}, trigger.trigger(payload["requestedMessage"])
+        return await self._core.trigger(frame, payload)
 
     def _lookup(self, tag: str) -> tuple[Any, Any]:
         list_entry, cache_entry, _ = self._auth.lookup(tag, self._clock.now())

@@ -33,7 +33,8 @@ core decision are answered here, without asking the core, so they change nothing
   ``CableUnlockRequested``, whose reply waits for the hardware: Unlocked / UnlockFailed;
   the core's NotSupported (no lock on that connector) → UnknownConnector.
 - TriggerMessage (F06, TC_F_15-27): BootNotification, Heartbeat, MeterValues,
-  StatusNotification → ``MessageTriggerRequested`` under the same name (the core
+  StatusNotification, LogStatusNotification (N01.FR.12: Idle unless an upload runs),
+  FirmwareStatusNotification → ``MessageTriggerRequested`` under the same name (the core
   answers Accepted / Rejected, e.g. Boot after an Accepted boot, TC_F_26); evse.id → the
   connector (0 → every one); an evse.connectorId other than 1 is Rejected. Every other
   MessageTriggerEnumType value — TransactionEvent included, which the core cannot
@@ -76,7 +77,10 @@ CONNECTOR_OF_EVSE = 1    # each EVSE has one connector (outbound reports connect
 
 # MessageTriggerEnumType values the core can trigger, under the core's names.
 _TRIGGERS = {"BootNotification": "BootNotification", "Heartbeat": "Heartbeat",
-             "MeterValues": "MeterValues", "StatusNotification": "StatusNotification"}
+             "MeterValues": "MeterValues", "StatusNotification": "StatusNotification",
+             # N01.FR.12 / TC_F_15-18: the running upload's status, else Idle.
+             "LogStatusNotification": "LogStatusNotification",
+             "FirmwareStatusNotification": "FirmwareStatusNotification"}
 
 
 class TransactionDirectory(Protocol):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from firmware.core import effects as fx
-from firmware.ocpp.mapping import StationInfo, format_time
+from firmware.ocpp.mapping import StationInfo, format_time, log_status_payload
 from firmware.ocpp.v201 import device_model
 
 # 1.6-flavoured connector statuses the core derives → 2.0.1 ConnectorStatusEnumType.
@@ -196,6 +196,8 @@ def to_call(effect: fx.SendMessage, info: StationInfo,
         if effect.request_id is not None:
             firmware["requestId"] = effect.request_id
         return "FirmwareStatusNotification", firmware
+    if isinstance(effect, fx.SendLogStatus):  # N01
+        return "LogStatusNotification", log_status_payload(effect)
     if isinstance(effect, fx.SendConfigurationReport):  # B07: one part, tbc false
         return "NotifyReport", {"requestId": effect.request_id,
                                 "generatedAt": format_time(effect.generated_at_s),

@@ -333,13 +333,45 @@ async def test_trigger_meter_values_of_an_unknown_evse_is_rejected(rig):
                                                 "evse": {"id": 9}}))["status"] == "Rejected"
 
 
-@pytest.mark.parametrize("message", ["LogStatusNotification", "SignV2GCertificate",
+@pytest.mark.parametrize("message", ["SignChargingStationCertificate", "SignV2GCertificate",
                                      "TransactionEvent", "PublishFirmwareStatusNotification"])
 async def test_trigger_what_the_core_cannot_send_is_notimplemented_tc_f_27(rig, message):
     rig.boot()
     assert await rig.result("TriggerMessage", {"requestedMessage": message}) == {
         "status": "NotImplemented"}
     assert rig.untouched()
+
+
+async def test_trigger_log_status_is_idle_without_an_upload_n01_fr_12(rig):
+    rig.boot()
+    fields = await rig.result("TriggerMessage", {"requestedMessage": "LogStatusNotification"})
+    assert fields == {"status": "Accepted"}
+    statuses = [m for m in rig.runtime.released if isinstance(m, fx.SendLogStatus)]
+    assert statuses == [fx.SendLogStatus("Idle", None)]
+
+
+class _CertificateTrigger:
+    requested_messages = frozenset({"SignChargingStationCertificate"})
+
+    def __init__(self):
+        self.sent: list[str] = []
+
+    def trigger(self, requested_message):
+        async def send():
+            self.sent.append(requested_message)
+        return send
+
+
+async def test_a_registered_trigger_service_sends_what_the_core_cannot(rig):
+    from firmware.ocpp.v201.inbound import V201InboundDispatcher
+    service = _CertificateTrigger()
+    rig.boot()
+    rig.dispatcher = V201InboundDispatcher(rig.runtime, rig.auth, rig.directory,
+                                           triggers=(service,))
+    assert await rig.result("TriggerMessage", {
+        "requestedMessage": "SignChargingStationCertificate"}) == {"status": "Accepted"}
+    assert service.sent == ["SignChargingStationCertificate"]
+    assert service.sent == ["SignChargingStationCertificate"]
 
 
 async def test_trigger_on_another_connector_of_an_evse_is_rejected(rig):
