@@ -122,14 +122,3 @@ def test_l01_fr_28_triggered_signed_firmware_status_is_idle_without_an_update():
     action, payload = mapping.to_call(status, INFO)
     assert (action, payload) == ("SignedFirmwareStatusNotification", {"status": "Idle"})
     assert frames.schema_problem(2, action, payload) is None
-
-
-def test_the_updater_hook_sets_what_a_trigger_reports():
-    h = Harness()
-    h.boot()
-    h.station.firmware_status = ("Downloading", 5)
-    [status] = h.of(fx.SendFirmwareStatus, trigger(h, "SignedFirmwareStatusNotification"))
-    assert mapping.to_call(status, INFO)[1] == {"status": "Downloading", "requestId": 5}
-    [plain] = h.of(fx.SendFirmwareStatus, trigger(h, "FirmwareStatusNotification"))
-    assert mapping.to_call(plain, INFO) == ("FirmwareStatusNotification",
-                                            {"status": "Downloading"})

@@ -4,6 +4,8 @@ with ``cryptography`` in the test). security-whitepaper.md §1-6."""
 
 from __future__ import annotations
 
+import json
+
 import logging
 import ssl
 import time
@@ -70,9 +72,10 @@ async def test_a_server_signed_by_another_ca_or_expired_is_refused_with_an_event
                 conn = cp.agent.conn
 
                 def queued(conn=conn):  # critical: in the durable outbox (A04.FR.02)
-                    head = repo.outbox_head(conn)
-                    return head is not None and head.action == "SecurityEventNotification" \
-                        and head.payload["type"] == "InvalidCentralSystemCertificate"
+                    rows = conn.execute("SELECT action, payload FROM outbox").fetchall()
+                    return any(action == "SecurityEventNotification"
+                               and json.loads(payload)["type"] == "InvalidCentralSystemCertificate"
+                               for action, payload in rows)
 
                 await cp.until(queued, timeout_s=20)
                 assert "CERTIFICATE_VERIFY_FAILED" in cp.agent.link.status.last_error
