@@ -54,7 +54,7 @@ async def test_profile_2_connects_with_basic_auth_and_the_installed_root_a00_fr_
     context = server_context(tmp_path, make_leaf(ca), ca)
     async with DevCsms(port=0, ssl_context=context, basic_auth={STATION: PASSWORD}) as csms:
         async with running_agent(site_for(tmp_path, csms, ca)) as cp:
-            await csms.wait_for("BootNotification", timeout_s=20)
+            await cp.until(lambda: cp.agent.link.status.boot_state == "Accepted", timeout_s=20)
             store = cp.agent.certificates.store
             assert [c.subject for c in store.roots("csms")] == [ca.certificate.subject]
 
@@ -102,7 +102,9 @@ async def test_sign_certificate_then_upgrade_to_profile_3_and_no_downgrade_a02_a
     context = server_context(tmp_path, make_leaf(ca), ca, client_ca=ca)
     async with DevCsms(port=0, ssl_context=context, basic_auth={STATION: PASSWORD}) as csms:
         async with running_agent(site_for(tmp_path, csms, ca)) as cp:
-            await csms.wait_for("BootNotification", timeout_s=20)
+            # Registered first: before Accepted only a BootNotification may go out ([16]
+            # §4.2), so a SignCertificate asked for earlier could not be sent.
+            await cp.until(lambda: cp.agent.link.status.boot_state == "Accepted", timeout_s=20)
             assert (await csms.call(STATION, ("ChangeConfiguration", {
                 "key": "SecurityProfile", "value": "3"})))["status"] == "Rejected"  # A05.FR.04
             reply = await csms.call(STATION, ("ExtendedTriggerMessage", {
@@ -135,7 +137,7 @@ async def test_new_profile_that_cannot_connect_falls_back_and_reports_a05_fr_08(
     context = server_context(tmp_path, make_leaf(ca), ca, client_ca=other)
     async with DevCsms(port=0, ssl_context=context, basic_auth={STATION: PASSWORD}) as csms:
         async with running_agent(site_for(tmp_path, csms, ca)) as cp:
-            await csms.wait_for("BootNotification", timeout_s=20)
+            await cp.until(lambda: cp.agent.link.status.boot_state == "Accepted", timeout_s=20)
             store = cp.agent.certificates.store
             assert store.accept_signed(sign_csr(ca, store.new_csr("Borne CPO", "SN")).pem) is None
             store.promote_renewed()
@@ -187,7 +189,7 @@ async def test_no_secret_in_logs_or_console_output(tmp_path, caplog):
     context = server_context(tmp_path, make_leaf(ca), ca)
     async with DevCsms(port=0, ssl_context=context, basic_auth={STATION: PASSWORD}) as csms:
         async with running_agent(site_for(tmp_path, csms, ca)) as cp:
-            await csms.wait_for("BootNotification", timeout_s=20)
+            await cp.until(lambda: cp.agent.link.status.boot_state == "Accepted", timeout_s=20)
             new_password = "another-secret-18b"
             new_key = new_password.encode().hex()
             csms.basic_auth = {STATION: new_password}  # A01.FR.03: the CSMS moves on
@@ -231,7 +233,7 @@ async def test_ocpp201_certificates_and_security_profile_over_tls_m03_m05_a02_a0
                           defaults={"SecurityProfile": 2, "AuthorizationKey": HEX_KEY,
                                     "CpoName": "Borne CPO"})
         async with running_agent(site) as cp:  # BasicAuthPassword is sent as UTF-8
-            await csms.wait_for("BootNotification", timeout_s=20)
+            await cp.until(lambda: cp.agent.link.status.boot_state == "Accepted", timeout_s=20)
             assert (await csms.call(STATION, ("InstallCertificate", {
                 "certificateType": "CSMSRootCertificate", "certificate": spare.pem}))) == \
                 {"status": "Accepted"}
@@ -285,7 +287,7 @@ async def test_renewed_client_certificate_refused_by_the_csms_is_discarded_a02_f
         conn.commit()
         conn.close()
         async with running_agent(site) as cp:
-            await csms.wait_for("BootNotification", timeout_s=20)
+            await cp.until(lambda: cp.agent.link.status.boot_state == "Accepted", timeout_s=20)
             renewed = sign_csr(second, cp.agent.certificates.store.new_csr("Borne CPO", "SN"))
             seen = security_events(cp)
             first = len(csms.connections)
