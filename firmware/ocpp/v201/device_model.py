@@ -108,7 +108,7 @@ def find(component: dict[str, Any], variable: dict[str, Any]) -> tuple[Variable 
     return found, "Accepted"
 
 
-def _echo(item: dict[str, Any]) -> dict[str, Any]:
+def echo(item: dict[str, Any]) -> dict[str, Any]:
     """Component and variable as asked, with the attribute type when given."""
     out: dict[str, Any] = {"component": item["component"], "variable": item["variable"]}
     if "attributeType" in item:
@@ -120,7 +120,7 @@ def get_result(item: dict[str, Any],
                value_of: Callable[[str], str | None]) -> dict[str, Any]:
     """One GetVariableResultType for a GetVariableDataType ``item``; ``value_of(key)``
     gives the core's current value (str) or None."""
-    out = _echo(item)
+    out = echo(item)
     if item.get("attributeType", ACTUAL) != ACTUAL:
         return {**out, "attributeStatus": "NotSupportedAttributeType"}
     found, status = find(item["component"], item["variable"])
@@ -137,21 +137,26 @@ def get_result(item: dict[str, Any],
 def set_target(item: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
     """The core key a SetVariableDataType ``item`` changes, or (None, the result that
     refuses it without asking the core)."""
-    out = _echo(item)
+    out = echo(item)
     if item.get("attributeType", ACTUAL) != ACTUAL:
         return None, {**out, "attributeStatus": "NotSupportedAttributeType"}
     found, status = find(item["component"], item["variable"])
     if found is None:
         return None, {**out, "attributeStatus": status}
     if found.mutability == "ReadOnly":
-        return None, {**out, "attributeStatus": "Rejected",
-                      "attributeStatusInfo": {"reasonCode": "ReadOnly"}}
+        return None, read_only(item)
     return found.key, None
+
+
+def read_only(item: dict[str, Any]) -> dict[str, Any]:
+    """The SetVariableResultType refusing a ReadOnly variable (TC_B_11)."""
+    return {**echo(item), "attributeStatus": "Rejected",
+            "attributeStatusInfo": {"reasonCode": "ReadOnly"}}
 
 
 def set_result(item: dict[str, Any], core_status: str) -> dict[str, Any]:
     """One SetVariableResultType from the core's ChangeConfiguration verdict."""
-    out = _echo(item)
+    out = echo(item)
     if core_status in ("Accepted", "RebootRequired"):
         return {**out, "attributeStatus": core_status}
     if core_status == "NotSupported":

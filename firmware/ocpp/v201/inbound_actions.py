@@ -338,7 +338,7 @@ class CoreRequests:
             key, refusal = device_model.set_target(item)
             if key is None and device_facts.find(item["component"], item["variable"],
                                                  self._facts)[0] is not None:
-                results.append(_read_only(item))  # a fact is what the station is
+                results.append(device_model.read_only(item))  # a fact is what the station is
                 continue
             if refusal is not None or key is None:
                 results.append(refusal or {})
@@ -350,17 +350,10 @@ class CoreRequests:
         return {"setVariableResult": results}, _chain(continuations)
 
 
-def _echo(item: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"component": item["component"], "variable": item["variable"]}
-    if "attributeType" in item:
-        out["attributeType"] = item["attributeType"]
-    return out
-
-
 def _fact_result(item: dict[str, Any], found: tuple[Any, int, str],
                  view: device_facts.StationView) -> dict[str, Any]:
     fact, evse_id, status = found
-    out = _echo(item)
+    out = device_model.echo(item)
     if item.get("attributeType", "Actual") != "Actual":
         return {**out, "attributeStatus": "NotSupportedAttributeType"}
     if fact is None:
@@ -371,11 +364,6 @@ def _fact_result(item: dict[str, Any], found: tuple[Any, int, str],
         return {**out, "attributeStatus": status}
     return {**out, "attributeStatus": "Accepted",
             "attributeValue": fact.value(view, evse_id)[:2500]}
-
-
-def _read_only(item: dict[str, Any]) -> dict[str, Any]:
-    return {**_echo(item), "attributeStatus": "Rejected",
-            "attributeStatusInfo": {"reasonCode": "ReadOnly"}}
 
 
 def _limit(items: list[Any], field: str) -> None:
