@@ -55,6 +55,7 @@ from firmware.ocpp.protocol_switch import (ProtocolNegotiation, choose_protocol,
 from firmware.ocpp.session import InboundHandler
 from firmware.ocpp.v16 import V16Adapter
 from firmware.ocpp.v201.adapter import V201Adapter
+from firmware.ocpp.v201.version import VERSIONS as OCPP2_VERSIONS
 from firmware.ocpp.v201.device_facts import CoreStationView
 from firmware.ocpp.outbox import Outbox, RetryPolicy
 from firmware.readers import ReaderTask, id_tag_rule
@@ -149,8 +150,10 @@ def protocol_adapter(subprotocol: str, info: StationInfo, conn: Any,
     ``facts``: what 2.0.1's read-only device-model facts read (``v201.device_facts``)."""
     if subprotocol == V16Adapter.subprotocol:
         return V16Adapter(info)
-    if subprotocol == V201Adapter.subprotocol:
-        return V201Adapter(info, conn, online=online, boot_reason=boot_reason, facts=facts)
+    version = OCPP2_VERSIONS.get(subprotocol)
+    if version is not None:  # 2.0.1 or 2.1
+        return V201Adapter(info, conn, online=online, boot_reason=boot_reason, facts=facts,
+                           version=version)
     raise ValueError(f"no adapter for OCPP subprotocol {subprotocol!r}")
 
 
@@ -173,7 +176,7 @@ def _require_protocol_support(protocol: str) -> None:
     """Raise ``StartupError`` before anything is built when this build lacks a part of
     the site's OCPP version (2.0.1's frame codec and CALL handlers are modules of their
     own, imported on first use)."""
-    if protocol != V201Adapter.subprotocol:
+    if protocol not in OCPP2_VERSIONS:
         return
     try:
         for module in ("firmware.ocpp.v201.codec", "firmware.ocpp.v201.inbound"):
@@ -196,7 +199,7 @@ def _inbound_dispatcher(runtime: Runtime, auth: StoreAuthorization,
 
     dispatcher = V201InboundDispatcher(runtime, auth, transactions=adapter, queue=outbox,
                                        services=services, facts=adapter.facts,
-                                       triggers=triggers)
+                                       triggers=triggers, version=adapter.version)
     adapter.answer_actions(dispatcher.supported)
     handler: InboundHandler = dispatcher
     return handler

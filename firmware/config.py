@@ -37,7 +37,7 @@ def _csms_url(value: str) -> str | None:
     return None
 
 
-PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
+PROTOCOLS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 
 
 def _protocols(value: Any) -> str | None:
@@ -46,7 +46,7 @@ def _protocols(value: Any) -> str | None:
         return f"must be one of {', '.join(PROTOCOLS)} or a non-empty list of them"
     unknown = [n for n in names if n not in PROTOCOLS]
     if unknown:
-        return f"unknown OCPP version {unknown[0]!r}: use {' or '.join(PROTOCOLS)}"
+        return f"unknown OCPP version {unknown[0]!r}: use {', '.join(PROTOCOLS)}"
     if len(set(names)) != len(names):
         return "lists a version twice"
     return None
@@ -95,8 +95,9 @@ OCPP_OPTIONS = (
     required("csms_url", str, "ws:// or wss:// URL of the CSMS (identity is appended)",
              check=_csms_url),
     optional("protocol", object, "ocpp1.6",
-             "OCPP version (\"ocpp1.6\" or \"ocpp2.0.1\"), or a list of both in preference "
-             "order, offered as websocket subprotocols: the agent speaks what the CSMS picks",
+             "OCPP version (\"ocpp1.6\", \"ocpp2.0.1\" or \"ocpp2.1\"), or a list of them in "
+             "preference order, offered as websocket subprotocols: the agent speaks what the "
+             "CSMS picks",
              check=_protocols),
     optional("call_timeout_s", float, 30.0, "how long to wait for a CALLRESULT, s",
              minimum=1, maximum=600),

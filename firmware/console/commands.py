@@ -43,7 +43,7 @@ def install_core_commands(console: Console, agent: Any) -> None:
             energy = f"{reading.energy_wh / 1000:.3f} kWh" if reading else "-"
             tx = "-"
             if c.tx is not None:
-                if agent.protocol == "ocpp2.0.1":  # the station's id, as the CSMS knows it
+                if agent.protocol != "ocpp1.6":  # 2.x: the station's id, as the CSMS knows it
                     tx = transaction_id(c.tx.local_tx_id, c.tx.record.started_at_s)
                 elif c.tx.transaction_id is not None:
                     tx = str(c.tx.transaction_id)

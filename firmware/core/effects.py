@@ -444,6 +444,10 @@ class SendPaymentReport(SendMessage):
     message_id: str
     data: Any
     local_tx_id: int | None = None
+    # "PaymentSettled" of a payment whose transaction ran: (its local id, its start
+    # time in s), from which an adapter that names transactions itself (2.x) knows the
+    # transactionId after the transaction ended.
+    paid_transaction: tuple[int, float] | None = None
     transaction_related = True
 
 

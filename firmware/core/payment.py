@@ -187,7 +187,7 @@ class PaymentFlow:
                 self._say(r.connector_id, "No free connector: the reservation is released")]
         r = replace(r, connector_id=target.connector_id)
         out = self.host._authorize_connector(target, Authorization(
-            id_tag, None, "payment", now, token_type="Local"), now)
+            id_tag, None, "payment", now, token_type="DirectPayment"), now)
         if target.authorization is None or target.authorization.id_tag != id_tag:
             return out + self._settle(replace(r, note="connector refused the start"), 0, None)
         return out + [self._save(r), self._say(target.connector_id, (
@@ -366,6 +366,7 @@ class PaymentFlow:
             "transactionId": None, "paymentId": r.payment_id,
             "idTag": r.id_tag, "receiptNumber": r.receipt_number,
             "currency": tariff.currency, "preAuthorisedCents": r.pre_authorised_cents,
+            "durationS": max(0, int(ended.timestamp_s - r.started_at_s)),
             **cost.as_dict(), "tariff": r.tariff}, ended.local_tx_id)
         settled = self._settle(replace(r, cost=cost.as_dict()), cost.total_cents, cost)
         return [report] + settled

@@ -112,4 +112,6 @@ def settled_report(settings: PaymentSettings, r: PaymentRecord, status: str,
     url = receipt_url(settings, r)
     if url:
         data["receiptUrl"] = url
-    return fx.SendPaymentReport(settings.vendor_id, "PaymentSettled", data)
+    paid = (r.local_tx_id, r.started_at_s) if r.local_tx_id is not None else None
+    return fx.SendPaymentReport(settings.vendor_id, "PaymentSettled", data,
+                                paid_transaction=paid)

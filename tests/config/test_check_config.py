@@ -142,15 +142,15 @@ def test_shipped_configs_are_valid(capsys):
     assert code == 0, errors
 
 
-@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
-def test_both_ocpp_versions_are_accepted(tmp_path, capsys, protocol):
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
+def test_every_ocpp_version_is_accepted(tmp_path, capsys, protocol):
     path = write(tmp_path, GOOD.replace('protocol = "ocpp1.6"', f'protocol = "{protocol}"'))
     assert check(capsys, path)[0] == 0
 
 
-@pytest.mark.parametrize("protocol", ["ocpp2.1", "OCPP1.6", "ocpp2.0"])
+@pytest.mark.parametrize("protocol", ["ocpp2.2", "OCPP1.6", "ocpp2.0"])
 def test_an_unknown_ocpp_version_is_a_config_problem(tmp_path, capsys, protocol):
     path = write(tmp_path, GOOD.replace('protocol = "ocpp1.6"', f'protocol = "{protocol}"'))
     code, errors, _ = check(capsys, path)
     assert code == 2 and len(errors) == 1 and "ocpp.protocol" in errors[0]
-    assert "ocpp2.0.1" in errors[0]  # the message lists the versions there are
+    assert "ocpp2.0.1" in errors[0] and "ocpp2.1" in errors[0]  # it lists the versions

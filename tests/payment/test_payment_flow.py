@@ -28,7 +28,7 @@ def test_price_is_shown_before_the_pre_authorisation_and_the_card_starts_a_sessi
     h.run_terminal()
     start = h.last(fx.SendTransactionStarted)
     tag = id_tag_for("559884******8074", "hash", "PAY-")
-    assert start.id_tag == tag and start.token_type == "Local" and len(tag) <= 20
+    assert start.id_tag == tag and start.token_type == "DirectPayment" and len(tag) <= 20
     assert h.of(fx.SendAuthorizationRequest) == []      # the payment authorises locally
     assert h.record().state == "charging"
 

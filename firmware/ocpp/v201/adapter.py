@@ -38,12 +38,13 @@ from firmware.ocpp.adapter import FrameCodec, QueuedAnswer
 from firmware.ocpp.mapping import StationInfo, parse_time
 from firmware.store import repositories as repo
 
-from . import device_facts, outbound, smart_charging
+from . import device_facts, outbound, settlement, smart_charging
 from .outbound import TransactionContext
+from .version import V201, Ocpp2Version
 
 log = logging.getLogger(__name__)
 
-SUBPROTOCOL = "ocpp2.0.1"
+SUBPROTOCOL = V201.subprotocol
 
 # 1.6's AuthorizationStatus values keep their meaning; 2.0.1's others all refuse.
 _AS_IN_16 = frozenset({"Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"})
@@ -61,24 +62,33 @@ def id_token_info(payload: Any) -> IdTagInfo:
                      parent if isinstance(parent, str) and parent else None)
 
 
-def _token_type(id_tag: str, presented_as: str = "ISO14443") -> str:
+def _token_type(id_tag: str, presented_as: str = "ISO14443",
+                version: Ocpp2Version = V201) -> str:
     """The idToken.type: how the core says the token was presented (the reader's
-    board-config type, Central for a remote start); NoAuthorization when empty."""
-    return presented_as if id_tag else "NoAuthorization"
+    board-config type, Central for a remote start, DirectPayment for a card payment:
+    Local in 2.0.1, which lacks it); NoAuthorization when empty."""
+    return version.token_type(presented_as) if id_tag else "NoAuthorization"
 
 
 class V201Adapter:
     """The 2.0.1 adapter over the agent's database ``conn`` (the runtime's connection:
     used from the event loop thread only). ``online()``: the link is up now.
-    ``boot_reason``: BootNotification's reason ([S201] BootReasonEnumType)."""
+    ``boot_reason``: BootNotification's reason ([S201] BootReasonEnumType).
+    ``version``: 2.0.1 (default) or 2.1 (``version.V21``: the 2.1 schemas, its token
+    types, and payments reported with NotifySettlement and costDetails, ``settlement``)."""
 
-    subprotocol = SUBPROTOCOL
     csms_assigns_transaction_ids = False
 
     def __init__(self, info: StationInfo, conn: sqlite3.Connection, *,
                  online: Callable[[], bool] = lambda: True,
                  boot_reason: str = "PowerUp",
-                 facts: device_facts.StationView | None = None) -> None:
+                 facts: device_facts.StationView | None = None,
+                 version: Ocpp2Version = V201) -> None:
+        self.version = version
+        self.subprotocol = version.subprotocol
+        # 2.1: the cost a PaymentCost report carried, for its transaction's Ended (the
+        # core queues both in one batch, so memory is enough).
+        self._costs: dict[int, dict[str, Any]] = {}
         self._info = info
         # What the device model's fact variables read (NotifyReport reports them too).
         self.facts = facts
@@ -100,9 +110,9 @@ class V201Adapter:
             from .codec import V201Codec
 
             if self._answered_actions is None:
-                self._codec = V201Codec()
+                self._codec = V201Codec(version=self.version)
             else:
-                self._codec = V201Codec(self._answered_actions)
+                self._codec = V201Codec(self._answered_actions, self.version)
         return self._codec
 
     def answer_actions(self, actions: frozenset[str]) -> None:
@@ -155,8 +165,8 @@ class V201Adapter:
             return action, payload
         context = None
         if isinstance(effect, fx.SendAuthorizationRequest):
-            context = TransactionContext(id_token_type=_token_type(effect.id_tag,
-                                                                   effect.token_type))
+            context = TransactionContext(id_token_type=_token_type(
+                effect.id_tag, effect.token_type, self.version))
         return outbound.to_call(effect, self._info, context, boot_reason=self.boot_reason)
 
     def queued_message(self, effect: fx.SendMessage,
@@ -164,6 +174,8 @@ class V201Adapter:
         """A TransactionEvent, its seqNo taken and advanced in ``conn``'s open
         transaction; a MeterValues for samples outside a transaction."""
         local_tx_id = getattr(effect, "local_tx_id", None)
+        if isinstance(effect, fx.SendPaymentReport) and self.version.settles_payments:
+            return self._settlement_message(effect)
         if isinstance(effect, fx.SendPaymentReport):
             # DataTransfer (firmware.ocpp.payment_messages); queued before the Ended, so
             # the transaction's station-chosen id is still known here
@@ -190,7 +202,7 @@ class V201Adapter:
                 trigger="RemoteStart" if remote_start_id is not None else "Authorized",
                 remote_start_id=remote_start_id,
                 status=self._statuses.get(effect.connector_id, "Charging"),
-                id_token_type=_token_type(effect.id_tag, effect.token_type))
+                id_token_type=_token_type(effect.id_tag, effect.token_type, self.version))
         else:
             known = repo.ocpp201_transaction(conn, local_tx_id)
             if known is None:
@@ -209,7 +221,7 @@ class V201Adapter:
             context = TransactionContext(
                 seq_no=state.next_seq_no, transaction_id=state.transaction_id,
                 offline=offline, status=self._statuses.get(state.evse_id, "Charging"),
-                id_token_type=_token_type(id_tag))
+                id_token_type=_token_type(id_tag, version=self.version))
         if isinstance(effect, fx.SendTransactionStarted):
             self._charging_states[local_tx_id] = outbound.charging_state(context.status)
         if isinstance(effect, fx.SendTransactionEnded):
@@ -219,7 +231,25 @@ class V201Adapter:
             repo.save_ocpp201_transaction(conn, repo.Ocpp201Transaction(
                 state.local_tx_id, state.transaction_id, state.evse_id,
                 context.seq_no + 1, state.remote_start_id))
-        return outbound.to_call(effect, self._info, context)
+        message = outbound.to_call(effect, self._info, context)
+        cost = self._costs.pop(local_tx_id, None)
+        if message is not None and cost is not None and isinstance(effect,
+                                                                   fx.SendTransactionEnded):
+            message[1]["costDetails"] = settlement.cost_details(cost)
+        return message
+
+    def _settlement_message(self, effect: fx.SendPaymentReport
+                            ) -> tuple[str, dict[str, Any]] | None:
+        """2.1: a PaymentCost is kept for its transaction's Ended (``costDetails``),
+        a PaymentSettled is a NotifySettlement (``settlement``)."""
+        data = effect.data if isinstance(effect.data, dict) else {}
+        if effect.message_id == "PaymentCost":
+            if effect.local_tx_id is not None:
+                self._costs[effect.local_tx_id] = data
+            return None
+        paid = effect.paid_transaction
+        transaction_id = outbound.transaction_id(*paid) if paid is not None else None
+        return "NotifySettlement", settlement.notify_settlement(data, transaction_id)
 
     # ------------------------------------------------------------------ answers in
     def answered(self, effect: fx.SendMessage, response: dict[str, Any]) -> list[ev.Event]:

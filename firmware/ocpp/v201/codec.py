@@ -37,6 +37,7 @@ from firmware.ocpp.frames import CallErrorReply
 from firmware.ocpp.v201 import frames, rpc
 from firmware.ocpp.v201.actions import CSMS_TO_CS
 from firmware.ocpp.v201.errors import InvalidOutgoingMessage, from_v16
+from firmware.ocpp.v201.version import V201, Ocpp2Version
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,16 @@ CHECKED_OFF_LOOP = frozenset({"SendLocalList"})
 
 class V201Codec:
     """``supported``: the CSMS→station actions answered (others: NotSupported). A
-    ``CHECKED_OFF_LOOP`` CALL comes out as a plain ``CallFrame``: not checked yet."""
+    ``CHECKED_OFF_LOOP`` CALL comes out as a plain ``CallFrame``: not checked yet.
+    ``version``: 2.0.1 or 2.1 (``version.V21``: the same framing, the 2.1 schemas)."""
 
-    def __init__(self, supported: frozenset[str] = CSMS_TO_CS) -> None:
+    def __init__(self, supported: frozenset[str] = CSMS_TO_CS,
+                 version: Ocpp2Version = V201) -> None:
         self._supported = supported
+        self._package = version.schema_package
 
     def read(self, text: str | bytes) -> Received:
-        frame = rpc.read(text, self._supported, CHECKED_OFF_LOOP)
+        frame = rpc.read(text, self._supported, CHECKED_OFF_LOOP, self._package)
         if isinstance(frame, frames.CallFrame) and frame.action in CHECKED_OFF_LOOP:
             return Received("call", frame.message_id, frame.action, call=frame)
         if isinstance(frame, frames.CallFrame):
@@ -79,10 +83,10 @@ class V201Codec:
                         why=f"{error.code}: {error.description}")
 
     def encode_call(self, message_id: str, action: str, payload: dict[str, Any]) -> str:
-        return frames.encode_call(message_id, action, payload)
+        return frames.encode_call(message_id, action, payload, self._package)
 
     def encode_result(self, message_id: str, action: str, payload: dict[str, Any]) -> str:
-        return frames.encode_result(message_id, action, payload)
+        return frames.encode_result(message_id, action, payload, self._package)
 
     def encode_error(self, message_id: str, error: Any) -> str:
         if not isinstance(error, CallErrorReply):
@@ -95,7 +99,7 @@ class V201Codec:
         """The CALLRESULT payload to our CALL of ``action`` with integral floats of
         integer fields as ints, or (the payload as received, (code, why)) when its
         ``<Action>Response.json`` refuses it."""
-        checked = rpc.check_result(action, frames.ResultFrame("-", payload))
+        checked = rpc.check_result(action, frames.ResultFrame("-", payload), self._package)
         if isinstance(checked, frames.ResultFrame):
             return checked.payload, None
         return payload, (checked.code, checked.description)

@@ -62,7 +62,8 @@ from firmware.ocpp.v201.errors import (
     InvalidOutgoingMessage,
     printable,
 )
-from firmware.ocpp.v201.schemas import known_actions, require_valid
+from firmware.ocpp.v201.schemas import (DEFAULT_PACKAGE, known_actions, require_valid,
+                                        version_label)
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 MAX_MESSAGE_ID_LENGTH = 36            # [J201] §4.1.1
@@ -173,8 +174,10 @@ def _is_text(value: str) -> bool:
     return True
 
 
-def parse(text: str | bytes, max_frame_chars: int = MAX_FRAME_CHARS) -> Frame:
-    """Classify one websocket message (module docstring). Never raises."""
+def parse(text: str | bytes, max_frame_chars: int = MAX_FRAME_CHARS, *,
+          package: str = DEFAULT_PACKAGE) -> Frame:
+    """Classify one websocket message (module docstring) of the OCPP 2.x version whose
+    schemas are ``ocpp/<package>`` ("v201", "v21": which actions exist). Never raises."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -210,7 +213,7 @@ def parse(text: str | bytes, max_frame_chars: int = MAX_FRAME_CHARS) -> Frame:
     suspect = decoding.unfit or _SURROGATE_ESCAPE.search(text) is not None
     deep = text.count("[") + text.count("{") > MAX_DEPTH
     if kind == CALL:
-        return _call(message, message_id, suspect, deep)
+        return _call(message, message_id, suspect, deep, package)
     if kind == CALLRESULT:
         if len(message) != 3:
             return _bad("RpcFrameworkError", "a CALLRESULT has exactly 3 elements",
@@ -225,15 +228,16 @@ def parse(text: str | bytes, max_frame_chars: int = MAX_FRAME_CHARS) -> Frame:
     return _error(message, message_id, suspect, deep)
 
 
-def _call(message: list[Any], message_id: str, suspect: bool, deep: bool) -> Frame:
+def _call(message: list[Any], message_id: str, suspect: bool, deep: bool,
+          package: str) -> Frame:
     if len(message) != 4:
         return _bad("RpcFrameworkError", "a CALL has exactly 4 elements", message_id, CALL)
     action, payload = message[2], message[3]
     if not isinstance(action, str) or not _is_text(action):
         return _bad("RpcFrameworkError", "Action must be a string", message_id, CALL)
-    if action not in known_actions():
-        return _bad("NotImplemented", f"{printable(repr(action), 60)} is not an OCPP 2.0.1 "
-                    "action", message_id, CALL)
+    if action not in known_actions(package):
+        return _bad("NotImplemented", f"{printable(repr(action), 60)} is not an OCPP "
+                    f"{version_label(package)} action", message_id, CALL)
     if not isinstance(payload, dict):
         return _bad("FormatViolation", "payload must be a JSON object", message_id, CALL)
     problem = _values(payload, suspect, deep)
@@ -289,22 +293,24 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
 
 # ---------------------------------------------------------------------------- sending
 
-def encode_call(message_id: str, action: str, payload: dict[str, Any]) -> str:
+def encode_call(message_id: str, action: str, payload: dict[str, Any],
+                package: str = DEFAULT_PACKAGE) -> str:
     """A CALL of ours, its payload checked against ``<action>Request.json``.
 
     Raises ``InvalidOutgoingMessage``: a MessageId that is not 1-36 characters of text,
     an unknown action, a payload the schema refuses or that JSON cannot carry.
     """
     _require_message_id(message_id)
-    require_valid(action, "Request", payload)
+    require_valid(action, "Request", payload, package)
     return _dump([CALL, message_id, action, payload])
 
 
-def encode_result(message_id: str, action: str, payload: dict[str, Any]) -> str:
+def encode_result(message_id: str, action: str, payload: dict[str, Any],
+                  package: str = DEFAULT_PACKAGE) -> str:
     """A CALLRESULT answering the CALL ``message_id`` of ``action``, checked against
     ``<action>Response.json``; raises ``InvalidOutgoingMessage`` as ``encode_call``."""
     _require_message_id(message_id)
-    require_valid(action, "Response", payload)
+    require_valid(action, "Response", payload, package)
     return _dump([CALLRESULT, message_id, payload])
 
 

@@ -46,7 +46,9 @@ from firmware.ocpp.v201.inbound_actions import (
 )
 from firmware.ocpp.v201.device_facts import CoreStationView, StationView
 from firmware.ocpp.v201.smart_charging import SmartChargingRequests
-from firmware.ocpp.v201.schemas import known_actions, payload_problem, require_valid, with_integers
+from firmware.ocpp.v201.schemas import (known_actions, payload_problem, require_valid,
+                                        version_label, with_integers)
+from firmware.ocpp.v201.version import V201, Ocpp2Version
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +94,9 @@ class V201InboundDispatcher:
                  queue: TransactionQueue | None = None,
                  services: tuple[CallService, ...] = (),
                  facts: StationView | None = None,
-                 triggers: tuple[MessageTrigger, ...] = ()) -> None:
+                 triggers: tuple[MessageTrigger, ...] = (),
+                 version: Ocpp2Version = V201) -> None:
+        self._package = version.schema_package
         self._auth = auth
         self._triggers = by_message(triggers)
         self._queue = queue
@@ -156,8 +160,9 @@ class V201InboundDispatcher:
 
     async def __call__(self, frame: CallFrame) -> tuple[dict[str, Any], Continuation | None]:
         action = frame.action
-        if action not in known_actions():
-            raise CallError("NotImplemented", f"{action[:60]!r} is not an OCPP 2.0.1 action")
+        if action not in known_actions(self._package):
+            raise CallError("NotImplemented",
+                            f"{action[:60]!r} is not an OCPP {version_label(self._package)} action")
         handler = self._handlers.get(action)
         if handler is None:
             raise CallError("NotSupported", f"{action} is not supported")
@@ -168,12 +173,12 @@ class V201InboundDispatcher:
         elif action in CHECKED_OFF_LOOP:
             # A big list: jsonschema in a worker thread, so the loop keeps turning
             # (contactor openings, the pilot, other CALLs) while it is checked.
-            payload = await asyncio.to_thread(_checked, action, frame.payload)
+            payload = await asyncio.to_thread(_checked, action, frame.payload, self._package)
         else:
-            payload = _checked(action, frame.payload)
+            payload = _checked(action, frame.payload, self._package)
         response, continuation = await handler(frame, payload)
         try:
-            require_valid(action, "Response", response)
+            require_valid(action, "Response", response, self._package)
         except InvalidOutgoingMessage as error:
             log.error("our %s response would be invalid (%s): %s", action, error, response)
             raise CallError("InternalError", f"{action} response could not be built") from None
@@ -254,13 +259,13 @@ class TransactionQueue(Protocol):
     def queued_for(self, transaction_id: str | None = None) -> int: ...
 
 
-def _checked(action: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload valid against ``<Action>Request.json`` with integral floats of integer
-    fields as ints; raises the 2.0.1 CallError that refuses it."""
-    problem = payload_problem(action, "Request", payload)
+def _checked(action: str, payload: dict[str, Any], package: str) -> dict[str, Any]:
+    """The payload valid against ``<Action>Request.json`` (of the version's ``package``)
+    with integral floats of integer fields as ints; raises the CallError that refuses it."""
+    problem = payload_problem(action, "Request", payload, package)
     if problem is not None:
         raise problem
-    return with_integers(action, "Request", payload)
+    return with_integers(action, "Request", payload, package)
 
 
 SUPPORTED: frozenset[str] = frozenset({

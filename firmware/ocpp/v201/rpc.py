@@ -20,19 +20,20 @@ import uuid
 from firmware.ocpp.v201.actions import CSMS_TO_CS
 from firmware.ocpp.v201.errors import CallError
 from firmware.ocpp.v201.frames import BadFrame, CallFrame, Frame, ResultFrame, parse
-from firmware.ocpp.v201.schemas import payload_problem, with_integers
+from firmware.ocpp.v201.schemas import DEFAULT_PACKAGE, payload_problem, with_integers
 
 # A float in JSON has a digit before its "." or exponent; without one, no float to convert.
 _FLOATISH = re.compile(r"[0-9][.eE]")
 
 
 def read(text: str | bytes, supported: frozenset[str] = CSMS_TO_CS,
-         deferred: frozenset[str] = frozenset()) -> Frame:
+         deferred: frozenset[str] = frozenset(), package: str = DEFAULT_PACKAGE) -> Frame:
     """One websocket message as a usable frame or a BadFrame; ``supported`` are the
     actions the station answers (default: ``actions.CSMS_TO_CS``). The payload of a
     ``deferred`` action is not checked here: its handler checks it off the event loop
-    (a 10,000-entry SendLocalList is ~0.7 s of jsonschema)."""
-    frame = parse(text)
+    (a 10,000-entry SendLocalList is ~0.7 s of jsonschema). ``package``: the version's
+    schemas ("v201", "v21", ``version.Ocpp2Version.schema_package``)."""
+    frame = parse(text, package=package)
     if not isinstance(frame, CallFrame):
         return frame
     if frame.action not in supported:
@@ -40,28 +41,30 @@ def read(text: str | bytes, supported: frozenset[str] = CSMS_TO_CS,
                         frame.message_id, 2)
     if frame.action in deferred:
         return frame
-    problem = payload_problem(frame.action, "Request", frame.payload)
+    problem = payload_problem(frame.action, "Request", frame.payload, package)
     if problem is not None:
         return BadFrame(problem, frame.message_id, 2)
     if _FLOATISH.search(text if isinstance(text, str) else text.decode("utf-8")):
         try:
             return CallFrame(frame.message_id, frame.action,
-                             with_integers(frame.action, "Request", frame.payload))
+                             with_integers(frame.action, "Request", frame.payload, package))
         except CallError as error:
             return BadFrame(error, frame.message_id, 2)
     return frame
 
 
-def check_result(action: str, frame: ResultFrame) -> ResultFrame | CallError:
+def check_result(action: str, frame: ResultFrame,
+                 package: str = DEFAULT_PACKAGE) -> ResultFrame | CallError:
     """The CALLRESULT to our CALL of ``action``, with integral floats of integer fields
     as ints (``schemas.with_integers``), or why it cannot be used (its
     ``<Action>Response.json`` refuses it). Never answered on the wire: the caller fails
     its CALL with the CallError, as with a CALLERROR."""
-    problem = payload_problem(action, "Response", frame.payload)
+    problem = payload_problem(action, "Response", frame.payload, package)
     if problem is not None:
         return problem
     try:
-        return ResultFrame(frame.message_id, with_integers(action, "Response", frame.payload))
+        return ResultFrame(frame.message_id,
+                           with_integers(action, "Response", frame.payload, package))
     except CallError as error:
         return error
 

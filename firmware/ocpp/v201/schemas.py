@@ -2,10 +2,11 @@
 
 The schemas ship with the pinned ``ocpp`` package (``ocpp/v201/schemas``, 128 files,
 ``<Action>Request.json`` / ``<Action>Response.json``, starting with a BOM); they are read
-as package data at run time, never copied. Each declares draft 6
+as package data at run time, never copied. OCPP 2.1 (``firmware.ocpp.v201.version``) is
+the same with ``package`` "v21" (``ocpp/v21/schemas``, 181 files, no BOM). Each declares draft 6
 (``http://json-schema.org/draft-06/schema#``), so the validator class is the one
 ``jsonschema`` matches to ``$schema`` (Draft6Validator; a test pins it). A validator is
-compiled once per action, direction and date-time strictness and kept.
+compiled once per action, direction, date-time strictness and version and kept.
 
 jsonschema is imported on the first validation (as the 1.6 adapter does): it costs about
 80-100 ms of start-up on a desktop CPU.
@@ -72,36 +73,51 @@ class Validator(Protocol):
 
 SCHEMA_DRAFT = "http://json-schema.org/draft-06/schema#"
 
-_SCHEMAS = resources.files("ocpp").joinpath("v201", "schemas")
+DEFAULT_PACKAGE = "v201"  # ``version.V201.schema_package``; 2.1 passes "v21"
+
+
+def _schemas(package: str) -> Any:
+    return resources.files("ocpp").joinpath(package, "schemas")
 
 
 @functools.cache
-def known_actions() -> frozenset[str]:
-    """Every OCPP 2.0.1 action: one ``<Action>Request.json`` schema exists for each."""
-    return frozenset(entry.name[: -len("Request.json")] for entry in _SCHEMAS.iterdir()
+def known_actions(package: str = DEFAULT_PACKAGE) -> frozenset[str]:
+    """Every action of the version whose schemas are in ``ocpp/<package>/schemas``: one
+    ``<Action>Request.json`` schema exists for each."""
+    return frozenset(entry.name[: -len("Request.json")] for entry in _schemas(package).iterdir()
                      if entry.name.endswith("Request.json"))
 
 
-def payload_problem(action: str, kind: Kind, payload: Any) -> CallError | None:
+def payload_problem(action: str, kind: Kind, payload: Any,
+                    package: str = DEFAULT_PACKAGE) -> CallError | None:
     """The CALLERROR an inbound ``payload`` of ``action`` deserves, None when it is valid.
 
     ``kind`` is "Request" for a CALL's payload, "Response" for a CALLRESULT's. An action
     with no schema is NotImplemented ("Requested Action is not known", [J201] §4.3).
     ``payload`` must come from ``frames.parse`` (no Unfit numbers, nesting bounded).
     """
-    if action not in known_actions():
-        return CallError("NotImplemented", f"{action!r} is not an OCPP 2.0.1 action")
-    error = _first_error(_validator(action, kind, strict=False), payload)
+    if action not in known_actions(package):
+        return CallError("NotImplemented",
+                         f"{action!r} is not an OCPP {version_label(package)} action")
+    error = _first_error(_validator(action, kind, False, package), payload)
     return None if error is None else _call_error(error)
 
 
-def require_valid(action: str, kind: Kind, payload: Any) -> None:
+def version_label(package: str) -> str:
+    from firmware.ocpp.v201.version import VERSIONS
+
+    return next((v.label for v in VERSIONS.values() if v.schema_package == package), package)
+
+
+def require_valid(action: str, kind: Kind, payload: Any,
+                  package: str = DEFAULT_PACKAGE) -> None:
     """Check a payload we are about to send; raise ``InvalidOutgoingMessage`` (a bug in
     our code) naming the field and the 2.0.1 code the CSMS would have answered with."""
-    if action not in known_actions():
-        raise InvalidOutgoingMessage(f"{action!r} is not an OCPP 2.0.1 action")
+    if action not in known_actions(package):
+        raise InvalidOutgoingMessage(
+            f"{action!r} is not an OCPP {version_label(package)} action")
     try:
-        error = _first_error(_validator(action, kind, strict=True), payload)
+        error = _first_error(_validator(action, kind, True, package), payload)
     except RecursionError:
         raise InvalidOutgoingMessage(f"{action}{kind}: nested too deep") from None
     if error is not None:
@@ -197,11 +213,13 @@ def is_date_time(value: str, *, strict: bool) -> bool:
 
 
 @functools.lru_cache(maxsize=None)
-def _validator(action: str, kind: Kind, strict: bool) -> Validator:
+def _validator(action: str, kind: Kind, strict: bool,
+               package: str = DEFAULT_PACKAGE) -> Validator:
     from jsonschema import FormatChecker  # type: ignore[import-untyped]
     from jsonschema.validators import validator_for  # type: ignore[import-untyped]
 
-    text = _SCHEMAS.joinpath(f"{action}{kind}.json").read_text("utf-8-sig")
+    # The 2.0.1 files start with a BOM, the 2.1 ones do not: utf-8-sig reads both.
+    text = _schemas(package).joinpath(f"{action}{kind}.json").read_text("utf-8-sig")
     schema = json.loads(text)
     cls = validator_for(schema)
     schema = inline_definitions(schema)
@@ -248,7 +266,8 @@ def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
 _INT64 = 2 ** 63
 
 
-def with_integers(action: str, kind: Kind, payload: dict[str, Any]) -> dict[str, Any]:
+def with_integers(action: str, kind: Kind, payload: dict[str, Any],
+                  package: str = DEFAULT_PACKAGE) -> dict[str, Any]:
     """``payload`` (already valid) with each float of an "integer" field as an int.
 
     Draft 6 counts 1.0 as an integer, so ``"evseId": 1.0`` is valid, but the handler
@@ -275,6 +294,6 @@ def with_integers(action: str, kind: Kind, payload: dict[str, Any]) -> dict[str,
                     for index, item in enumerate(value)]
         return value
 
-    schema = _validator(action, kind, strict=False).schema  # the inlined schema
+    schema = _validator(action, kind, False, package).schema  # the inlined schema
     result: dict[str, Any] = convert(schema, payload, "")
     return result
