@@ -460,6 +460,16 @@ class PaymentSettled(Event):
 
 
 @dataclass(frozen=True)
+class PaymentReceiptOffered(Event):
+    """The CSMS made the receipt of the settled payment whose payment idTag is
+    ``id_tag`` and offers it at ``receipt_url`` (OCPP 2.1 NotifySettlementResponse):
+    the station shows that link to the driver instead of its own."""
+
+    id_tag: str
+    receipt_url: str
+
+
+@dataclass(frozen=True)
 class PaymentTerminalFailed(Event):
     """The terminal did not answer ``operation`` ("pre_authorise", "settle", "status",
     "end_of_day") within its timeouts: the outcome is unknown (a fault)."""

@@ -86,7 +86,8 @@ class PaymentFlow:
     def _save(self, r: PaymentRecord) -> fx.Effect:
         if r.state in FINAL:
             self.records.pop(r.payment_id, None)
-            self.finished = (self.finished + [r])[-10:]
+            self.finished = ([f for f in self.finished if f.payment_id != r.payment_id]
+                             + [r])[-10:]
         else:
             self.records[r.payment_id] = r
         return fx.PersistPayment(r)
@@ -218,6 +219,18 @@ class PaymentFlow:
         if r is None or r.state != "settling":
             return []
         return self._finish(r, now)
+
+    def on_receipt_offered(self, event: ev.PaymentReceiptOffered,
+                           now: float) -> list[fx.Effect]:
+        """Keep and show the CSMS's receipt link of the latest settled payment of that
+        idTag (of the last ten final ones: the answer comes right after the settlement);
+        an idTag with none changes nothing."""
+        done = [r for r in self.finished if r.id_tag == event.id_tag and r.state == "done"]
+        url = event.receipt_url[:2000]
+        if not done or not url:
+            return []
+        r = replace(max(done, key=lambda r: r.payment_id), csms_receipt_url=url)
+        return [self._save(r), self._say(r.connector_id, self.receipt_text(r))]
 
     def on_terminal_failed(self, event: ev.PaymentTerminalFailed,
                            now: float) -> list[fx.Effect]:

@@ -64,6 +64,7 @@ class PaymentRecord:
     attempts: int = 0
     note: str = ""
     armed_on_plug: bool = False
+    csms_receipt_url: str = ""       # the receipt the CSMS made (2.1), shown instead of ours
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,7 +75,10 @@ class PaymentRecord:
 
 
 def receipt_url(settings: PaymentSettings, r: PaymentRecord) -> str:
-    """The receipt link of a settled payment (empty: none configured)."""
+    """The receipt link of a settled payment: the CSMS's when it made one, else the
+    configured template's (empty: none configured)."""
+    if r.csms_receipt_url:
+        return r.csms_receipt_url
     template = settings.receipt_url
     if not template:
         return ""

@@ -127,6 +127,7 @@ class Station(ChargingMixin, RequestsMixin):
             ev.PaymentPreAuthorised: self._payment_handler("on_pre_authorised"),
             ev.PaymentRefused: self._payment_handler("on_refused"),
             ev.PaymentSettled: self._payment_handler("on_settled"),
+            ev.PaymentReceiptOffered: self._payment_handler("on_receipt_offered"),
             ev.PaymentTerminalFailed: self._payment_handler("on_terminal_failed"),
             ev.PaymentTerminalChecked: self._payment_handler("on_terminal_checked"),
             ev.PaymentEndOfDayFinished: self._payment_handler("on_end_of_day"),

@@ -266,6 +266,12 @@ class V201Adapter:
 
     def queued_answered(self, message: QueuedAnswer,
                         response: dict[str, Any]) -> list[ev.Event]:
+        if message.action == "NotifySettlement":
+            url = response.get("receiptUrl")
+            psp_ref = message.payload.get("pspRef")
+            if isinstance(url, str) and url and isinstance(psp_ref, str):
+                return [ev.PaymentReceiptOffered(psp_ref, url)]
+            return []
         if message.local_tx_id is None or message.action != "TransactionEvent":
             return []
         event_type = message.payload.get("eventType")

@@ -172,3 +172,27 @@ def test_settlement_payloads_from_damaged_report_data_are_still_valid():
         details = cost_details(data)
         assert details["totalUsage"]["chargingTime"] >= 0
     assert transaction_id(3, 1_767_225_600.0) == "3-1767225600"
+
+
+class _Row:
+    def __init__(self, action: str, payload: dict) -> None:
+        self.action, self.payload, self.local_tx_id = action, payload, None
+
+
+def test_a_receipt_the_csms_makes_is_shown_to_the_driver_instead_of_ours(conn):
+    h = PayHarness()
+    _paid_session(h)
+    adapter = V201Adapter(INFO, conn, version=V21)
+    sent = _through(adapter, conn, h.log)
+    settlement = next(p for a, p in sent if a == "NotifySettlement")
+    assert adapter.queued_answered(_Row("NotifySettlement", settlement), {}) == []
+    events = adapter.queued_answered(_Row("NotifySettlement", settlement),
+                                     {"receiptUrl": "https://csms.example/r/9"})
+    assert events == [ev.PaymentReceiptOffered(settlement["pspRef"],
+                                               "https://csms.example/r/9")]
+    before = len(h.messages)
+    h.handle(events[0])
+    assert h.record().csms_receipt_url == "https://csms.example/r/9"   # persisted
+    assert h.messages[before:] and "https://csms.example/r/9" in h.messages[-1]
+    # a receipt for an idTag with no settled payment changes nothing
+    assert h.handle(ev.PaymentReceiptOffered("PAY-NOBODY", "https://x/1")) == []
