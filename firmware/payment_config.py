@@ -81,9 +81,10 @@ PAYMENT_OPTIONS: tuple[Option, ...] = (
              check=_receipt_url),
     optional("end_of_day_utc", str, "", "time of the daily end-of-day, \"HH:MM\" UTC "
              "(empty: never); postponed while a payment runs", check=_end_of_day),
-    optional("arm_on_plug", bool, False, "a plug-in on a served connector starts waiting "
-             "for a card at once (an unattended ad-hoc charger: plug in, tap the card); "
-             "false: a payment starts with console `pay` / `sim card`"),
+    optional("arm_on_plug", bool, True, "a plug-in on a served connector starts waiting "
+             "for a card at once (an unattended ad-hoc charger: plug in, tap the card; an "
+             "RFID tap or a remote start instead aborts the wait); false: a payment starts "
+             "with console `pay` / `sim card` only (a charger whose display starts it)"),
 )
 
 
