@@ -47,8 +47,25 @@ def install_payment_commands(console: Console, agent: Any) -> None:
         return [flow().price_text()]
 
     async def pay(args: list[str]) -> list[str]:
-        need_args(args, 0, 1, "pay [N|cancel]")
+        need_args(args, 0, 3, "pay [N|cancel|release PAYMENT RECEIPT]")
         flow()
+        if args and args[0] == "release":
+            need_args(args, 3, 3, "pay release PAYMENT RECEIPT")
+            payment_id = parse_int(args[1], "PAYMENT", 1)
+            receipt = parse_int(args[2], "RECEIPT", 1)
+            if receipt > 9999:
+                raise ConsoleError("RECEIPT must be <= 9999 (a ZVT receipt number)")
+            record = next((r for r in payment_store.payments(agent.conn)
+                           if r.payment_id == payment_id), None)
+            if record is None:
+                raise ConsoleError(f"no payment {payment_id} (see `payments`)")
+            if record.state != "lost":
+                raise ConsoleError(f"payment {payment_id} is {record.state}, not lost: "
+                                   "only a lost pre-authorisation is released by hand")
+            agent.runtime.dispatch(ev.PaymentReleaseRequested(record, receipt))
+            return [flow().last_message or "ok"]
+        if len(args) > 1:
+            raise ConsoleError("usage: pay [N|cancel|release PAYMENT RECEIPT]")
         if args and args[0] == "cancel":
             agent.runtime.dispatch(ev.PaymentCancelRequested())
             return ["waiting for a card: cancelled"]
@@ -74,9 +91,10 @@ def install_payment_commands(console: Console, agent: Any) -> None:
         return lines
 
     console.register("price", "the card-payment price (before a session starts)", price)
-    console.register("pay [N|cancel]", "pay by card on connector N (or the plugged/first "
-                     "free one); cancel the wait for a card", pay, words=1,
-                     role="technician")
+    console.register("pay [N|cancel|release PAYMENT RECEIPT]", "pay by card on connector N "
+                     "(or the plugged/first free one); cancel the wait for a card; reverse "
+                     "a lost pre-authorisation by the receipt number the terminal shows",
+                     pay, words=1, role="technician")
     console.register("payments [N]", "the last N card payments and their state", payments,
                      words=1)
 

@@ -425,6 +425,17 @@ class PaymentCancelRequested(Event):
 
 
 @dataclass(frozen=True)
+class PaymentReleaseRequested(Event):
+    """A technician read the receipt number of a ``lost`` pre-authorisation off the
+    terminal (its journal or printout) and asks to reverse it (console ``pay release``).
+    ``record`` is the stored record (the core keeps only unfinished ones);
+    ``receipt_number`` the terminal's (BMP 87: 1..9999)."""
+
+    record: Any
+    receipt_number: int
+
+
+@dataclass(frozen=True)
 class PaymentPreAuthorised(Event):
     """The terminal reserved ``amount_cents`` on a card under ``receipt_number``;
     ``card_token`` identifies the card (matching a stop to a start), ``pan_masked`` and

@@ -165,6 +165,24 @@ class PaymentFlow:
         return [fx.AbortPayment(r.payment_id) for r in self.records.values()
                 if r.state == "requested"]
 
+    def on_release(self, event: ev.PaymentReleaseRequested, now: float) -> list[fx.Effect]:
+        """Reverse a ``lost`` pre-authorisation by the receipt number a technician read
+        off the terminal: the same persisted settle path as any reversal (exactly once; a
+        terminal that refuses a receipt it never booked fails it visibly). Anything but a
+        lost record, or a receipt another payment holds, changes nothing."""
+        r = event.record
+        receipt = event.receipt_number
+        if not isinstance(r, PaymentRecord) or r.state != "lost":
+            return [self._say(0, "Only a lost payment can be released")]
+        if not 1 <= receipt <= 9999:
+            return [self._say(r.connector_id, "A receipt number is 1-9999")]
+        if any(o.receipt_number == receipt for o in self.records.values()):
+            return [self._say(r.connector_id, f"Receipt {receipt} belongs to a running "
+                                              "payment")]
+        r = replace(r, receipt_number=receipt, note="released by a technician")
+        return self._settle(r, 0, None) + [self._say(
+            r.connector_id, f"Releasing the reservation of receipt {receipt}")]
+
     def on_pre_authorised(self, event: ev.PaymentPreAuthorised,
                           now: float) -> list[fx.Effect]:
         r = self.records.get(event.payment_id)

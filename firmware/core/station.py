@@ -124,6 +124,7 @@ class Station(ChargingMixin, RequestsMixin):
             ev.ChargingProfilesReportRequested: self.smart_charging.report,
             ev.PaymentRequested: self._payment_handler("on_requested"),
             ev.PaymentCancelRequested: self._payment_handler("on_cancel"),
+            ev.PaymentReleaseRequested: self._payment_handler("on_release"),
             ev.PaymentPreAuthorised: self._payment_handler("on_pre_authorised"),
             ev.PaymentRefused: self._payment_handler("on_refused"),
             ev.PaymentSettled: self._payment_handler("on_settled"),

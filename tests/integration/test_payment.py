@@ -100,6 +100,15 @@ async def test_declined_card_starts_nothing_and_tariff_is_set_by_data_transfer(c
                        and cp.station.payment.finished[-1].state == "declined")
         assert csms.messages("StartTransaction") == []
         assert "declined" in cp.station.payment.last_message
+        # only a lost pre-authorisation is released by hand; bad lines change nothing
+        for line, why in (("pay release 1 17", "payment 1 is declined, not lost"),
+                          ("pay release 9 17", "no payment 9"),
+                          ("pay release 1 99999", "RECEIPT must be <= 9999"),
+                          ("pay release one 17", "PAYMENT must be an integer"),
+                          ("pay release 1", "usage: pay release PAYMENT RECEIPT")):
+            reply = await cp.agent.console.execute(line)
+            assert reply[-1] != "OK" and any(why in r for r in reply), (line, reply)
+        assert sim_terminal(cp).ledger == []
         new = {**TARIFF.as_dict(), "energyPerKwh": "0.30"}
         reply = await csms.call(STATION, ("DataTransfer", {
             "vendorId": "org.borne.payment", "messageId": "SetTariff",

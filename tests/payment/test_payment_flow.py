@@ -242,3 +242,46 @@ def test_settings_connectors_limit_which_connectors_a_payment_may_start():
     assert not h.of(fx.PreAuthorisePayment, out)
     h.pay(2)
     assert h.record(1).connector_id == 2
+
+
+def _lost_reservation(h: PayHarness) -> int:
+    """A pre-authorisation the terminal booked whose answer died with the agent."""
+    h.boot()
+    h.handle(ev.PaymentRequested(0))
+    pre = next(e for e in h.pending if isinstance(e, fx.PreAuthorisePayment))
+    h.terminal.run(pre)                       # booked at the terminal, answer lost
+    (receipt,) = h.terminal.open
+    h.power_cut()
+    assert h.record().state == "lost" and h.record().receipt_number is None
+    return receipt
+
+
+def test_a_technician_releases_a_lost_pre_authorisation_once_by_its_receipt_number():
+    h = PayHarness()
+    receipt = _lost_reservation(h)
+    h.handle(ev.PaymentReleaseRequested(h.record(), receipt))
+    assert h.record().state == "settling"       # the intent is stored before the call
+    h.run_terminal()
+    assert h.terminal.settled() == {receipt: [("reverse", 0)]} and not h.terminal.open
+    record = h.record()
+    assert record.state == "done" and record.receipt_number == receipt
+    assert h.reports[-1].data["status"] == "Canceled"
+    # again (a second console line, a repeated click): refused, nothing sent
+    out = h.handle(ev.PaymentReleaseRequested(record, receipt))
+    assert not h.of(fx.SettlePayment, out)
+    assert "Only a lost payment" in h.messages[-1]
+
+
+def test_a_release_with_a_bad_or_busy_receipt_changes_nothing():
+    h = PayHarness()
+    receipt = _lost_reservation(h)
+    lost = h.record()
+    for bad in (0, 10_000, -1):
+        out = h.handle(ev.PaymentReleaseRequested(lost, bad))
+        assert not h.of(fx.SettlePayment, out) and not h.of(fx.PersistPayment, out)
+    h.pilot("B")
+    h.pay()                                   # a running payment holds the next receipt
+    running = h.terminal.next_receipt
+    out = h.handle(ev.PaymentReleaseRequested(lost, running))
+    assert not h.of(fx.SettlePayment, out) and "belongs to a running" in h.messages[-1]
+    assert h.disk_payments[lost.payment_id] == lost and receipt in h.terminal.open
