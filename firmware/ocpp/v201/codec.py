@@ -75,6 +75,9 @@ class V201Codec:
             return Received("error", frame.message_id, code=frame.code,
                             description=frame.description)
         error = frame.error
+        if frame.never_answered:  # 2.1 CALLRESULTERROR / SEND: nothing pending, no reply
+            return Received("bad", frame.message_id, reply=None,
+                            why=f"{error.code}: {error.description}")
         if not frame.answered and frame.message_id is not None:
             # A broken answer to one of our CALLs: fail that CALL now.
             return Received("error", frame.message_id, code=error.code,

@@ -66,6 +66,10 @@ from firmware.ocpp.v201.schemas import (DEFAULT_PACKAGE, known_actions, require_
                                         version_label)
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
+# OCPP-J 2.1 adds CALLRESULTERROR (a peer refusing our CALLRESULT) and SEND (a message
+# without a reply); neither is ever answered (our reading of OCPP 2.1 Part 4 §4.2; the
+# reference file names SEND only). In 2.0.1 they are unknown types, MessageTypeNotSupported.
+CALLRESULTERROR, SEND = 5, 6
 MAX_MESSAGE_ID_LENGTH = 36            # [J201] §4.1.1
 UNREADABLE_MESSAGE_ID = "-1"          # [J201] §4.2.3
 MAX_DEPTH = 32
@@ -114,10 +118,12 @@ class BadFrame:
     error: CallError
     message_id: str | None
     message_type: int | None
+    # a 2.1 CALLRESULTERROR or SEND this station does not use: logged, never answered
+    never_answered: bool = False
 
     @property
     def answered(self) -> bool:
-        return self.message_type not in (CALLRESULT, CALLERROR)
+        return not self.never_answered and self.message_type not in (CALLRESULT, CALLERROR)
 
     def reply(self) -> str | None:
         if not self.answered:
@@ -200,6 +206,10 @@ def parse(text: str | bytes, max_frame_chars: int = MAX_FRAME_CHARS, *,
         looks_like = int(kind) if isinstance(kind, float) and kind in (3, 4) else None
         return _bad("RpcFrameworkError", "MessageTypeId must be an integer",
                     message_id, looks_like)
+    if kind in (CALLRESULTERROR, SEND) and package != DEFAULT_PACKAGE:
+        what = "CALLRESULTERROR" if kind == CALLRESULTERROR else "SEND"
+        return BadFrame(CallError("MessageTypeNotSupported", f"a {what} is not used here"),
+                        message_id, kind, never_answered=True)
     if kind not in (CALL, CALLRESULT, CALLERROR):
         return _bad("MessageTypeNotSupported", f"MessageTypeId {kind} is not supported"[:80],
                     message_id, kind)

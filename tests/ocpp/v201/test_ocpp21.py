@@ -196,3 +196,13 @@ def test_a_receipt_the_csms_makes_is_shown_to_the_driver_instead_of_ours(conn):
     assert h.messages[before:] and "https://csms.example/r/9" in h.messages[-1]
     # a receipt for an idTag with no settled payment changes nothing
     assert h.handle(ev.PaymentReceiptOffered("PAY-NOBODY", "https://x/1")) == []
+
+
+@pytest.mark.parametrize("message_type", [5, 6])
+def test_2_1_callresulterror_and_send_are_never_answered_but_unknown_in_2_0_1(message_type):
+    text = json.dumps([message_type, "m-9", "x", {}] if message_type == 6 else
+                      [message_type, "m-9", "FormatViolation", "bad result", {}])
+    in_21 = V201Codec(version=V21).read(text)
+    assert in_21.kind == "bad" and in_21.reply is None
+    in_201 = V201Codec().read(text)
+    assert in_201.kind == "bad" and json.loads(in_201.reply)[2] == "MessageTypeNotSupported"
