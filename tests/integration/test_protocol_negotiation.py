@@ -23,7 +23,7 @@ BOTH = ["ocpp1.6", "ocpp2.0.1"]
 @pytest.mark.parametrize("value, why", [
     ([], "non-empty list"),
     (["ocpp1.6", "ocpp1.6"], "twice"),
-    (["ocpp2.1"], "unknown OCPP version"),
+    (["ocpp2.2"], "unknown OCPP version"),
     ("ocpp1.5", "unknown OCPP version"),
     (16, "must be one of"),
 ])
@@ -87,6 +87,23 @@ async def test_the_agent_speaks_what_a_201_only_csms_picked_and_says_so(tmp_path
             mark_boot = await csms.wait_for("BootNotification", after=boot.seq + 1,
                                             timeout_s=30)
             assert mark_boot.payload["reason"] == "PowerUp"
+            assert await agent.terminate() == 0
+        finally:
+            await agent.kill()
+    assert csms.violations == [], csms.violations
+
+
+async def test_a_21_first_site_falls_back_to_what_a_201_only_csms_picks(tmp_path):
+    async with DevCsms(host="127.0.0.1", port=0, subprotocols=("ocpp2.0.1",)) as csms:
+        site = write_site(tmp_path, csms.url, station_id=STATION, console="stdio",
+                          ocpp={"protocol": ["ocpp2.1", "ocpp2.0.1"]})
+        agent = AgentProcess(site, tmp_path / "agent.log")
+        await agent.start()
+        try:
+            boot = await csms.wait_for("BootNotification", timeout_s=30)
+            assert boot.protocol == "ocpp2.0.1"
+            [link] = [line for line in await agent.command("status") if line.startswith("link:")]
+            assert "ocpp2.0.1 (offered ocpp2.1 > ocpp2.0.1)" in link, link
             assert await agent.terminate() == 0
         finally:
             await agent.kill()
