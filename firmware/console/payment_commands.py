@@ -1,6 +1,7 @@
 """Console commands of the card payment (README "Paying by card"): ``price``, ``pay``,
 ``payments``, and ``sim card`` on a simulated terminal. The running cost of a paid
-session is in ``status`` (``payment_status_lines``)."""
+session, and the costs the CSMS reported, are in ``status`` (``payment_status_lines``);
+``price`` without a terminal shows the CSMS's TariffFallbackMessage when it set one."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ SIM_OUTCOMES = {"approve": "approve", "decline": "decline", "timeout": "no_answe
 
 
 def payment_status_lines(agent: Any) -> list[str]:
-    """One line per paid session: its running cost (for ``status``)."""
+    """One line per paid session: its running cost; then the costs the CSMS reported
+    (``firmware.core.csms_cost``: running or final, per connector) (for ``status``)."""
     flow = agent.station.payment
+    csms = [f"{line} (from the CSMS)" for line in agent.station.csms_costs.lines()]
     if flow is None:
-        return []
+        return csms
     lines = []
     for c in agent.station.connectors.values():
         cost = flow.running_cost(c)
@@ -32,7 +35,7 @@ def payment_status_lines(agent: Any) -> list[str]:
                          f"({cost.energy_wh / 1000:.3f} kWh, {cost.minutes_billed} min billed)")
     if flow.terminal_fault:
         lines.append(f"payment terminal: FAULT {flow.terminal_fault}")
-    return lines
+    return lines + csms
 
 
 def install_payment_commands(console: Console, agent: Any) -> None:
@@ -44,6 +47,8 @@ def install_payment_commands(console: Console, agent: Any) -> None:
 
     async def price(args: list[str]) -> list[str]:
         need_args(args, 0, 0, "price")
+        if agent.station.payment is None and agent.station.price_text():
+            return [agent.station.price_text()]  # the CSMS's TariffFallbackMessage
         return [flow().price_text()]
 
     async def pay(args: list[str]) -> list[str]:

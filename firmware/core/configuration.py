@@ -80,7 +80,9 @@ class KeyDefinition:
             return None
         if self.kind == "str":
             limit = self.max_items or 500
-            return None if len(value) <= limit else f"longer than {limit} characters"
+            if len(value) > limit:
+                return f"longer than {limit} characters"
+            return self.validate_items(value) if self.validate_items else None
         return "unknown kind"
 
     def _integer_problem(self, text: str) -> str | None:
@@ -136,6 +138,15 @@ def _phase_rotation(item: str) -> str | None:
     if match is None or match.group(1) not in PHASE_ROTATIONS:
         return f"bad phase rotation {item!r} (want N.RST etc.)"
     return None
+
+
+DISPLAY_TEXT_MAX = 255  # characters of a text shown to the driver (unverified limit)
+
+
+def _display_text(value: str) -> str | None:
+    """A text for the driver's display: printable, one line (a control character could
+    drive the display's own protocol)."""
+    return None if value.isprintable() else "must be printable text on one line"
 
 
 MEASURAND_LIST_MAX = 8
@@ -216,6 +227,19 @@ DEFINITIONS: tuple[KeyDefinition, ...] = (
     # One CSMS root with a fallback, each new root signed by the old (M05.FR.08-13): not
     # implemented, so reported false.
     KeyDefinition("AdditionalRootCertificateCheck", "bool", "false", readonly=True),
+    # Tariff and cost texts for the driver (firmware.core.csms_cost; OCPP 2.0.1 block I's
+    # TariffCostCtrlr, ocpp201-rules.md [DM201]). No 1.6 standard key says this: the
+    # names are 2.0.1's. Empty TariffFallbackMessage: the station's own price text.
+    KeyDefinition("TariffEnabled", "bool", "true",
+                  doc="show the CSMS's price text (TariffFallbackMessage)"),
+    KeyDefinition("CostEnabled", "bool", "true", doc="show the costs the CSMS reports"),
+    KeyDefinition("TariffFallbackMessage", "str", "", max_items=DISPLAY_TEXT_MAX,
+                  validate_items=_display_text,
+                  doc="price shown before a start; empty = the station's tariff"),
+    KeyDefinition("TotalCostFallbackMessage", "str",
+                  "Total cost not known yet: see your receipt or app",
+                  max_items=DISPLAY_TEXT_MAX, validate_items=_display_text,
+                  doc="shown after a stop when the CSMS sends no total cost"),
 )
 
 BY_NAME: dict[str, KeyDefinition] = {d.name: d for d in DEFINITIONS}

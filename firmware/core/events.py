@@ -9,6 +9,7 @@ behaviour and no I/O objects; times are UTC epoch seconds (``*_s``) or come as t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Hashable
 
 from hal.interfaces import MeterReading, PilotState
@@ -513,6 +514,19 @@ class TariffChangeRequested(Request):
     answered with ``Reply(ref, {"status": "Accepted"|"Rejected", "info": ...})``."""
 
     tariff: Any = None
+
+
+@dataclass(frozen=True)
+class CsmsCostReported(Request):
+    """The CSMS said what a transaction costs (``firmware.core.csms_cost``): the running
+    cost so far (``final`` False) or the total after the stop (``final`` True;
+    ``total_cost`` None: the CSMS sent none, 0: free). ``total_cost`` in the currency's
+    main unit (TariffCostCtrlr.Currency). Answered ``Reply(ref, {"status":
+    "Accepted"|"Ignored", "why": ...})``; an ignored report changes nothing."""
+
+    local_tx_id: int = 0
+    total_cost: Decimal | None = None
+    final: bool = False
 
 
 @dataclass(frozen=True)

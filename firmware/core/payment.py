@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Protocol
+from typing import Callable, Protocol
 
 from . import effects as fx
 from . import events as ev
@@ -67,8 +67,11 @@ class PaymentHost(Protocol):
 class PaymentFlow:
     def __init__(self, host: PaymentHost, settings: PaymentSettings,
                  records: list[PaymentRecord] | None = None,
-                 tariff: Tariff | None = None) -> None:
+                 tariff: Tariff | None = None, *,
+                 message: Callable[[], str] = lambda: "") -> None:
+        """``message()``: a price text the CSMS set (empty: the tariff's own)."""
         self.host = host
+        self._message = message
         self.settings = settings
         self.tariff = tariff or settings.tariff
         self.records: dict[int, PaymentRecord] = {}
@@ -124,8 +127,13 @@ class PaymentFlow:
         return self.end_of_day_running or any(
             r.state in ("requested", "settling") for r in self.records.values())
 
+    def settles(self, local_tx_id: int) -> bool:
+        """The cost of transaction ``local_tx_id`` is this flow's (a paid session)."""
+        return any(r.local_tx_id == local_tx_id
+                   for r in [*self.records.values(), *self.finished])
+
     def price_text(self) -> str:
-        return (f"Pay by card: {self.tariff.price_text()}; "
+        return (f"Pay by card: {self._message() or self.tariff.price_text()}; "
                 f"{self.settings.pre_authorisation_cents / 100:.2f} "
                 f"{self.tariff.currency} reserved, only the cost is charged")
 

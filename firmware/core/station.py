@@ -22,6 +22,7 @@ from .boot import Registration
 from .charging import ChargingMixin
 from .configuration import Configuration
 from .connector import Connector
+from .csms_cost import CsmsCosts
 from .csms_requests import RequestsMixin
 from .payment import PaymentFlow, PaymentRecord, PaymentSettings
 from .security_profile import PrerequisitesCheck, none_installed
@@ -66,8 +67,12 @@ class Station(ChargingMixin, RequestsMixin):
         # run persisted (resumed on AgentStarted).
         self.firmware = FirmwareUpdate(self.connectors, firmware_version, firmware_update)
         self._pending_authorize: dict[Hashable, PendingAuthorization] = {}
+        # The costs the CSMS reports and its price text (firmware.core.csms_cost).
+        self.csms_costs = CsmsCosts(self.connectors, configuration, self.currency,
+                                    self._station_settles)
         # Ad-hoc card payment (firmware.core.payment): only with a payment terminal.
-        self.payment = (PaymentFlow(self, payment, payment_records, tariff)
+        self.payment = (PaymentFlow(self, payment, payment_records, tariff,
+                                    message=self.csms_costs.tariff_message)
                         if payment is not None else None)
         self.log_uploads = LogUploads()
         # The firmware update's last status (hook for the updater, issue 11 item 4):
@@ -133,6 +138,7 @@ class Station(ChargingMixin, RequestsMixin):
             ev.PaymentTerminalChecked: self._payment_handler("on_terminal_checked"),
             ev.PaymentEndOfDayFinished: self._payment_handler("on_end_of_day"),
             ev.TariffChangeRequested: self._on_tariff_change,
+            ev.CsmsCostReported: self.csms_costs.reported,
             ev.FirmwareUpdateRequested: self.firmware.request,
             ev.FirmwareDownloaded: self.firmware.downloaded,
             ev.FirmwareDownloadFailed: self.firmware.download_failed,
@@ -153,6 +159,28 @@ class Station(ChargingMixin, RequestsMixin):
         out = safety + effects + reports
         if self.payment is not None:
             out = self.payment.after(out, now)
+        self.csms_costs.after(out)
+        return out
+
+    # ------------------------------------------------------------------ price and cost
+    def currency(self) -> str:
+        """TariffCostCtrlr.Currency: the tariff's (no terminal: the default tariff's)."""
+        return (self.payment.tariff if self.payment is not None else Tariff()).currency
+
+    def _station_settles(self, local_tx_id: int) -> bool:
+        return self.payment is not None and self.payment.settles(local_tx_id)
+
+    def price_text(self) -> str:
+        """The price a driver is shown before a start: the card payment's, else the
+        CSMS's TariffFallbackMessage (empty: no price known)."""
+        if self.payment is not None:
+            return self.payment.price_text()
+        return self.csms_costs.tariff_message()
+
+    def configuration_changed(self, key: str, now: float) -> list[fx.Effect]:
+        out = super().configuration_changed(key, now)
+        if key in ("TariffFallbackMessage", "TariffEnabled") and self.price_text():
+            out.append(fx.ShowPaymentMessage(0, self.price_text()))  # the new price, shown
         return out
 
     # ------------------------------------------------------------------ payment

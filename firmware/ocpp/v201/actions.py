@@ -2,7 +2,7 @@
 
 From issue #9 ("Core and Advanced Security-free functional blocks") and
 ocpp201-rules.md §1-§6: B provisioning, C authorization, D local list, E transactions,
-F remote control, G availability, H reservation, J meter values, K smart charging, P data
+F remote control, G availability, H reservation, I tariff and cost, J meter values, K smart charging, P data
 transfer, A security events. CALLs answered outside the core (``firmware.ocpp.services``)
 are added by the dispatcher (``V201InboundDispatcher.supported``). Any other known 2.0.1
 action (``schemas.known_actions``) is answered NotSupported ([J201] §4.3: "recognized but
@@ -59,6 +59,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("ReservationStatusUpdate", "CS->CSMS", "H", "H04 Expired / Removed"),
     # J — Meter values (rules §6): EVSE 0 and idle EVSEs; in a tx, TransactionEvent
     Action("MeterValues", "CS->CSMS", "J", "J01 main meter and idle EVSEs"),
+    # I — Tariff and cost (rules §7 "I"; firmware.core.csms_cost)
+    Action("CostUpdated", "CSMS->CS", "I", "I02 running cost shown to the driver"),
     # K — Smart charging (smart-charging.md; firmware.ocpp.v201.smart_charging)
     Action("SetChargingProfile", "CSMS->CS", "K", "K01 install, K01.FR.xx refusals"),
     Action("ClearChargingProfile", "CSMS->CS", "K", "K10 by id or criteria"),

@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 from firmware.core import effects as fx
 from firmware.core import events as ev
+from firmware.core.csms_cost import cost_from_json
 from firmware.core.events import IdTagInfo
 from firmware.ocpp.adapter import FrameCodec, QueuedAnswer
 from firmware.ocpp.mapping import StationInfo, parse_time
@@ -285,7 +286,12 @@ class V201Adapter:
             return [ev.TransactionStartAnswered(message.local_tx_id, message.local_tx_id,
                                                 id_token_info(info), id_tag)]
         if event_type == "Ended":
+            # totalCost only here ("SHALL only be sent when charging has ended", [S201]);
+            # absent: the core shows TotalCostFallbackMessage (firmware.core.csms_cost)
             return [ev.TransactionEndAnswered(
                 message.local_tx_id, id_token_info(info) if info is not None else None,
-                id_tag if info is not None else "")]
+                id_tag if info is not None else ""),
+                ev.CsmsCostReported(("TransactionEvent", message.local_tx_id),
+                                    message.local_tx_id,
+                                    cost_from_json(response.get("totalCost")), final=True)]
         return []

@@ -49,6 +49,14 @@ class StationView(Protocol):
 
     def message_timeout_s(self) -> float: ...
 
+    def has_tariff(self) -> bool:
+        """The station has its own tariff (a card payment terminal)."""
+        ...
+
+    def currency(self) -> str:
+        """ISO 4217 code of the tariff and of every cost shown."""
+        ...
+
 
 @dataclass(frozen=True)
 class Fact:
@@ -136,6 +144,14 @@ FACTS: tuple[Fact, ...] = (
          _constant("Energy.Active.Import.Register")),
     Fact("LocalAuthListCtrlr", "BytesPerMessage", STATION, "integer",
          _constant(str(BYTES_PER_MESSAGE))),
+    # Block I: a tariff exists with a payment terminal; costs the CSMS reports are shown
+    # on any station (firmware.core.csms_cost). Currency is the tariff's: ReadOnly here,
+    # since another currency would not change what the station computes (the tariff is
+    # set with it, README "Paying by card").
+    Fact("TariffCostCtrlr", "Available", STATION, "boolean",
+         lambda v, e: "true" if v.has_tariff() else "false", instance="Tariff"),
+    Fact("TariffCostCtrlr", "Available", STATION, "boolean", _TRUE, instance="Cost"),
+    Fact("TariffCostCtrlr", "Currency", STATION, "string", lambda v, e: v.currency()),
 )
 
 _BY_NAME: dict[tuple[str, str, str | None], Fact] = {
@@ -234,3 +250,9 @@ class CoreStationView:
 
     def message_timeout_s(self) -> float:
         return self._timeout_s
+
+    def has_tariff(self) -> bool:
+        return self._station.payment is not None
+
+    def currency(self) -> str:
+        return str(self._station.currency())

@@ -88,6 +88,16 @@ VARIABLES: tuple[Variable, ...] = (
              mutability="ReadOnly"),
     Variable("SecurityCtrlr", "AdditionalRootCertificateCheck",
              "AdditionalRootCertificateCheck", mutability="ReadOnly"),
+    # Block I (ocpp201-rules.md §7 "I", [DM201]; firmware.core.csms_cost). Our reading of
+    # the DM (its CSV was not at hand): Enabled[Tariff|Cost] boolean ReadWrite, the two
+    # fallback messages string ReadWrite; 255 characters of printable one-line text is
+    # our limit (a longer or multi-line value is Rejected InvalidValue). An empty
+    # TariffFallbackMessage means "the station's own tariff text" (console `price`).
+    # Available[Tariff|Cost] and Currency are facts (device_facts).
+    Variable("TariffCostCtrlr", "Enabled", "TariffEnabled", instance="Tariff"),
+    Variable("TariffCostCtrlr", "Enabled", "CostEnabled", instance="Cost"),
+    Variable("TariffCostCtrlr", "TariffFallbackMessage", "TariffFallbackMessage"),
+    Variable("TariffCostCtrlr", "TotalCostFallbackMessage", "TotalCostFallbackMessage"),
 )
 
 _BY_NAME: dict[tuple[str, str, str | None], Variable] = {

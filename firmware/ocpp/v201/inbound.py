@@ -131,6 +131,7 @@ class V201InboundDispatcher:
             "ClearChargingProfile": smart.clear_charging_profile,
             "GetCompositeSchedule": smart.get_composite_schedule,
             "GetChargingProfiles": smart.get_charging_profiles,
+            "CostUpdated": self._core.cost_updated,
         }
         if queue is not None:
             self._handlers["GetTransactionStatus"] = self._get_transaction_status
@@ -273,6 +274,6 @@ SUPPORTED: frozenset[str] = frozenset({
     "UnlockConnector", "TriggerMessage", "GetVariables", "SetVariables", "ClearCache",
     "ReserveNow", "CancelReservation", "GetBaseReport", "GetTransactionStatus",
     "GetLocalListVersion", "SendLocalList", "DataTransfer", "SetChargingProfile",
-    "ClearChargingProfile", "GetCompositeSchedule", "GetChargingProfiles"})
+    "ClearChargingProfile", "GetCompositeSchedule", "GetChargingProfiles", "CostUpdated"})
 """What ``V201InboundDispatcher`` answers (``V201Codec(SUPPORTED)``); GetTransactionStatus
 only when it was given the outbox (``queue``)."""

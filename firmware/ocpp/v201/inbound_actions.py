@@ -52,6 +52,7 @@ core decision are answered here, without asking the core, so they change nothing
   without asking the core: an idToken or groupIdToken longer than the core's tag, an
   evseId ≤ 0, a connectorType (every connector here is the board's one type: no
   filter to apply, and accepting it would promise one), an unparseable expiryDateTime.
+- CostUpdated (block I) → ``CsmsCostReported`` (``firmware.core.csms_cost``); answered {}.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ import logging
 from typing import Any, Awaitable, Callable, Protocol
 
 from firmware.core import events as ev
+from firmware.core.csms_cost import cost_from_json
 from firmware.core.idtag import ID_TAG_MAX_CHARS
 from firmware.ocpp.mapping import parse_time
 from firmware.ocpp.v201 import device_facts, device_model
@@ -272,6 +274,23 @@ class CoreRequests:
         status = fields.get("status", "Rejected")
         return _status(status if status in ("Accepted", "Rejected") else "NotImplemented"), \
             continuation
+
+    # ------------------------------------------------------------------ I
+    async def cost_updated(self, frame: CallFrame, payload: dict[str, Any]) -> Answer:
+        """I: CostUpdated, the running cost of a transaction (ocpp201-rules.md §7 "I").
+        Its response has no status: always {}; an unknown transactionId or a cost the
+        core ignores (negative, absurd, CostEnabled false) changes nothing and is logged."""
+        transaction_id = payload["transactionId"]
+        local = self._transactions.local_id_of(transaction_id)
+        if local is None:
+            log.warning("CostUpdated for unknown transaction %r ignored", transaction_id)
+            return {}, None
+        fields, continuation = await self._ask(ev.CsmsCostReported(
+            _ref(frame), local, cost_from_json(payload["totalCost"])))
+        if fields.get("status") != "Accepted":
+            log.warning("CostUpdated for transaction %r ignored: %s", transaction_id,
+                        fields.get("why", "-"))
+        return {}, continuation
 
     # ------------------------------------------------------------------ B, G
     async def reset(self, frame: CallFrame, payload: dict[str, Any]) -> Answer:

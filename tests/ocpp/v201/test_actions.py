@@ -28,9 +28,9 @@ def test_directions():
 
 
 def test_blocks_listed_by_the_issue_are_covered():
-    # A, L, M, N: issue 11 (security, firmware, certificates, logs)
-    assert {a.block for a in actions.ACTIONS} == {"A", "B", "C", "D", "E", "F", "G", "H", "J",
-                                                  "K", "L", "M", "N", "P"}
+    # A, L, M, N: issue 11 (security, firmware, certificates, logs); I: issue 12 (cost)
+    assert {a.block for a in actions.ACTIONS} == {"A", "B", "C", "D", "E", "F", "G", "H", "I",
+                                                  "J", "K", "L", "M", "N", "P"}
 
 
 def test_each_action_is_listed_once_per_direction():

@@ -10,6 +10,7 @@ it only when the link first asks for ``codec``.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from importlib import resources
 
 import jsonschema
@@ -181,11 +182,28 @@ def test_ended_and_updated_answers(conn):
     _, update = queue(adapter, conn, updated())
     _, end = queue(adapter, conn, ended())
     assert adapter.queued_answered(answer("TransactionEvent", 3, update), {}) == []
+    no_cost = ev.CsmsCostReported(("TransactionEvent", 3), 3, None, final=True)
     assert adapter.queued_answered(answer("TransactionEvent", 3, end), {}) == [
-        ev.TransactionEndAnswered(3, None, "")]
+        ev.TransactionEndAnswered(3, None, ""), no_cost]
     assert adapter.queued_answered(answer("TransactionEvent", 3, end), {
         "idTokenInfo": {"status": "Blocked"}}) == [
-        ev.TransactionEndAnswered(3, IdTagInfo("Blocked"), "CARD01")]
+        ev.TransactionEndAnswered(3, IdTagInfo("Blocked"), "CARD01"), no_cost]
+
+
+def test_total_cost_only_on_the_ended_answer_goes_to_the_core_exactly_i(conn):
+    """[S201] totalCost "SHALL only be sent when charging has ended": an Updated answer's
+    is not a final cost; the Ended's (0.00 = free) is, as an exact decimal."""
+    adapter = V201Adapter(INFO, conn)
+    queue(adapter, conn, started())
+    _, update = queue(adapter, conn, updated())
+    _, end = queue(adapter, conn, ended())
+    assert adapter.queued_answered(answer("TransactionEvent", 3, update),
+                                   {"totalCost": 9.5}) == []
+    got = adapter.queued_answered(answer("TransactionEvent", 3, end), {"totalCost": 12.1})
+    assert got[1] == ev.CsmsCostReported(("TransactionEvent", 3), 3, Decimal("12.1"),
+                                         final=True)
+    free = adapter.queued_answered(answer("TransactionEvent", 3, end), {"totalCost": 0})
+    assert free[1].total_cost == 0 and free[1].final
 
 
 @pytest.mark.parametrize("status", ["NoCredit", "NotAllowedTypeEVSE", "NotAtThisLocation",
