@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -108,9 +110,10 @@ TOKEN_INFO = JSON | st.fixed_dictionaries({}, optional={
 
 
 @FUZZ
-@given(info=TOKEN_INFO, event_type=st.sampled_from(["Started", "Updated", "Ended"]))
+@given(info=TOKEN_INFO, event_type=st.sampled_from(["Started", "Updated", "Ended"]),
+       total_cost=JSON)
 def test_any_id_token_info_gives_core_events_and_never_raises(tmp_path_factory, info,
-                                                               event_type):
+                                                               event_type, total_cost):
     conn = db.open_database(tmp_path_factory.mktemp("db"))
     try:
         adapter = V201Adapter(INFO, conn)
@@ -119,7 +122,12 @@ def test_any_id_token_info_gives_core_events_and_never_raises(tmp_path_factory, 
         assert len(events) == 1 and events[0].info.status in STATUSES_16
         payload = {"eventType": event_type, "idToken": {"idToken": "TAG", "type": "ISO14443"}}
         for event in adapter.queued_answered(
-                ReadyMessage(1, "TransactionEvent", 1, payload, 0, T0), {"idTokenInfo": info}):
+                ReadyMessage(1, "TransactionEvent", 1, payload, 0, T0),
+                {"idTokenInfo": info, "totalCost": total_cost}):
+            if isinstance(event, ev.CsmsCostReported):   # block I: the Ended's only
+                assert event_type == "Ended" and event.final
+                assert event.total_cost is None or isinstance(event.total_cost, Decimal)
+                continue
             assert isinstance(event, (ev.TransactionStartAnswered, ev.TransactionEndAnswered))
             assert event.info is None or event.info.status in STATUSES_16
     finally:
