@@ -2,10 +2,10 @@
 
     python -m devcsms --host 127.0.0.1 --port 9000 [--boot Accepted|Pending|Rejected]
                       [--heartbeat-interval 300] [--reject-tag TAG ...] [--tag TAG=STATUS ...]
-                      [--first-transaction-id 1001] [--basic-auth ID=PASSWORD ...] [--ocpp 1.6|2.0.1 ...]
+                      [--first-transaction-id 1001] [--basic-auth ID=PASSWORD ...] [--ocpp 1.6|2.0.1|2.1 ...]
                       [--certfile CERT --keyfile KEY] [--uploads DIR] [--stop-on-stdin-close]
 
-It speaks OCPP 1.6J and 2.0.1 (each station's offer decides); `--ocpp` limits it to the versions named.
+It speaks OCPP 1.6J, 2.0.1 and 2.1 (each station's offer decides); `--ocpp` limits it to the versions named.
 Prints "devcsms: listening on ws://HOST:PORT/ocpp" once bound (with the real port when --port 0), then
 one line per message on stdout, flushed. SIGINT/SIGTERM (or, with --stop-on-stdin-close, the end of
 stdin) close every connection (1001) and exit 0.
@@ -34,7 +34,7 @@ from devcsms.station import LIBRARY_LOGGER
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m devcsms", description="Development OCPP 1.6J / 2.0.1 CSMS.")
+    parser = argparse.ArgumentParser(prog="python -m devcsms", description="Development OCPP 1.6J / 2.0.1 / 2.1 CSMS.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=9000, help="TCP port; 0 picks a free one (default 9000)")
     parser.add_argument("--path", default="/ocpp", help="URL path before the station identity (default /ocpp)")
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         choices=[name.removeprefix("ocpp") for name in SUBPROTOCOLS],
         metavar="VERSION",
-        help="offer only this OCPP version (1.6 or 2.0.1; repeat for both, the default)",
+        help="offer only this OCPP version (1.6, 2.0.1 or 2.1; repeat for several; default all)",
     )
     parser.add_argument("--first-transaction-id", type=int, default=1001, metavar="N")
     parser.add_argument(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from devcsms.conformance201 import BootSequenceRule201, TransactionSequenceRule
-from devcsms.v201 import SUBPROTOCOL as OCPP201_SUBPROTOCOL
+from devcsms.v21 import OCPP2_SUBPROTOCOLS
 from devcsms.validation import CALL, CALLRESULT
 
 if TYPE_CHECKING:
@@ -32,8 +32,9 @@ class FrameRule(Protocol):
 
 
 def rules_for(subprotocol: str, *, check_boot_sequence: bool) -> list[FrameRule]:
-    """Fresh rule objects for the stations speaking `subprotocol` (1.6 unless "ocpp2.0.1")."""
-    if subprotocol == OCPP201_SUBPROTOCOL:
+    """Fresh rule objects for the stations speaking `subprotocol` (1.6 unless "ocpp2.0.1" or "ocpp2.1",
+    which share the 2.0.1 rules: 2.1 keeps B01-B03 and the TransactionEvent seqNo)."""
+    if subprotocol in OCPP2_SUBPROTOCOLS:
         boot201: list[FrameRule] = [BootSequenceRule201()] if check_boot_sequence else []
         return [*boot201, TransactionSequenceRule()]
     return [BootSequenceRule()] if check_boot_sequence else []

@@ -1,12 +1,12 @@
 """`make run`: the development CSMS plus the agent, with the technician console on this terminal.
 
-    .venv/bin/python -m devcsms.devrun --config dev/site.toml [--ocpp 1.6|2.0.1] [--log-dir .dev] [--grace 5]
+    .venv/bin/python -m devcsms.devrun --config dev/site.toml [--ocpp 1.6|2.0.1|2.1] [--log-dir .dev] [--grace 5]
                                        [--offer-firmware IMAGE]
 
 0. With `--ocpp` (`make run OCPP=2.0.1`) naming another version than the site config's `[ocpp] protocol`
    (absent: ocpp1.6), writes a copy of the config beside it, `.<name>.ocpp2.0.1.toml`, whose only change
    is `protocol = "ocpp2.0.1"`, and runs the agent on that copy (relative paths still resolve as in the
-   original; the original is never touched). The CSMS speaks both versions; the agent's offer decides.
+   original; the original is never touched). The CSMS speaks every version (1.6, 2.0.1, 2.1); the agent's offer decides.
 1. Reads `[ocpp] csms_url` from the site config to learn the CSMS host, port and path (and
    `[ocpp.defaults] HeartbeatInterval`, which the CSMS then hands out in its BootNotification answer).
 2. Starts `python -m devcsms` as a child in its own process group (so Ctrl-C reaches the agent first and
@@ -45,7 +45,7 @@ CSMS_PREFIX = "csms | "
 READY_MARKER = "listening on "
 DEFAULT_GRACE_S = 5.0
 CSMS_START_TIMEOUT_S = 15.0
-PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
+PROTOCOLS = ("ocpp1.6", "ocpp2.0.1", "ocpp2.1")
 DEFAULT_PROTOCOL = "ocpp1.6"  # what the agent speaks when [ocpp] protocol is absent
 
 _TABLE_HEADER = re.compile(r"^\s*\[(?!\[)\s*([^\]]*?)\s*\]")
@@ -94,10 +94,10 @@ def csms_endpoint(config_path: Path) -> CsmsEndpoint:
 
 
 def normalized_protocol(text: str) -> str:
-    """"2.0.1" or "ocpp2.0.1" → "ocpp2.0.1". Raises ValueError for a version we do not speak."""
+    """"2.0.1" or "ocpp2.0.1" → "ocpp2.0.1" (likewise "2.1", "1.6"). Raises ValueError for a version we do not speak."""
     protocol = text if text.startswith("ocpp") else f"ocpp{text}"
     if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown OCPP version {text!r} (1.6 or 2.0.1)")
+        raise ValueError(f"unknown OCPP version {text!r} (1.6, 2.0.1 or 2.1)")
     return protocol
 
 
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-dir", type=Path, default=Path(".dev"), help="where agent.log goes (default .dev)")
     parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, metavar="SECONDS",
                         help="how long a child may take to stop before it gets SIGTERM, then SIGKILL")  # fmt: skip
-    parser.add_argument("--ocpp", metavar="VERSION", help="1.6 or 2.0.1 (default: the site config's [ocpp] protocol)")
+    parser.add_argument("--ocpp", metavar="VERSION", help="1.6, 2.0.1 or 2.1 (default: the site config's [ocpp] protocol)")
     parser.add_argument("--csms-script", type=Path, metavar="FILE",
                         help="operator script the CSMS runs once the agent's boot is accepted "
                         "(devcsms/operator.py; e.g. dev/smart-charging.csms)")

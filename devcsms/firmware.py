@@ -7,7 +7,7 @@ disk or in the repository); it writes the root's *certificate* to
 ``roots_dir/devcsms-manufacturer-root.pem`` for the agent's ``[firmware]
 manufacturer_roots``, signs the image (RSA-PSS, SHA-256, over the whole file) and serves
 it at ``http://127.0.0.1:<port 0>/<name>``. ``request(protocol, request_id)`` is the
-SignedUpdateFirmware (1.6) or UpdateFirmware (2.0.1) CALL for it;
+SignedUpdateFirmware (1.6) or UpdateFirmware (2.0.1, 2.1) CALL for it;
 ``offer_after_boot(csms)`` sends it once to every station after its BootNotification
 (``python -m devcsms --offer-firmware IMAGE``; ``make run FIRMWARE=IMAGE``).
 """
@@ -27,6 +27,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from devcsms.errors import DevCsmsError
 from devcsms.station import CallErrorReceived, StationNotConnected
+from devcsms.v21 import OCPP2_SUBPROTOCOLS
 
 ROOT_FILE = "devcsms-manufacturer-root.pem"
 
@@ -111,7 +112,7 @@ class FirmwareOffer:
     def request(self, protocol: str, request_id: int = 1) -> tuple[str, dict[str, Any]]:
         firmware = {"location": self.url, "retrieveDateTime": "2000-01-01T00:00:00Z",
                     "signingCertificate": self.signing_certificate, "signature": self.signature}
-        action = "UpdateFirmware" if protocol == "ocpp2.0.1" else "SignedUpdateFirmware"
+        action = "UpdateFirmware" if protocol in OCPP2_SUBPROTOCOLS else "SignedUpdateFirmware"
         return action, {"requestId": request_id, "retries": 2, "retryInterval": 5,
                         "firmware": firmware}
 

@@ -2,7 +2,7 @@
 item 4: `make run CSMS_SCRIPT=dev/smart-charging.csms` shows a limit changing the power).
 
 One command per line; `#` starts a comment. The script runs once for each station, from
-its first BootNotification on, in the version the station speaks:
+its first BootNotification on, in the version the station speaks (2.1 as 2.0.1):
 
     wait SECONDS                          pause (a float)
     profile EVSE LIMIT A|W [TxDefault|StationMax] [ID]
@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from devcsms.errors import DevCsmsError
 
-V16, V201 = "ocpp1.6", "ocpp2.0.1"
+V16, V201, V21 = "ocpp1.6", "ocpp2.0.1", "ocpp2.1"  # V21 gets the V201 shapes (same schemas for these)
 COMMANDS = ("wait", "profile", "clear-profile", "reserve", "cancel-reservation", "call")
 
 
@@ -136,7 +136,7 @@ def _time(after_s: float = 0.0) -> str:
 
 
 def request(step: Step, protocol: str) -> tuple[str, dict[str, Any]]:
-    """The CALL of a step (not ``wait``) in ``protocol``."""
+    """The CALL of a step (not ``wait``) in ``protocol`` (V16, V201 or V21; V21 gets the V201 message)."""
     if step.command == "profile":
         evse, limit, unit, purpose, profile_id = step.args
         kind = "Relative" if purpose == "TxDefault" else "Absolute"

@@ -8,7 +8,7 @@
     12:00:19 CP-0001 → MeterValues connector=1 tx=1001 energy=1.23 kWh power=7.4 kW
 
 → is charge point to CSMS, ← is CSMS to charge point. Empty replies (StatusNotification.conf, …) are not
-printed; violations follow their frame as `!!` lines. 2.0.1 requests get their own lines (`printing201`). Pure formatting: `FramePrinter` only remembers the
+printed; violations follow their frame as `!!` lines. 2.0.1 and 2.1 requests get their own lines (`printing201`). Pure formatting: `FramePrinter` only remembers the
 last status of each connector so it can print transitions.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from devcsms import printing201
 from devcsms.recording import ARROWS, FROM_CP, Frame
-from devcsms.v201 import SUBPROTOCOL as OCPP201_SUBPROTOCOL
+from devcsms.v21 import OCPP2_SUBPROTOCOLS
 from devcsms.validation import CALL, CALLERROR, CALLRESULT
 
 _MAX_VALUE_CHARS = 40
@@ -59,7 +59,7 @@ class FramePrinter:
         if frame.message_type == CALLERROR:
             return f"CALLERROR {frame.error_code} {frame.error_description!r} ({frame.action or 'unknown call'})"
         if frame.message_type == CALL:
-            is_201 = frame.protocol == OCPP201_SUBPROTOCOL
+            is_201 = frame.protocol in OCPP2_SUBPROTOCOLS  # 2.1 requests have the 2.0.1 shapes
             describe = (_CALL_SUMMARIES_201 if is_201 else _CALL_SUMMARIES).get(frame.action)
             if frame.action == "StatusNotification":
                 return self._status_transition_201(frame.station, payload) if is_201 else (

@@ -1,4 +1,5 @@
-"""The readable lines of OCPP 2.0.1 requests (`printing` picks these for frames of 2.0.1 stations).
+"""The readable lines of OCPP 2.0.1 requests (`printing` picks these for frames of 2.0.1 and 2.1 stations,
+whose requests have the same shapes; NotifySettlement is 2.1's).
 
     12:00:01 CP-0001 → BootNotification vendor=Borne model=AC-22-1C firmware=1.2.0 reason=PowerUp
     12:00:01 CP-0001 ← Accepted interval=300
@@ -75,6 +76,19 @@ def _notify_report(payload: dict) -> str:
     )
 
 
+def _notify_settlement(payload: dict) -> str:
+    """2.1 only (C18/C24); the amount as sent (the schema gives it no unit)."""
+    text = (
+        f"NotifySettlement {payload.get('status')} amount={payload.get('settlementAmount')} "
+        f"pspRef={payload.get('pspRef')}"
+    )
+    if "transactionId" in payload:
+        text += f" tx={payload['transactionId']}"
+    if payload.get("receiptUrl"):
+        text += f" receipt={payload['receiptUrl']}"
+    return text
+
+
 def call_summaries(readings: Callable[[dict], dict[str, str]]) -> dict[str | None, Callable[[dict], str]]:
     """Action → the line of its CALL; `readings` summarises meterValue lists (see printing.meter_readings)."""
     return {
@@ -84,6 +98,7 @@ def call_summaries(readings: Callable[[dict], dict[str, str]]) -> dict[str | Non
         "NotifyReport": _notify_report,
         "Heartbeat": lambda payload: "Heartbeat",
         "Authorize": lambda payload: f"Authorize idToken={_token(payload.get('idToken'))}",
+        "NotifySettlement": _notify_settlement,
     }
 
 

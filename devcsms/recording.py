@@ -47,7 +47,7 @@ class Frame:
     the CALL it answers and `request_seq` that CALL's `seq` (None when the unique id matches no CALL).
     `payload` is the JSON payload (plain floats) or, for a CALLERROR, its errorDetails. `violations` lists
     what is wrong with a frame the charge point sent (always empty for frames the CSMS sent). `protocol`
-    is the websocket subprotocol of the connection it crossed ("ocpp1.6" or "ocpp2.0.1").
+    is the websocket subprotocol of the connection it crossed ("ocpp1.6", "ocpp2.0.1" or "ocpp2.1").
     """
 
     seq: int

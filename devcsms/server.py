@@ -1,4 +1,4 @@
-"""DevCsms: an OCPP 1.6J and 2.0.1 central system for development and integration tests.
+"""DevCsms: an OCPP 1.6J, 2.0.1 and 2.1 central system for development and integration tests.
 
     async with DevCsms(first_transaction_id=5001) as csms:          # 127.0.0.1, a free port
         agent = start_agent(csms_url=csms.url)                       # ws://127.0.0.1:PORT/ocpp
@@ -10,9 +10,9 @@
         ...
         assert csms.violations == []
 
-Each websocket connection gets a `StationSession` speaking the subprotocol the station chose ("ocpp1.6" or
-"ocpp2.0.1": the first one it offers that we speak; see `devcsms.dialects`); the station identity is the
-last path segment of the URL. Every frame in both directions is recorded and
+Each websocket connection gets a `StationSession` speaking the subprotocol the station chose ("ocpp1.6",
+"ocpp2.0.1" or "ocpp2.1": the first one it offers that we speak; see `devcsms.dialects`); the station
+identity is the last path segment of the URL. Every frame in both directions is recorded and
 every frame a charge point sends is checked (see `recording`). Test helpers wait on events, never poll.
 """
 
@@ -46,6 +46,7 @@ from devcsms.printing import FramePrinter
 from devcsms.recording import FROM_CP, TO_CP, Direction, Frame, Recorder
 from devcsms.scripting import Responder, ScriptBook
 from devcsms.station import CallErrorReceived, StationNotConnected, StationSession, request_action_and_payload
+from devcsms.settlements import SettlementView, build_settlements
 from devcsms.transactions import TransactionEventsView, TransactionView, build_transactions
 from devcsms.validation import CALLERROR, CALLRESULT
 
@@ -55,9 +56,9 @@ __all__ = ["DevCsms", "ConnectionRecord", "RefusedHandshake", "CallErrorReceived
 
 
 class DevCsms:
-    """OCPP 1.6J / 2.0.1 development CSMS; use as `async with DevCsms(...) as csms:`.
+    """OCPP 1.6J / 2.0.1 / 2.1 development CSMS; use as `async with DevCsms(...) as csms:`.
 
-    It offers both subprotocols; each connection speaks the one its station chose.
+    It offers all three subprotocols; each connection speaks the one its station chose.
 
     Arguments (all keyword except host/port):
       host, port            where to listen; port 0 picks a free port (see `.port`, `.url`).
@@ -75,7 +76,7 @@ class DevCsms:
       check_boot_sequence   record boot ordering violations (requests while Pending/Rejected…; OCPP 1.6
                             §4.2, 2.0.1 B01-B03).
       ping_interval_s       websocket keepalive pings from the CSMS (None: never ping).
-      subprotocols          the OCPP versions offered (default both, "ocpp1.6" and "ocpp2.0.1"); e.g.
+      subprotocols          the OCPP versions offered (default all: "ocpp1.6", "ocpp2.0.1", "ocpp2.1"); e.g.
                             ("ocpp1.6",) to see a charge point fall back. ValueError for others.
 
     Failure modes: `__aenter__` raises OSError when the port cannot be bound. Helpers raise WaitTimeout
@@ -386,9 +387,15 @@ class DevCsms:
     @property
     def transactions(self) -> dict[int | str, TransactionView | TransactionEventsView]:
         """transactionId → view, rebuilt from the record: for 1.6 stations the integer id the CSMS handed
-        out → TransactionView (start, stops, meter values); for 2.0.1 stations the station's string id →
+        out → TransactionView (start, stops, meter values); for 2.0.1 and 2.1 stations the station's string id →
         TransactionEventsView (its TransactionEvents)."""
         return build_transactions(self._recorder.frames)
+
+    @property
+    def settlements(self) -> list[SettlementView]:
+        """The NotifySettlements of 2.1 stations that the CSMS answered with a CALLRESULT, in answer
+        order, rebuilt from the record (`devcsms.settlements`); refused ones are not listed."""
+        return build_settlements(self._recorder.frames)
 
     # ------------------------------------------------------------------ CSMS-initiated traffic
 
@@ -403,7 +410,8 @@ class DevCsms:
         """Send a CSMS-initiated CALL and return the charge point's CALLRESULT payload (camelCase dict).
 
         `request` is an `ocpp.v16.call.*` dataclass (e.g. `call.Reset(type="Soft")`) for a 1.6 station,
-        an `ocpp.v201.call.*` one for a 2.0.1 station (ValueError for the other version's), or a tuple
+        an `ocpp.v201.call.*` one for a 2.0.1 station, `ocpp.v21.call.*` for 2.1 (ValueError for another
+        version's), or a tuple
         `(action, camelCase payload dict)`. With `validate` the request must satisfy the schema of the
         station's version (ValueError otherwise, nothing sent); the reply is checked like every
         charge-point frame.

@@ -162,6 +162,8 @@ class StationSession:
         if refusal is not None:
             await self._send(_compact_json(refusal.frame()))
             return
+        if request.message_type != CALL:
+            return  # a message type the dialect never answers (2.1: SEND, CALLRESULTERROR)
         self._default_answer_for = request
         try:
             await self._router.route_message(raw)

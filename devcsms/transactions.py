@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devcsms.recording import FROM_CP, TO_CP, Frame
-from devcsms.v201 import SUBPROTOCOL as OCPP201_SUBPROTOCOL
+from devcsms.v21 import OCPP2_SUBPROTOCOLS
 from devcsms.validation import CALL, CALLRESULT
 
 
@@ -165,17 +165,17 @@ def _energy_register_wh(payload: dict) -> float | None:
 
 def build_transactions(frames: list[Frame]) -> dict[int | str, TransactionView | TransactionEventsView]:
     """transactionId → view, from recorded frames (any order of arrival is tolerated): 1.6 transactions
-    by their integer id, 2.0.1 ones by their string id."""
+    by their integer id, 2.0.1 and 2.1 ones (the same TransactionEvent shape) by their string id."""
     views: dict[int | str, TransactionView | TransactionEventsView] = {}
-    for number, view16 in build_transactions16([f for f in frames if f.protocol != OCPP201_SUBPROTOCOL]).items():
+    for number, view16 in build_transactions16([f for f in frames if f.protocol not in OCPP2_SUBPROTOCOLS]).items():
         views[number] = view16
-    for text, view201 in build_transaction_events([f for f in frames if f.protocol == OCPP201_SUBPROTOCOL]).items():
+    for text, view201 in build_transaction_events([f for f in frames if f.protocol in OCPP2_SUBPROTOCOLS]).items():
         views[text] = view201
     return views
 
 
 def build_transaction_events(frames: list[Frame]) -> dict[str, TransactionEventsView]:
-    """2.0.1 transactionId → TransactionEventsView, from the frames of 2.0.1 stations."""
+    """2.0.1/2.1 transactionId → TransactionEventsView, from the frames of 2.0.1 and 2.1 stations."""
     views: dict[str, TransactionEventsView] = {}
     by_seq = {frame.seq: frame for frame in frames}
     for frame in frames:

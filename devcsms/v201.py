@@ -135,9 +135,23 @@ class Refusal:
         return [CALLERROR, self.message_id, self.code, self.description[:ERROR_DESCRIPTION_MAX_CHARS], self.details]
 
 
-def refusal(text: str, handled_actions: Container[str]) -> Refusal | None:
-    """The CALLERROR that `text`, sent by a 2.0.1 charging station, must get; None when it must be served
-    (a valid CALL of an action in `handled_actions`) or must not be answered (a CALLRESULT/CALLERROR)."""
+def refusal(
+    text: str,
+    handled_actions: Container[str],
+    *,
+    version: OcppVersion = OCPP201,
+    known_actions: frozenset[str] = KNOWN_ACTIONS,
+    unanswered_message_types: frozenset[int] = frozenset(),
+) -> Refusal | None:
+    """The CALLERROR that `text`, sent by a charging station of `version` (default 2.0.1), must get; None
+    when it must be served (a valid CALL of an action in `handled_actions`) or must not be answered (a
+    CALLRESULT/CALLERROR).
+
+    `known_actions` are the actions `version` defines (any sender): one outside them is NotImplemented,
+    one inside that a station may not send (`version.charge_point_actions`) or we do not handle is
+    NotSupported. `unanswered_message_types` are MessageTypeIds besides CALLRESULT/CALLERROR that are never
+    answered (2.1: CALLRESULTERROR, SEND). OCPP-J 2.1 keeps these rules (`devcsms.v21` passes its own
+    version, actions and message types)."""
     try:
         decoded = json.loads(text, parse_float=decimal.Decimal, parse_constant=reject_non_json_constant)
     except (ValueError, RecursionError):
@@ -148,7 +162,7 @@ def refusal(text: str, handled_actions: Container[str]) -> Refusal | None:
     readable_id = message_id if isinstance(message_id, str) and len(message_id) <= UNIQUE_ID_MAX_CHARS else None
     reply_id = readable_id if readable_id is not None else "-1"
     message_type = decoded[0]
-    if type(message_type) is int and message_type in (CALLRESULT, CALLERROR):
+    if type(message_type) is int and message_type in {CALLRESULT, CALLERROR, *unanswered_message_types}:
         return None
     if type(message_type) is not int or message_type != CALL:
         return Refusal(reply_id, "MessageTypeNotSupported", f"MessageTypeId {message_type!r} is not supported")
@@ -159,17 +173,17 @@ def refusal(text: str, handled_actions: Container[str]) -> Refusal | None:
     action, payload = decoded[2], decoded[3]
     if not isinstance(action, str):
         return Refusal(reply_id, "RpcFrameworkError", f"Action must be a string, got {action!r}")
-    if action not in KNOWN_ACTIONS:
-        return Refusal(reply_id, "NotImplemented", f"{action} is not an OCPP 2.0.1 action")
-    if action not in CHARGING_STATION_ACTIONS or action not in handled_actions:
+    if action not in known_actions:
+        return Refusal(reply_id, "NotImplemented", f"{action} is not an OCPP {version.label} action")
+    if action not in version.charge_point_actions or action not in handled_actions:
         return Refusal(reply_id, "NotSupported", f"{action} is not served by this CSMS")
     if not isinstance(payload, dict):
         return Refusal(reply_id, "FormatViolation", "the payload must be a JSON object")
-    return _schema_refusal(reply_id, action, payload)
+    return _schema_refusal(reply_id, action, payload, version)
 
 
-def _schema_refusal(message_id: str, action: str, payload: Any) -> Refusal | None:
-    errors = schema_errors(CALL, action, payload, OCPP201)
+def _schema_refusal(message_id: str, action: str, payload: Any, version: OcppVersion) -> Refusal | None:
+    errors = schema_errors(CALL, action, payload, version)
     if not errors:
         return None
     first = errors[0]

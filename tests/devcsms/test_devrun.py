@@ -33,7 +33,7 @@ if mode == "stubborn":
 else:
     signal.signal(signal.SIGINT, lambda number, frame: interrupted.set())
 protocol = config["ocpp"].get("protocol", "ocpp1.6")
-if protocol == "ocpp2.0.1":
+if protocol in ("ocpp2.0.1", "ocpp2.1"):
     boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "Borne", "model": "Stand-in"}}
 else:
     boot = {"chargePointVendor": "Borne", "chargePointModel": "Stand-in"}
@@ -206,22 +206,23 @@ async def test_unreadable_config_exits_two(tmp_path):
     assert "cannot read" in errors.decode()
 
 
-async def test_ocpp_2_0_1_runs_the_agent_on_a_site_config_saying_so_beside_the_original(site):
+@pytest.mark.parametrize("version", ["2.0.1", "2.1"])
+async def test_ocpp_2_x_runs_the_agent_on_a_site_config_saying_so_beside_the_original(site, version):
     work_directory, config, port = site
     original = config.read_text()
     seen: list[str] = []
-    async with running_devrun(site, "wait", "--ocpp", "2.0.1", agent_config="{config}") as process:
+    async with running_devrun(site, "wait", "--ocpp", version, agent_config="{config}") as process:
         async with asyncio.timeout(20):
             await read_until(process, seen, "stand-in agent: booted", "CP-DEV ← Accepted")
         os.killpg(process.pid, signal.SIGINT)
         errors = await finish(process, seen)
     assert process.returncode == 0, errors
     output = "\n".join(seen)
-    derived = work_directory / ".site.ocpp2.0.1.toml"
-    assert f"devrun: OCPP 2.0.1: the agent runs on {derived}" in output
-    assert "(ocpp2.0.1)" in output  # the CSMS's connected line names the negotiated subprotocol
+    derived = work_directory / f".site.ocpp{version}.toml"
+    assert f"devrun: OCPP {version}: the agent runs on {derived}" in output
+    assert f"(ocpp{version})" in output  # the CSMS's connected line names the negotiated subprotocol
     assert "CP-DEV → BootNotification vendor=Borne model=Stand-in reason=PowerUp" in output
-    assert tomllib.loads(derived.read_text())["ocpp"]["protocol"] == "ocpp2.0.1"
+    assert tomllib.loads(derived.read_text())["ocpp"]["protocol"] == f"ocpp{version}"
     assert config.read_text() == original
     assert port_is_free(port)
 

@@ -31,7 +31,7 @@ async def test_a_csms_limited_to_1_6_makes_a_station_offering_both_speak_1_6():
         async with raw_station(csms.url, "CS-1", ["ocpp2.0.1", "ocpp1.6"]) as station:
             assert station.subprotocol == "ocpp1.6"
     with pytest.raises(ValueError, match="subprotocols"):
-        DevCsms(subprotocols=("ocpp2.1",))
+        DevCsms(subprotocols=("ocpp2.2",))
 
 
 async def test_boot_accepted_with_interval_and_rfc3339_time_and_every_frame_recorded(csms):
