@@ -30,7 +30,8 @@ class SettlementView:
 
     @property
     def payload(self) -> dict[str, Any]:
-        return self.request.payload
+        payload = self.request.payload
+        return payload if isinstance(payload, dict) else {}
 
     @property
     def psp_ref(self) -> str | None:

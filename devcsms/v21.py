@@ -11,9 +11,11 @@ version's schemas and actions (see that module for the rules). What differs, fro
   station sends was decided from the schema descriptions (`CHARGING_STATION_ACTIONS`, below); the
   library gives an unhandled 2.1 action no reply at all, so the refusal must be ours.
 
-SEND (MessageTypeId 6, NotifyPeriodicEventStream) and CALLRESULTERROR (5) are new in OCPP-J 2.1 and not
-handled by the library 2.1.0; here they are never answered (`UNANSWERED_MESSAGE_TYPES`) but the record
-still flags them as frames it cannot check. Pure: no I/O.
+SEND (NotifyPeriodicEventStream, whose schema has no Request/Response pair) and CALLRESULTERROR are new
+in OCPP-J 2.1 and not handled by the library 2.1.0. Their MessageTypeIds, 6 and 5, are our reading of
+OCPP-J 2.1 (unverified: not in the facts files). They are never answered here (`UNANSWERED_MESSAGE_TYPES`:
+answering a SEND would break 2.1), but the record still flags them as frames it cannot check (a
+"unknown MessageTypeId" violation). Pure: no I/O.
 """
 
 from __future__ import annotations
