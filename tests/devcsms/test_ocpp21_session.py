@@ -205,3 +205,36 @@ async def test_one_readable_line_per_2_1_message_like_2_0_1():
     assert "CS-1 → evse 1 connector 1: Available" in text
     assert "CS-1 → NotifySettlement Settled amount=12.34 pspRef=PSP-7788-0001 tx=tx-1" in text
     assert any(line.startswith("CS-1 connected from") and "(ocpp2.1)" in line for line in text)
+
+
+async def test_every_combination_of_good_and_bad_settlement_fields_gets_exactly_one_right_answer(csms):
+    """Through the real server and the library's v21 ChargePoint: a served NotifySettlement is answered {}
+    with no violation (so the library's own checks agree with ours), a refused one gets a CALLERROR, and
+    only the served ones are listed."""
+    absent = object()
+    variants = {
+        "pspRef": [absent, "P1", "P" * 256, 5],
+        "status": [absent, "Settled", "Paid"],
+        "settlementAmount": [absent, 12.34, 0, "x", True, 1e300],
+        "settlementTime": [absent, TS, "2025-03-01T12:00:00"],
+    }
+    payloads = [{}]
+    for field, values in variants.items():
+        payloads = [{**p, field: v} if v is not absent else p for p in payloads for v in values]
+    served = 0
+    async with raw_station(csms.url, "CS-1", V21) as station:
+        await station.result("BootNotification", BOOT)
+        for number, payload in enumerate(payloads):
+            valid = (
+                payload.get("pspRef") == "P1" and payload.get("status") == "Settled"
+                and payload.get("settlementTime") == TS
+                and type(payload.get("settlementAmount")) in (int, float)
+            )
+            mark = csms.mark()
+            reply = await station.call("NotifySettlement", payload, message_id=f"s{number}")
+            assert reply[0] == (3 if valid else CALLERROR), (payload, reply)
+            assert bool(csms.frames[mark].violations) == (not valid), payload
+            served += valid
+    assert len(payloads) == 216 and served == 3
+    assert [s.settlement_amount for s in csms.settlements] == [12.34, 0, 1e300]
+    assert not any("the CSMS answered" in violation for violation in csms.violations)
