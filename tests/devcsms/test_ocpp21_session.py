@@ -4,12 +4,13 @@ the 2.0.1 default answers, NotifySettlement (C18/C24, ocpp201-rules.md §9) answ
 library 2.1.0 gives an unhandled 2.1 action no reply at all (ocpp201-rules.md §10)."""
 
 import asyncio
+from datetime import datetime, timezone
 
 import pytest
 from ocpp.v21 import call as call21
 from ocpp.v201 import call as call201
 
-from devcsms import DevCsms
+from devcsms import DevCsms, TagRule
 from devcsms.v201 import ERROR_DESCRIPTION_MAX_CHARS
 from devcsms.validation import CALLERROR, is_rfc3339_date_time
 
@@ -238,3 +239,16 @@ async def test_every_combination_of_good_and_bad_settlement_fields_gets_exactly_
     assert len(payloads) == 216 and served == 3
     assert [s.settlement_amount for s in csms.settlements] == [12.34, 0, 1e300]
     assert not any("the CSMS answered" in violation for violation in csms.violations)
+
+
+async def test_a_group_and_expiry_answer_is_schema_valid_in_2_1_too():
+    rule = TagRule("Accepted", parent_id_tag="FLEET-1", expiry_date=datetime(2030, 1, 1, tzinfo=timezone.utc))
+    async with DevCsms(tag_rules={"04A2B3C4": rule, "DRIVER2": "NotAtThisTime"}) as csms:
+        async with raw_station(csms.url, "CS-1", V21) as station:
+            await station.result("BootNotification", BOOT)
+            grouped = await station.result("Authorize", {"idToken": TOKEN})
+            late = await station.result("Authorize", {"idToken": {"idToken": "DRIVER2", "type": "ISO14443"}})
+    assert grouped["idTokenInfo"]["groupIdToken"] == {"idToken": "FLEET-1", "type": "Central"}
+    assert grouped["idTokenInfo"]["cacheExpiryDateTime"].startswith("2030-01-01T00:00:00")
+    assert late == {"idTokenInfo": {"status": "NotAtThisTime"}}
+    assert csms.violations == []
