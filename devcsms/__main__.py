@@ -3,6 +3,7 @@
     python -m devcsms --host 127.0.0.1 --port 9000 [--boot Accepted|Pending|Rejected]
                       [--heartbeat-interval 300] [--reject-tag TAG ...] [--tag TAG=STATUS ...]
                       [--first-transaction-id 1001] [--basic-auth ID=PASSWORD ...] [--ocpp 1.6|2.0.1|2.1 ...]
+                      [--receipt-url TEMPLATE]
                       [--certfile CERT --keyfile KEY] [--uploads DIR] [--stop-on-stdin-close]
 
 It speaks OCPP 1.6J, 2.0.1 and 2.1 (each station's offer decides); `--ocpp` limits it to the versions named.
@@ -27,7 +28,7 @@ from pathlib import Path
 from devcsms.dialects import SUBPROTOCOLS
 from devcsms.operator import ScriptError, Step, load, run_for_each_station
 from devcsms.firmware import FirmwareOffer, FirmwareOfferError
-from devcsms.policy import AUTHORIZATION_STATUSES_201, REGISTRATION_STATUSES
+from devcsms.policy import AUTHORIZATION_STATUSES_201, REGISTRATION_STATUSES, ReceiptPolicy
 from devcsms.server import DevCsms
 from devcsms.uploads import UploadServer
 from devcsms.station import LIBRARY_LOGGER
@@ -63,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[name.removeprefix("ocpp") for name in SUBPROTOCOLS],
         metavar="VERSION",
         help="offer only this OCPP version (1.6, 2.0.1 or 2.1; repeat for several; default all)",
+    )
+    parser.add_argument(
+        "--receipt-url",
+        metavar="TEMPLATE",
+        help="2.1: answer each NotifySettlement with this receiptUrl ({station} and {psp_ref} filled in)",
     )
     parser.add_argument("--first-transaction-id", type=int, default=1001, metavar="N")
     parser.add_argument(
@@ -131,6 +137,10 @@ def make_csms(arguments: argparse.Namespace, parser: argparse.ArgumentParser, em
         ssl_context.load_cert_chain(arguments.certfile, arguments.keyfile)
     elif arguments.keyfile:
         parser.error("--keyfile needs --certfile")
+    try:
+        ReceiptPolicy(arguments.receipt_url)
+    except ValueError as error:
+        parser.error(f"--receipt-url: {error}")
     return DevCsms(
         arguments.host,
         arguments.port,
@@ -143,6 +153,7 @@ def make_csms(arguments: argparse.Namespace, parser: argparse.ArgumentParser, em
         ssl_context=ssl_context,
         printer=emit,
         subprotocols=[f"ocpp{version}" for version in arguments.ocpp] if arguments.ocpp else SUBPROTOCOLS,
+        receipt_url=arguments.receipt_url,
     )
 
 

@@ -1,13 +1,16 @@
-"""What the development CSMS answers by default: registration and authorization decisions.
+"""What the development CSMS answers by default: registration and authorization decisions, receipts.
 
-Both are plain mutable objects that tests change between steps (`csms.authorization.set("BAD", "Blocked")`,
-`csms.boot.status = "Pending"`); the station handlers read them at the moment a request arrives.
+All are plain mutable objects that tests change between steps (`csms.authorization.set("BAD", "Blocked")`,
+`csms.boot.status = "Pending"`, `csms.receipts.url_template = None`); the station handlers read them at
+the moment a request arrives.
 """
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 AUTHORIZATION_STATUSES = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
 # OCPP 2.0.1 AuthorizationStatusEnumType adds these; a 1.6 charge point is answered Invalid for them.
@@ -142,3 +145,53 @@ def data_transfer_status(vendor_id: str, message_id: str | None) -> str:
     if vendor_id != PAYMENT_VENDOR_ID:
         return "UnknownVendorId"
     return "Accepted" if message_id in PAYMENT_MESSAGES else "UnknownMessageId"
+
+
+RECEIPT_URL_MAX_CHARS = 2000  # NotifySettlementResponse.receiptUrl (OCPP 2.1 schema)
+RECEIPT_URL_FIELDS = frozenset({"station", "psp_ref"})
+
+
+class ReceiptPolicy:
+    """Whether the CSMS makes the receipt of a 2.1 NotifySettlement ("when the CSMS makes the receipt",
+    ocpp201-rules.md §9): `url_template` None answers {}; otherwise the answer carries
+    `receiptUrl` = the template with `{station}` and `{psp_ref}` replaced (both percent-encoded).
+
+    Raises ValueError for a template that is empty, longer than 2000 characters, or has any other
+    replacement field, a conversion or a format spec (checked on every assignment). A URL that would
+    exceed 2000 characters (a long pspRef) is left out, never cut: a cut link would be broken."""
+
+    def __init__(self, url_template: str | None = None) -> None:
+        self.url_template = url_template
+
+    @property
+    def url_template(self) -> str | None:
+        return self._url_template
+
+    @url_template.setter
+    def url_template(self, template: str | None) -> None:
+        if template is not None:
+            _check_receipt_template(template)
+        self._url_template = template
+
+    def answer(self, station: str, psp_ref: str) -> dict[str, str]:
+        """The camelCase NotifySettlementResponse payload for a settlement of `station`."""
+        if self._url_template is None:
+            return {}
+        url = self._url_template.format(station=quote(station, safe=""), psp_ref=quote(psp_ref, safe=""))
+        return {"receiptUrl": url} if len(url) <= RECEIPT_URL_MAX_CHARS else {}
+
+
+def _check_receipt_template(template: str) -> None:
+    if not template or len(template) > RECEIPT_URL_MAX_CHARS:
+        raise ValueError(f"receipt URL template must have 1-{RECEIPT_URL_MAX_CHARS} characters")
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise ValueError(f"receipt URL template {template!r}: {error}") from None
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name not in RECEIPT_URL_FIELDS or spec or conversion:
+            raise ValueError(
+                f"receipt URL template {template!r}: only {{station}} and {{psp_ref}} may be replaced, got {{{name}}}"
+            )

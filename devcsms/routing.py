@@ -1,11 +1,11 @@
 """The interfaces between a station session and the version-specific default answers (`handlers16`,
-`handlers201`): what the handlers get (`FrameSender`, `Policies`) and what the session uses (`Router`)."""
+`handlers201`, `handlers21`): what the handlers get (`FrameSender`, `Policies`) and what the session uses (`Router`)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from devcsms.policy import AuthorizationPolicy, BootPolicy
+from devcsms.policy import AuthorizationPolicy, BootPolicy, ReceiptPolicy
 
 
 class FrameSender(Protocol):
@@ -19,6 +19,7 @@ class Policies(Protocol):
 
     boot: BootPolicy
     authorization: AuthorizationPolicy
+    receipts: ReceiptPolicy  # 2.1 NotifySettlement
 
 
 class Router(Protocol):

@@ -41,7 +41,7 @@ from devcsms.handshake import (
     remote_address_text,
     station_identity,
 )
-from devcsms.policy import AuthorizationPolicy, BootPolicy, TagRule
+from devcsms.policy import AuthorizationPolicy, BootPolicy, ReceiptPolicy, TagRule
 from devcsms.printing import FramePrinter
 from devcsms.recording import FROM_CP, TO_CP, Direction, Frame, Recorder
 from devcsms.scripting import Responder, ScriptBook
@@ -78,6 +78,9 @@ class DevCsms:
       ping_interval_s       websocket keepalive pings from the CSMS (None: never ping).
       subprotocols          the OCPP versions offered (default all: "ocpp1.6", "ocpp2.0.1", "ocpp2.1"); e.g.
                             ("ocpp1.6",) to see a charge point fall back. ValueError for others.
+      receipt_url           2.1: make the receipt of each NotifySettlement, answering this template with
+                            {station} and {psp_ref} filled in (None: answer {}); ValueError for a bad
+                            template; change later through `csms.receipts.url_template`.
 
     Failure modes: `__aenter__` raises OSError when the port cannot be bound. Helpers raise WaitTimeout
     (a TimeoutError) with a description of what was recorded meanwhile.
@@ -100,6 +103,7 @@ class DevCsms:
         check_boot_sequence: bool = True,
         ping_interval_s: float | None = 20.0,
         subprotocols: Sequence[str] = SUBPROTOCOLS,
+        receipt_url: str | None = None,
     ) -> None:
         unknown = [name for name in subprotocols if name not in SUBPROTOCOLS]
         if unknown or not subprotocols:
@@ -113,6 +117,7 @@ class DevCsms:
         self.authorization = authorization or AuthorizationPolicy()
         for id_tag, rule in (tag_rules or {}).items():
             self.authorization.set(id_tag, rule)
+        self.receipts = ReceiptPolicy(receipt_url)
         self.basic_auth = dict(basic_auth) if basic_auth is not None else None
         self.refuse_connections = False
         """When True, new websocket handshakes are answered 503 (an outage); open ones are untouched."""

@@ -252,3 +252,37 @@ async def test_a_group_and_expiry_answer_is_schema_valid_in_2_1_too():
     assert grouped["idTokenInfo"]["cacheExpiryDateTime"].startswith("2030-01-01T00:00:00")
     assert late == {"idTokenInfo": {"status": "NotAtThisTime"}}
     assert csms.violations == []
+
+
+async def test_a_csms_configured_to_make_receipts_answers_a_receipt_url_per_settlement():
+    async with DevCsms(receipt_url="https://receipts.example/{station}/{psp_ref}") as csms:
+        async with raw_station(csms.url, "CS-1", V21) as station:
+            await station.result("BootNotification", BOOT)
+            made = await station.result("NotifySettlement", SETTLEMENT)
+            odd = await station.result("NotifySettlement", {**SETTLEMENT, "pspRef": "a/b c?d#"})
+            csms.receipts.url_template = None  # changed between steps, like the other policies
+            plain = await station.result("NotifySettlement", SETTLEMENT)
+    assert made == {"receiptUrl": "https://receipts.example/CS-1/PSP-7788-0001"}
+    assert odd == {"receiptUrl": "https://receipts.example/CS-1/a%2Fb%20c%3Fd%23"}  # the pspRef is percent-encoded
+    assert plain == {}
+    assert [s.reply.payload for s in csms.settlements] == [made, odd, plain]
+    assert csms.violations == []
+
+
+async def test_a_receipt_url_that_would_exceed_2000_characters_is_left_out_not_cut():
+    template = "https://r.example/" + "x" * 1900 + "/{psp_ref}"
+    async with DevCsms(receipt_url=template) as csms:
+        async with raw_station(csms.url, "CS-1", V21) as station:
+            await station.result("BootNotification", BOOT)
+            short = await station.result("NotifySettlement", {**SETTLEMENT, "pspRef": "P1"})
+            long = await station.result("NotifySettlement", {**SETTLEMENT, "pspRef": "/" * 255})
+    assert len(short["receiptUrl"]) <= 2000 and short["receiptUrl"].endswith("/P1")
+    assert long == {}  # NotifySettlementResponse.receiptUrl ≤ 2000: no receipt rather than a broken link
+    assert csms.violations == []
+
+
+@pytest.mark.parametrize("template", ["https://r.example/{nope}", "https://r.example/{", "https://r.example/{0}",
+                                      "x" * 2001, "", "https://r.example/{psp_ref!r}"])
+def test_a_bad_receipt_url_template_is_refused_at_once(template):
+    with pytest.raises(ValueError, match="receipt URL"):
+        DevCsms(receipt_url=template)

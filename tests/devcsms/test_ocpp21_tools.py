@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import websockets
+from ocpp.charge_point import snake_to_camel_case
 from ocpp.v21.enums import Action
 
 from devcsms import v21
@@ -22,7 +23,7 @@ from devcsms.handlers201 import Ocpp201Handlers
 from devcsms.operator import V21, parse, request
 from devcsms.v201 import CHARGING_STATION_ACTIONS as ACTIONS_201
 from devcsms.v201 import ERROR_CODES as ERROR_CODES_201
-from devcsms.validation import CALL, payload_problems
+from devcsms.validation import CALL, CALLRESULT, payload_problems, schema_errors
 
 from .station201 import BOOT, TS, raw_station
 from .test_cli import REPOSITORY, read_line_containing
@@ -112,7 +113,7 @@ async def test_the_firmware_offer_sends_update_firmware_to_a_2_1_station(tmp_pat
 
 async def test_cli_limited_to_2_1_serves_a_2_1_station_and_refuses_a_2_0_1_offer():
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "devcsms", "--port", "0", "--ocpp", "2.1",
+        sys.executable, "-m", "devcsms", "--port", "0", "--ocpp", "2.1", "--receipt-url", "https://r.example/{psp_ref}",
         cwd=REPOSITORY, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     seen: list[str] = []
@@ -125,7 +126,7 @@ async def test_cli_limited_to_2_1_serves_a_2_1_station_and_refuses_a_2_0_1_offer
                 assert station.subprotocol == "ocpp2.1"
                 await station.result("BootNotification", BOOT)
                 settlement = {"pspRef": "R1", "status": "Settled", "settlementAmount": 3.5, "settlementTime": TS}
-                assert await station.result("NotifySettlement", settlement) == {}
+                assert await station.result("NotifySettlement", settlement) == {"receiptUrl": "https://r.example/R1"}
                 await read_line_containing(process.stdout, "CS-21 → NotifySettlement Settled amount=3.5", seen)
             with pytest.raises(websockets.InvalidStatus) as refused:
                 async with websockets.connect(f"{url}/CS-OLD", subprotocols=["ocpp2.0.1"]):
@@ -138,3 +139,21 @@ async def test_cli_limited_to_2_1_serves_a_2_1_station_and_refuses_a_2_0_1_offer
             await process.wait()
     assert process.returncode == 0, errors.decode()
     assert refused.value.response.status_code == 400
+
+
+async def test_cli_refuses_a_bad_receipt_url_template_with_status_2():
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "devcsms", "--port", "0", "--receipt-url", "https://r.example/{card}",
+        cwd=REPOSITORY, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(20):
+        _, errors = await process.communicate()
+    assert process.returncode == 2
+    assert "--receipt-url" in errors.decode() and "Traceback" not in errors.decode()
+
+
+def test_the_library_spells_receipt_url_receiptURL_so_the_2_1_handler_names_the_field_itself():
+    # ocpp 2.1.0's snake_to_camel_case: "_url" → "URL"; NotifySettlementResponse wants "receiptUrl"
+    assert snake_to_camel_case({"receipt_url": "u"}) == {"receiptURL": "u"}
+    errors = schema_errors(CALLRESULT, "NotifySettlement", {"receiptURL": "u"}, v21.OCPP21)
+    assert errors and "receiptURL" in errors[0].message
