@@ -21,7 +21,7 @@ from typing import Any
 from devcsms import printing201
 from devcsms.recording import ARROWS, FROM_CP, Frame
 from devcsms.v21 import OCPP2_SUBPROTOCOLS
-from devcsms.validation import CALL, CALLERROR, CALLRESULT
+from devcsms.validation import CALL, CALLERROR, CALLRESULT, CALLRESULTERROR, SEND
 
 _MAX_VALUE_CHARS = 40
 
@@ -58,6 +58,10 @@ class FramePrinter:
             return f"malformed frame: {_shorten(frame.raw, 120)}"
         if frame.message_type == CALLERROR:
             return f"CALLERROR {frame.error_code} {frame.error_description!r} ({frame.action or 'unknown call'})"
+        if frame.message_type == CALLRESULTERROR:  # 2.1: a refused CALLRESULT, never answered
+            return f"CALLRESULTERROR {frame.error_code} {frame.error_description!r} [{frame.unique_id}]"
+        if frame.message_type == SEND:  # 2.1: no reply follows
+            return "SEND " + _generic(frame.action or "?", payload)
         if frame.message_type == CALL:
             is_201 = frame.protocol in OCPP2_SUBPROTOCOLS  # 2.1 requests have the 2.0.1 shapes
             describe = (_CALL_SUMMARIES_201 if is_201 else _CALL_SUMMARIES).get(frame.action)

@@ -24,6 +24,7 @@ from devcsms.validation import (
     CALLERROR,
     CALLRESULT,
     MESSAGE_TYPE_NAMES,
+    SEND,
     OCPP16,
     OcppVersion,
     ParsedFrame,
@@ -184,13 +185,19 @@ class Recorder:
             if parsed.action not in version.charge_point_actions:
                 return [f"{parsed.action} is not a request a {version.label} charge point sends"]
             return payload_problems(CALL, parsed.action, parsed.payload_for_schema, version)
+        if parsed.message_type == SEND:  # 2.1: checked like a CALL against `<Action>.json`, never answered
+            if parsed.action is None or not isinstance(parsed.payload, dict):
+                return []
+            if parsed.action not in version.send_actions:
+                return [f"{parsed.action} is not a SEND message of OCPP {version.label}"]
+            return payload_problems(SEND, parsed.action, parsed.payload_for_schema, version)
         if parsed.message_type == CALLRESULT:
             if request is None:
                 return [f"CALLRESULT answers no open CSMS CALL (unique id {parsed.unique_id!r})"]
             if not isinstance(parsed.payload, dict) or action is None:
                 return []
             return payload_problems(CALLRESULT, action, parsed.payload_for_schema, version)
-        return []  # a CALLERROR's framing and code are checked by parse_frame
+        return []  # a CALLERROR's (2.1: CALLRESULTERROR's) framing and code are checked by parse_frame
 
     def _notify(self) -> None:
         self._changed.set()

@@ -13,9 +13,10 @@ version's schemas and actions (see that module for the rules). What differs, fro
 
 SEND (NotifyPeriodicEventStream, whose schema has no Request/Response pair) and CALLRESULTERROR are new
 in OCPP-J 2.1 and not handled by the library 2.1.0. Their MessageTypeIds, 6 and 5, are our reading of
-OCPP-J 2.1 (unverified: not in the facts files). They are never answered here (`UNANSWERED_MESSAGE_TYPES`:
-answering a SEND would break 2.1), but the record still flags them as frames it cannot check (a
-"unknown MessageTypeId" violation). Pure: no I/O.
+OCPP-J 2.1 (not in the facts files, which name SEND only; the station's firmware reads them alike). They
+are never answered (`UNANSWERED_MESSAGE_TYPES`: answering a SEND would break 2.1); the record checks
+them (`OCPP21.message_types`): a SEND against `<Action>.json`, a CALLRESULTERROR's framing and code.
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ocpp.v21.enums import Action
 
 from devcsms import v201
 from devcsms.v201 import Refusal
-from devcsms.validation import OcppVersion
+from devcsms.validation import BASE_MESSAGE_TYPES, CALLRESULTERROR, SEND, OcppVersion
 
 SUBPROTOCOL = "ocpp2.1"
 
@@ -72,9 +73,8 @@ NEW_CHARGING_STATION_ACTIONS = frozenset(
 )
 CHARGING_STATION_ACTIONS = v201.CHARGING_STATION_ACTIONS | NEW_CHARGING_STATION_ACTIONS
 
-CALLRESULTERROR = 5
-SEND = 6
 UNANSWERED_MESSAGE_TYPES = frozenset({CALLRESULTERROR, SEND})
+SEND_ACTIONS = frozenset({"NotifyPeriodicEventStream"})  # the one schema file without Request/Response
 
 OCPP21 = OcppVersion(
     subprotocol=SUBPROTOCOL,
@@ -87,6 +87,8 @@ OCPP21 = OcppVersion(
     charge_point_actions=CHARGING_STATION_ACTIONS,
     error_description_max_chars=v201.ERROR_DESCRIPTION_MAX_CHARS,
     forbids_empty_fields=True,
+    message_types=BASE_MESSAGE_TYPES | UNANSWERED_MESSAGE_TYPES,
+    send_actions=SEND_ACTIONS,
 )
 
 

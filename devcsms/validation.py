@@ -25,8 +25,20 @@ import ocpp.v16
 CALL = 2
 CALLRESULT = 3
 CALLERROR = 4
+# OCPP-J 2.1 only (our reading of 2.1 Part 4 §4.2, as the station's firmware/ocpp/v201/frames.py): a
+# CALLRESULTERROR refuses a CALLRESULT, a SEND is a message without reply. Neither is ever answered.
+CALLRESULTERROR = 5
+SEND = 6
 
-MESSAGE_TYPE_NAMES = {CALL: "CALL", CALLRESULT: "CALLRESULT", CALLERROR: "CALLERROR"}
+MESSAGE_TYPE_NAMES = {
+    CALL: "CALL",
+    CALLRESULT: "CALLRESULT",
+    CALLERROR: "CALLERROR",
+    CALLRESULTERROR: "CALLRESULTERROR",
+    SEND: "SEND",
+}
+_ELEMENT_COUNTS = {CALL: 4, CALLRESULT: 3, CALLERROR: 5, CALLRESULTERROR: 5, SEND: 4}
+BASE_MESSAGE_TYPES = frozenset({CALL, CALLRESULT, CALLERROR})
 
 # OCPP-J 1.6 §4.1.3: the UniqueId is a string of at most 36 characters.
 UNIQUE_ID_MAX_CHARS = 36
@@ -78,6 +90,9 @@ class OcppVersion:
     Schemas are `schema_dir/<Action><request_suffix>.json` and `<Action>Response.json`, validated with
     `validator_class` (the draft the files declare). `error_codes` are the CALLERROR codes of its OCPP-J
     (`error_codes_section` cites them); `charge_point_actions` the requests a charge point may send.
+    `message_types` are the MessageTypeIds of its OCPP-J (2.1 adds CALLRESULTERROR and SEND, whose
+    schema is `<Action>.json`); any other is an unknown MessageTypeId. `send_actions` the actions a
+    SEND may carry (only these reach a schema lookup: the action is the station's text).
     """
 
     subprotocol: str
@@ -90,8 +105,12 @@ class OcppVersion:
     charge_point_actions: frozenset[str]
     error_description_max_chars: int | None = None
     forbids_empty_fields: bool = False  # 2.0.1 [J201] §4.1.5: omit an empty optional field, never {} or []
+    message_types: frozenset[int] = BASE_MESSAGE_TYPES
+    send_actions: frozenset[str] = frozenset()
 
     def schema_name(self, message_type: int, action: str) -> str:
+        if message_type == SEND:
+            return action  # ocpp/v21/schemas/NotifyPeriodicEventStream.json: no Request/Response pair
         return f"{action}{self.request_suffix}" if message_type == CALL else f"{action}Response"
 
 
@@ -255,11 +274,11 @@ def parse_frame(text: str, version: OcppVersion = OCPP16) -> ParsedFrame:
 
     problems: list[str] = []
     message_type = decoded[0]
-    if type(message_type) is not int or message_type not in MESSAGE_TYPE_NAMES:  # not bool, not a list (unhashable)
+    if type(message_type) is not int or message_type not in version.message_types:  # not bool, not a list
         return ParsedFrame(
             None, None, None, None, None, None, None, (f"unknown MessageTypeId {message_type!r}",)
         )
-    expected_length = {CALL: 4, CALLRESULT: 3, CALLERROR: 5}[message_type]
+    expected_length = _ELEMENT_COUNTS[message_type]
     if len(decoded) != expected_length:
         problems.append(
             f"{MESSAGE_TYPE_NAMES[message_type]} must have {expected_length} elements, got {len(decoded)}"
@@ -279,7 +298,7 @@ def parse_frame(text: str, version: OcppVersion = OCPP16) -> ParsedFrame:
         return decoded_for_schema[index] if len(decoded_for_schema) > index else None
 
     action = error_code = error_description = None
-    if message_type == CALL:
+    if message_type in (CALL, SEND):
         action, payload, payload_for_schema = element(2), element(3), element_for_schema(3)
         if not isinstance(action, str):
             problems.append(f"Action must be a string, got {action!r}")
@@ -305,7 +324,7 @@ def parse_frame(text: str, version: OcppVersion = OCPP16) -> ParsedFrame:
         ):
             problems.append(f"ErrorDescription longer than {version.error_description_max_chars} characters")
     if not isinstance(payload, dict) and len(decoded) == expected_length:
-        part = "ErrorDetails" if message_type == CALLERROR else "Payload"
+        part = "ErrorDetails" if message_type in (CALLERROR, CALLRESULTERROR) else "Payload"
         problems.append(f"{part} must be a JSON object, got {payload!r}")
     return ParsedFrame(
         message_type,

@@ -4,6 +4,7 @@ the 2.0.1 default answers, NotifySettlement (C18/C24, ocpp201-rules.md §9) answ
 library 2.1.0 gives an unhandled 2.1 action no reply at all (ocpp201-rules.md §10)."""
 
 import asyncio
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -135,15 +136,64 @@ async def test_a_valid_station_request_new_in_2_1_we_do_not_serve_is_not_support
     assert csms.violations == []  # the station may send it: not its fault
 
 
+STREAM = {"id": 1, "pending": 0, "basetime": TS, "data": [{"t": 0.5, "v": "230.1"}]}
+
+
 async def test_callresults_callerrors_and_2_1_sends_are_never_answered(csms):
     async with raw_station(csms.url, "CS-1", V21) as station:
         await station.result("BootNotification", BOOT)
         await station.send('[3,"nobody-asked",{}]')
         await station.send('[4,"nobody-asked","GenericError","",{}]')
         await station.send('[5,"nobody-asked","GenericError","",{}]')  # CALLRESULTERROR (OCPP-J 2.1)
-        await station.send('[6,"s1","NotifyPeriodicEventStream",{}]')  # SEND (OCPP-J 2.1)
+        await station.send('[6,"s1","NotifyPeriodicEventStream",{}]')  # SEND (OCPP-J 2.1), invalid
         heartbeat = await station.call("Heartbeat", {}, message_id="h1")
     assert heartbeat[:2] == [3, "h1"]  # nothing else was sent
+
+
+async def test_a_valid_2_1_send_and_callresulterror_are_recorded_checked_and_not_violations(csms):
+    async with raw_station(csms.url, "CS-1", V21) as station:
+        await station.result("BootNotification", BOOT)
+        mark = csms.mark()
+        await station.send(json.dumps([6, "s1", "NotifyPeriodicEventStream", STREAM]))
+        await station.send('[5,"r1","FormatViolation","your CALLRESULT was broken",{}]')
+        heartbeat = await station.call("Heartbeat", {}, message_id="h1")
+    assert heartbeat[:2] == [3, "h1"]
+    send, refusal = csms.frames[mark], csms.frames[mark + 1]
+    assert (send.type_name, send.action, send.payload, send.violations) == ("SEND", "NotifyPeriodicEventStream",
+                                                                            STREAM, ())
+    assert (refusal.type_name, refusal.error_code, refusal.violations) == ("CALLRESULTERROR", "FormatViolation", ())
+    assert csms.violations == []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (json.dumps([6, "s1", "NotifyPeriodicEventStream", {**STREAM, "pending": -1}]), "pending"),
+        (json.dumps([6, "s1", "NotifyPeriodicEventStream", {**STREAM, "data": []}]), "data"),
+        (json.dumps([6, "s1", "Heartbeat", {}]), "Heartbeat is not a SEND message of OCPP 2.1"),
+        (json.dumps([6, "s1", "../../v201/schemas/HeartbeatRequest", {}]), "is not a SEND message"),  # no lookup
+        ('[6,"s1","NotifyPeriodicEventStream"]', "SEND must have 4 elements"),
+        ('[5,"r1","FormationViolation","",{}]', "not an OCPP-J 2.1 code"),
+        ('[5,"r1","GenericError"]', "CALLRESULTERROR must have 5 elements"),
+    ],
+)
+async def test_a_bad_2_1_send_or_callresulterror_is_a_violation_and_still_unanswered(csms, text, problem):
+    async with raw_station(csms.url, "CS-1", V21) as station:
+        await station.result("BootNotification", BOOT)
+        mark = csms.mark()
+        await station.send(text)
+        heartbeat = await station.call("Heartbeat", {}, message_id="h1")
+    assert heartbeat[:2] == [3, "h1"]
+    assert any(problem in violation for violation in csms.frames[mark].violations), csms.frames[mark].violations
+
+
+@pytest.mark.parametrize("text", ['[6,"s1","NotifyPeriodicEventStream",{}]', '[5,"r1","GenericError","",{}]'])
+async def test_a_2_0_1_station_s_send_or_callresulterror_is_still_message_type_not_supported(csms, text):
+    async with raw_station(csms.url, "CS-1", ["ocpp2.0.1"]) as station:
+        await station.result("BootNotification", BOOT)
+        await station.send(text)
+        reply = await station.receive()
+    assert reply[:3] == [CALLERROR, text.split('"')[1], "MessageTypeNotSupported"]  # [J201] §4.4
 
 
 async def test_rejected_boot_other_requests_get_security_error_b03(csms):
@@ -201,7 +251,12 @@ async def test_one_readable_line_per_2_1_message_like_2_0_1():
                 "StatusNotification", {"timestamp": TS, "connectorStatus": "Available", "evseId": 1, "connectorId": 1}
             )
             await station.result("NotifySettlement", SETTLEMENT)
+            await station.send(json.dumps([6, "s1", "NotifyPeriodicEventStream", STREAM]))
+            await station.send('[5,"r1","FormatViolation","bad",{}]')
+            await station.result("Heartbeat", {})
     text = [line.split(" ", 1)[1] for line in lines]
+    assert "CS-1 → SEND NotifyPeriodicEventStream id=1 pending=0 basetime=2025-03-01T12:00:00Z data=[1 items]" in text
+    assert "CS-1 → CALLRESULTERROR FormatViolation 'bad' [r1]" in text
     assert "CS-1 → BootNotification vendor=Borne model=AC-22-1C reason=PowerUp" in text
     assert "CS-1 → evse 1 connector 1: Available" in text
     assert "CS-1 → NotifySettlement Settled amount=12.34 pspRef=PSP-7788-0001 tx=tx-1" in text
