@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 
-from devcsms.handlers16 import Ocpp16Handlers
 from devcsms import v21
+from devcsms.handlers16 import Ocpp16Handlers
 from devcsms.handlers21 import Ocpp21Handlers
 from devcsms.handlers201 import Ocpp2Answers, Ocpp201Handlers
 from devcsms.v201 import OCPP201, Refusal, refusal

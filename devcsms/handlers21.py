@@ -4,8 +4,8 @@ ChargePoint, plus NotifySettlement (C18/C24, /work/shared/reference/ocpp201-rule
 
 NotifySettlement is answered empty, or with a receiptUrl when the CSMS is configured to make receipts
 (`DevCsms(receipt_url=...)`, `policy.ReceiptPolicy`; the answer's receiptUrl is optional, "when the CSMS
-makes the receipt"); tests read what the station reported from the record (`DevCsms.settlements`). Frames that must be refused never reach these handlers
-(`devcsms.v21.refusal`).
+makes the receipt"); tests read what the station reported from the record (`DevCsms.settlements`).
+Frames that must be refused never reach these handlers (`devcsms.v21.refusal`).
 """
 
 from __future__ import annotations

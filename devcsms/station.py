@@ -163,7 +163,7 @@ class StationSession:
             await self._send(_compact_json(refusal.frame()))
             return
         if request.message_type != CALL:
-            return  # a message type the dialect never answers (2.1: SEND, CALLRESULTERROR)
+            return  # defensive: a frame the dialect neither refuses nor may answer (2.1: SEND, CALLRESULTERROR)
         self._default_answer_for = request
         try:
             await self._router.route_message(raw)

@@ -32,7 +32,6 @@ from ocpp.v201.enums import Action
 from devcsms.validation import (
     CALL,
     CALLERROR,
-    CALLRESULT,
     UNIQUE_ID_MAX_CHARS,
     OcppVersion,
     reject_non_json_constant,
@@ -141,17 +140,14 @@ def refusal(
     *,
     version: OcppVersion = OCPP201,
     known_actions: frozenset[str] = KNOWN_ACTIONS,
-    unanswered_message_types: frozenset[int] = frozenset(),
 ) -> Refusal | None:
     """The CALLERROR that `text`, sent by a charging station of `version` (default 2.0.1), must get; None
-    when it must be served (a valid CALL of an action in `handled_actions`) or must not be answered (a
-    CALLRESULT/CALLERROR).
+    when it must be served (a valid CALL of an action in `handled_actions`) or must not be answered (any
+    other MessageTypeId of `version.message_types`: CALLRESULT, CALLERROR; 2.1 adds CALLRESULTERROR, SEND).
 
     `known_actions` are the actions `version` defines (any sender): one outside them is NotImplemented,
     one inside that a station may not send (`version.charge_point_actions`) or we do not handle is
-    NotSupported. `unanswered_message_types` are MessageTypeIds besides CALLRESULT/CALLERROR that are never
-    answered (2.1: CALLRESULTERROR, SEND). OCPP-J 2.1 keeps these rules (`devcsms.v21` passes its own
-    version, actions and message types)."""
+    NotSupported. OCPP-J 2.1 keeps these rules (`devcsms.v21` passes its own version and actions)."""
     try:
         decoded = json.loads(text, parse_float=decimal.Decimal, parse_constant=reject_non_json_constant)
     except (ValueError, RecursionError):
@@ -162,7 +158,7 @@ def refusal(
     readable_id = message_id if isinstance(message_id, str) and len(message_id) <= UNIQUE_ID_MAX_CHARS else None
     reply_id = readable_id if readable_id is not None else "-1"
     message_type = decoded[0]
-    if type(message_type) is int and message_type in {CALLRESULT, CALLERROR, *unanswered_message_types}:
+    if type(message_type) is int and message_type != CALL and message_type in version.message_types:
         return None
     if type(message_type) is not int or message_type != CALL:
         return Refusal(reply_id, "MessageTypeNotSupported", f"MessageTypeId {message_type!r} is not supported")

@@ -13,10 +13,9 @@ version's schemas and actions (see that module for the rules). What differs, fro
 
 SEND (NotifyPeriodicEventStream, whose schema has no Request/Response pair) and CALLRESULTERROR are new
 in OCPP-J 2.1 and not handled by the library 2.1.0. Their MessageTypeIds, 6 and 5, are our reading of
-OCPP-J 2.1 (not in the facts files, which name SEND only; the station's firmware reads them alike). They
-are never answered (`UNANSWERED_MESSAGE_TYPES`: answering a SEND would break 2.1); the record checks
-them (`OCPP21.message_types`): a SEND against `<Action>.json`, a CALLRESULTERROR's framing and code.
-Pure: no I/O.
+OCPP-J 2.1 (not in the facts files, which name SEND only; the station's firmware reads them alike).
+Being in `OCPP21.message_types`, they are never answered (answering a SEND would break 2.1) and the
+record checks them: a SEND against `<Action>.json`, a CALLRESULTERROR's framing and code. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -96,10 +95,4 @@ def refusal(text: str, handled_actions: Container[str]) -> Refusal | None:
     """The CALLERROR that `text`, sent by a 2.1 charging station, must get (the 2.0.1 rules with the 2.1
     schemas and actions); None when it must be served or must not be answered (a CALLRESULT, CALLERROR,
     CALLRESULTERROR or SEND)."""
-    return v201.refusal(
-        text,
-        handled_actions,
-        version=OCPP21,
-        known_actions=KNOWN_ACTIONS,
-        unanswered_message_types=UNANSWERED_MESSAGE_TYPES,
-    )
+    return v201.refusal(text, handled_actions, version=OCPP21, known_actions=KNOWN_ACTIONS)
