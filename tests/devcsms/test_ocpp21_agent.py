@@ -1,10 +1,13 @@
 """The real agent (in-process, simulated board and payment terminal) speaking OCPP 2.1 to the development
 CSMS (issue #12 item 4, C18): a card-paid session passes every 2.1 check of the CSMS, its NotifySettlement
-lands in `csms.settlements` with the captured amount, and the receipt the CSMS makes reaches the driver."""
+lands in `csms.settlements` with the captured amount, and the receipt the CSMS makes reaches the driver;
+a stand-alone terminal's session (C24) starts by the CSMS's RequestStartTransaction with a DirectPayment
+idToken."""
 
-from tests.integration.agent import running_agent, write_site
+from ocpp.v21 import call as call21
 
 from devcsms import DevCsms
+from tests.integration.agent import running_agent, write_site
 
 STATION = "CP-IT"
 PAYMENT = """
@@ -54,4 +57,24 @@ async def test_a_card_paid_2_1_session_settles_once_with_the_captured_amount_and
     view = csms.transactions[transaction_id]
     assert view.stopped and view.seq_nos == list(range(len(view.seq_nos)))
     assert csms.messages("DataTransfer") == []  # 2.1 reports the payment with its own messages
+    assert csms.violations == []
+
+
+async def test_a_stand_alone_terminal_session_c24_starts_by_request_start_transaction_in_2_1(tmp_path):
+    token = {"idToken": "PSP-7788-0001", "type": "DirectPayment"}  # the terminal's payment reference
+    async with DevCsms(host="127.0.0.1", port=0) as csms:
+        site = write_site(tmp_path, csms.url, ocpp={"protocol": "ocpp2.1"}, extra=PAYMENT)
+        async with running_agent(site) as cp:
+            await csms.wait_for("StatusNotification", timeout_s=30)
+            await cp.console("sim plug 1")
+            reply = await csms.call(STATION, call21.RequestStartTransaction(id_token=token, remote_start_id=7,
+                                                                           evse_id=1), timeout_s=30)
+            assert reply["status"] == "Accepted"
+            started = await csms.wait_for("TransactionEvent", lambda f: f.payload["eventType"] == "Started",
+                                          timeout_s=30)
+            assert started.payload["idToken"] == token
+            assert started.payload["transactionInfo"].get("remoteStartId") == 7
+            too_long = await csms.call(STATION, call21.RequestStartTransaction(
+                id_token={"idToken": "P" * 21, "type": "DirectPayment"}, remote_start_id=8, evse_id=1), timeout_s=30)
+    assert too_long["status"] == "Rejected"  # the core keeps CiString20 ids (README "OCPP 2.1")
     assert csms.violations == []
