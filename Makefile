@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Development CSMS on 127.0.0.1:9000 plus the agent on the simulated board; console on this terminal.
-# OCPP=2.0.1 runs the agent on a copy of dev/site.toml saying protocol = "ocpp2.0.1" (default: the
-# file's own protocol, ocpp1.6); the CSMS speaks both.
+# OCPP=2.0.1 (or 2.1) runs the agent on a copy of dev/site.toml saying protocol = "ocpp2.0.1" (default:
+# the file's own protocol, ocpp1.6); the CSMS speaks 1.6, 2.0.1 and 2.1.
 OCPP ?=
 run: $(STAMP)
 	$(PY) -m devcsms.devrun --config dev/site.toml $(if $(OCPP),--ocpp $(OCPP)) $(if $(CSMS_SCRIPT),--csms-script $(CSMS_SCRIPT)) $(if $(FIRMWARE),--offer-firmware $(FIRMWARE))
