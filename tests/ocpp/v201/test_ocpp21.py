@@ -206,3 +206,13 @@ def test_2_1_callresulterror_and_send_are_never_answered_but_unknown_in_2_0_1(me
     assert in_21.kind == "bad" and in_21.reply is None
     in_201 = V201Codec().read(text)
     assert in_201.kind == "bad" and json.loads(in_201.reply)[2] == "MessageTypeNotSupported"
+
+
+def test_the_2_0_1_sample_payloads_are_valid_2_1_payloads():
+    # version.py's claim that 2.0.1 payloads stay valid in 2.1, on every sample the v201
+    # tests use (both directions)
+    from tests.ocpp.v201.samples import VALID
+
+    for action, (request, response) in VALID.items():
+        assert schemas.payload_problem(action, "Request", request, "v21") is None, action
+        assert schemas.payload_problem(action, "Response", response, "v21") is None, action
