@@ -61,7 +61,8 @@ async def test_a_card_paid_2_1_session_settles_once_with_the_captured_amount_and
 
 
 async def test_a_stand_alone_terminal_session_c24_starts_by_request_start_transaction_in_2_1(tmp_path):
-    token = {"idToken": "PSP-7788-0001", "type": "DirectPayment"}  # the terminal's payment reference
+    # the terminal's payment reference: a UUID, longer than 1.6's CiString20
+    token = {"idToken": "3f2b9c1e-8d4a-4e6b-9a7c-5d1e2f3a4b5c", "type": "DirectPayment"}
     async with DevCsms(host="127.0.0.1", port=0) as csms:
         site = write_site(tmp_path, csms.url, ocpp={"protocol": "ocpp2.1"}, extra=PAYMENT)
         async with running_agent(site) as cp:
@@ -74,7 +75,12 @@ async def test_a_stand_alone_terminal_session_c24_starts_by_request_start_transa
                                           timeout_s=30)
             assert started.payload["idToken"] == token
             assert started.payload["transactionInfo"].get("remoteStartId") == 7
-            too_long = await csms.call(STATION, call21.RequestStartTransaction(
-                id_token={"idToken": "P" * 21, "type": "DirectPayment"}, remote_start_id=8, evse_id=1), timeout_s=30)
-    assert too_long["status"] == "Rejected"  # the core keeps CiString20 ids (README "OCPP 2.1")
+            await cp.console("sim unplug 1")
+            ended = await csms.wait_for("TransactionEvent", lambda f: f.payload["eventType"] == "Ended",
+                                        timeout_s=30)
+            assert ended.payload["transactionInfo"]["transactionId"] == \
+                started.payload["transactionInfo"]["transactionId"]
+            empty = await csms.call(STATION, call21.RequestStartTransaction(
+                id_token={"idToken": "", "type": "DirectPayment"}, remote_start_id=8, evse_id=1), timeout_s=30)
+    assert empty["status"] == "Rejected" and empty["statusInfo"]["reasonCode"] == "InvalidIdToken"
     assert csms.violations == []
