@@ -57,6 +57,15 @@ class StationView(Protocol):
         """ISO 4217 code of the tariff and of every cost shown."""
         ...
 
+    def authorization_amount_cents(self) -> int | None:
+        """What the payment terminal reserves on a card before a start; None: no
+        terminal fitted."""
+        ...
+
+    def payment_problem(self) -> str:
+        """Why the payment terminal is out of order ("" when it is not)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Fact:
@@ -95,6 +104,10 @@ def _constant(text: str) -> Callable[[StationView, int], str]:
 
 
 _TRUE = _constant("true")
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
 
 FACTS: tuple[Fact, ...] = (
     Fact("ChargingStation", "AvailabilityState", STATION, "OptionList", _availability,
@@ -152,6 +165,20 @@ FACTS: tuple[Fact, ...] = (
          lambda v, e: "true" if v.has_tariff() else "false", instance="Tariff"),
     Fact("TariffCostCtrlr", "Available", STATION, "boolean", _TRUE, instance="Cost"),
     Fact("TariffCostCtrlr", "Currency", STATION, "string", lambda v, e: v.currency()),
+    # PaymentCtrlr (OCPP 2.1 [DM21], also answered under 2.0.1, where it is one more
+    # component): the terminal connected to the station (C18). ReadOnly here: the amount
+    # and the terminal are [payment] and board settings; the station settles itself.
+    # Data types are our reading (the DM21 table's own are not in our sources).
+    Fact("PaymentCtrlr", "Enabled", STATION, "boolean",
+         lambda v, e: _bool(v.authorization_amount_cents() is not None)),
+    Fact("PaymentCtrlr", "Problem", STATION, "boolean",
+         lambda v, e: _bool(bool(v.payment_problem()))),
+    Fact("PaymentCtrlr", "Connected", STATION, "boolean",
+         lambda v, e: _bool(v.authorization_amount_cents() is not None
+                            and not v.payment_problem())),
+    Fact("PaymentCtrlr", "AuthorizationAmount", STATION, "decimal",
+         lambda v, e: f"{(v.authorization_amount_cents() or 0) / 100:.2f}"),
+    Fact("PaymentCtrlr", "SettlementByCSMS", STATION, "boolean", _constant("false")),
 )
 
 _BY_NAME: dict[tuple[str, str, str | None], Fact] = {
@@ -256,3 +283,11 @@ class CoreStationView:
 
     def currency(self) -> str:
         return str(self._station.currency())
+
+    def authorization_amount_cents(self) -> int | None:
+        payment = self._station.payment
+        return None if payment is None else int(payment.settings.pre_authorisation_cents)
+
+    def payment_problem(self) -> str:
+        payment = self._station.payment
+        return "" if payment is None else str(payment.terminal_fault)

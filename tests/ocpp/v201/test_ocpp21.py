@@ -216,3 +216,32 @@ def test_the_2_0_1_sample_payloads_are_valid_2_1_payloads():
     for action, (request, response) in VALID.items():
         assert schemas.payload_problem(action, "Request", request, "v21") is None, action
         assert schemas.payload_problem(action, "Response", response, "v21") is None, action
+
+
+def _payment_ctrlr(view) -> dict[str, str]:
+    from firmware.ocpp.v201 import device_facts
+
+    return {item["variable"]["name"]: item["variableAttribute"][0]["value"]
+            for item in device_facts.report_data(view)
+            if item["component"]["name"] == "PaymentCtrlr"}
+
+
+def test_payment_ctrlr_reports_the_terminal_the_amount_and_a_fault():
+    from firmware.ocpp.v201.device_facts import CoreStationView, find
+    from tests.core.harness import Harness
+
+    h = PayHarness()
+    h.boot()
+    view = CoreStationView(h.station, lambda: h.now, 30.0)
+    assert _payment_ctrlr(view) == {"Enabled": "true", "Problem": "false",
+                                    "Connected": "true", "AuthorizationAmount": "30.00",
+                                    "SettlementByCSMS": "false"}
+    h.handle(ev.PaymentTerminalFailed(0, "status", "no answer within T2"))
+    assert _payment_ctrlr(view)["Problem"] == "true"
+    assert _payment_ctrlr(view)["Connected"] == "false"
+    fact, _, status = find({"name": "PaymentCtrlr"}, {"name": "AuthorizationAmount"}, view)
+    assert status == "Accepted" and fact is not None and fact.data_type == "decimal"
+    plain = Harness()
+    assert _payment_ctrlr(CoreStationView(plain.station, lambda: 0.0, 30.0)) == {
+        "Enabled": "false", "Problem": "false", "Connected": "false",
+        "AuthorizationAmount": "0.00", "SettlementByCSMS": "false"}
