@@ -199,7 +199,8 @@ def _inbound_dispatcher(runtime: Runtime, auth: StoreAuthorization,
 
     dispatcher = V201InboundDispatcher(runtime, auth, transactions=adapter, queue=outbox,
                                        services=services, facts=adapter.facts,
-                                       triggers=triggers, version=adapter.version)
+                                       triggers=triggers, version=adapter.version,
+                                       reports=adapter)
     adapter.answer_actions(dispatcher.supported)
     handler: InboundHandler = dispatcher
     return handler

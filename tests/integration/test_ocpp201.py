@@ -218,6 +218,15 @@ async def test_csms_calls_reservation_remote_start_stop_and_variables_over_the_w
                 {"component": {"name": "NoSuchCtrlr"}, "variable": {"name": "Nope"}}]})
             results = variables["getVariableResult"]
             assert [r["attributeStatus"] for r in results] == ["Accepted", "UnknownComponent"]
+            assert await csms.call("g-1", "GetReport", {"requestId": 77, "componentVariable": [
+                {"component": {"name": "OCPPCommCtrlr"},
+                 "variable": {"name": "HeartbeatInterval"}}]}) == {"status": "Accepted"}
+            report = await csms.wait_for("NotifyReport", lambda c: c.payload["requestId"] == 77)
+            assert [(d["component"]["name"], d["variable"]["name"])
+                    for d in report.payload["reportData"]] == [
+                ("OCPPCommCtrlr", "HeartbeatInterval")]
+            assert await csms.call("g-2", "GetReport", {"requestId": 78, "componentVariable": [
+                {"component": {"name": "NoSuchCtrlr"}}]}) == {"status": "EmptyResultSet"}
             expiry = datetime.fromtimestamp(datetime.now(timezone.utc).timestamp() + 3600,
                                             timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             assert await csms.call("r-1", "ReserveNow", {

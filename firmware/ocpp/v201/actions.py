@@ -35,6 +35,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("GetVariables", "CSMS->CS", "B", "B06 device model, also while Pending"),
     Action("SetVariables", "CSMS->CS", "B", "B05 device model, RebootRequired"),
     Action("GetBaseReport", "CSMS->CS", "B", "B07 Configuration/Full/SummaryInventory"),
+    Action("GetReport", "CSMS->CS", "B", "B08 componentVariable / componentCriteria"),
     Action("Reset", "CSMS->CS", "B", "B11/B12 OnIdle / Immediate"),
     # C — Authorization (rules §2)
     Action("Authorize", "CS->CSMS", "C", "C01 idToken with its type"),

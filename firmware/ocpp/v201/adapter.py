@@ -41,6 +41,7 @@ from firmware.store import repositories as repo
 
 from . import device_facts, outbound, settlement, smart_charging
 from .outbound import TransactionContext
+from .report_filter import ReportFilter
 from .version import V201, Ocpp2Version
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,9 @@ class V201Adapter:
         # 2.1: the cost a PaymentCost report carried, for its transaction's Ended (the
         # core queues both in one batch, so memory is enough).
         self._costs: dict[int, dict[str, Any]] = {}
+        # GetReport filters by requestId, for the NotifyReport the core's report becomes
+        # (report_filter; a GetBaseReport has none: everything).
+        self._report_filters: dict[int, ReportFilter] = {}
         self._info = info
         # What the device model's fact variables read (NotifyReport reports them too).
         self.facts = facts
@@ -128,6 +132,13 @@ class V201Adapter:
         id); None when no running transaction has it."""
         return repo.ocpp201_local_tx_id(self._conn, transaction_id)
 
+    def expect_report(self, request_id: int, report_filter: ReportFilter) -> None:
+        """Filter the NotifyReport of ``request_id`` (a GetReport, B08); kept for the
+        last 16 requests only (one the core never answers must not pile up)."""
+        self._report_filters[request_id] = report_filter
+        while len(self._report_filters) > 16:
+            self._report_filters.pop(next(iter(self._report_filters)))
+
     def remember_remote_start(self, evse_id: int | None, remote_start_id: int) -> None:
         """Echo ``remote_start_id`` in the next Started on ``evse_id`` (None: on
         whichever EVSE starts next)."""
@@ -158,11 +169,18 @@ class V201Adapter:
         if isinstance(effect, fx.SendChargingProfilesReport):
             return "ReportChargingProfiles", smart_charging.report(effect,
                                                                    self._transaction_id_of)
-        if isinstance(effect, fx.SendConfigurationReport) and self.facts is not None:
+        if isinstance(effect, fx.SendConfigurationReport):
             message = outbound.to_call(effect, self._info)
             assert message is not None
             action, payload = message
-            payload["reportData"] = payload["reportData"] + device_facts.report_data(self.facts)
+            if self.facts is not None:
+                payload["reportData"] = (payload["reportData"]
+                                         + device_facts.report_data(self.facts))
+            wanted = self._report_filters.pop(effect.request_id, None)
+            if wanted is not None:
+                payload["reportData"] = wanted.apply(payload["reportData"])
+                if not payload["reportData"]:  # minItems 1: none is no reportData
+                    del payload["reportData"]
             return action, payload
         context = None
         if isinstance(effect, fx.SendAuthorizationRequest):

@@ -178,6 +178,14 @@ def set_result(item: dict[str, Any], core_status: str) -> dict[str, Any]:
 _DATA_TYPES = {"bool": "boolean", "int": "integer", "csl": "MemberList", "str": "string"}
 
 
+def catalog() -> list[dict[str, Any]]:
+    """Every table variable as a component/variable pair (no value): what a GetReport's
+    filter may select (``report_filter``)."""
+    return [{"component": {"name": v.component},
+             "variable": {"name": v.variable} if v.instance is None
+             else {"name": v.variable, "instance": v.instance}} for v in VARIABLES]
+
+
 def report_data(keys: Iterable[ReportedKey]) -> list[dict[str, Any]]:
     """NotifyReport's reportData for the core's reported keys: one ReportDataType per
     table variable whose key the core reported."""

@@ -34,7 +34,7 @@ from firmware.core import events as ev
 from firmware.ocpp.frames import CallErrorReply
 from firmware.ocpp.handlers import AuthorizationService
 from firmware.ocpp.services import CallService, MessageTrigger, by_action, by_message
-from firmware.ocpp.v201 import local_list
+from firmware.ocpp.v201 import device_facts, device_model, local_list
 from firmware.ocpp.v201.codec import CHECKED_OFF_LOOP, CheckedCall
 from firmware.ocpp.v201.errors import CallError, InvalidOutgoingMessage, from_v16
 from firmware.ocpp.v201.frames import CallFrame
@@ -45,6 +45,7 @@ from firmware.ocpp.v201.inbound_actions import (
     TransactionDirectory,
 )
 from firmware.ocpp.v201.device_facts import CoreStationView, StationView
+from firmware.ocpp.v201.report_filter import ReportFilters, ReportRequests
 from firmware.ocpp.v201.smart_charging import SmartChargingRequests
 from firmware.ocpp.v201.schemas import (known_actions, payload_problem, require_valid,
                                         version_label, with_integers)
@@ -95,7 +96,8 @@ class V201InboundDispatcher:
                  services: tuple[CallService, ...] = (),
                  facts: StationView | None = None,
                  triggers: tuple[MessageTrigger, ...] = (),
-                 version: Ocpp2Version = V201) -> None:
+                 version: Ocpp2Version = V201,
+                 reports: ReportFilters | None = None) -> None:
         self._package = version.schema_package
         self._auth = auth
         self._triggers = by_message(triggers)
@@ -104,11 +106,11 @@ class V201InboundDispatcher:
         self._runtime = runtime
         self._reply_timeout_s = reply_timeout_s
         self._clock = runtime.clock
+        self._core_facts: StationView = facts or CoreStationView(
+            runtime.station, runtime.clock.now, reply_timeout_s)
         self._core = CoreRequests(runtime, transactions,
                                   activity or StationActivity(runtime.station),
-                                  reply_timeout_s, self._lookup,
-                                  facts or CoreStationView(runtime.station, runtime.clock.now,
-                                                           reply_timeout_s))
+                                  reply_timeout_s, self._lookup, self._core_facts)
         self._activity = self._core.activity
         smart = SmartChargingRequests(self._core.ask, transactions)
         self._handlers: dict[str, Handler] = {
@@ -135,6 +137,14 @@ class V201InboundDispatcher:
         }
         if queue is not None:
             self._handlers["GetTransactionStatus"] = self._get_transaction_status
+        if reports is not None:  # B08: the adapter filters the NotifyReport
+            view = self._core_facts
+
+            def catalog() -> list[dict[str, Any]]:
+                return device_model.catalog() + device_facts.report_data(view)
+
+            self._handlers["GetReport"] = ReportRequests(
+                self._core.ask, reports, catalog, device_facts.ITEMS_PER_MESSAGE).get_report
         # Actions answered outside the core (certificates, logs, firmware).
         for action, service in by_action(services).items():
             if action in self._handlers:
@@ -272,8 +282,9 @@ def _checked(action: str, payload: dict[str, Any], package: str) -> dict[str, An
 SUPPORTED: frozenset[str] = frozenset({
     "RequestStartTransaction", "RequestStopTransaction", "Reset", "ChangeAvailability",
     "UnlockConnector", "TriggerMessage", "GetVariables", "SetVariables", "ClearCache",
-    "ReserveNow", "CancelReservation", "GetBaseReport", "GetTransactionStatus",
+    "ReserveNow", "CancelReservation", "GetBaseReport", "GetReport", "GetTransactionStatus",
     "GetLocalListVersion", "SendLocalList", "DataTransfer", "SetChargingProfile",
     "ClearChargingProfile", "GetCompositeSchedule", "GetChargingProfiles", "CostUpdated"})
 """What ``V201InboundDispatcher`` answers (``V201Codec(SUPPORTED)``); GetTransactionStatus
-only when it was given the outbox (``queue``)."""
+only when it was given the outbox (``queue``), GetReport only with the adapter
+(``reports``)."""

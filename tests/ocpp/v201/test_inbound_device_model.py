@@ -213,8 +213,9 @@ async def test_data_transfer_is_unknown_vendor(rig):
 
 
 def test_supported_is_what_the_dispatcher_answers(rig):
-    # GetTransactionStatus needs the outbox (``queue``), which this rig does not give.
-    assert rig.dispatcher.supported == SUPPORTED - {"GetTransactionStatus"}
+    # GetTransactionStatus needs the outbox (``queue``) and GetReport the adapter
+    # (``reports``), which this rig does not give.
+    assert rig.dispatcher.supported == SUPPORTED - {"GetTransactionStatus", "GetReport"}
     assert SUPPORTED <= CSMS_TO_CS
 
 
