@@ -60,8 +60,7 @@ def install_payment_commands(console: Console, agent: Any) -> None:
             receipt = parse_int(args[2], "RECEIPT", 1)
             if receipt > 9999:
                 raise ConsoleError("RECEIPT must be <= 9999 (a ZVT receipt number)")
-            record = next((r for r in payment_store.payments(agent.conn)
-                           if r.payment_id == payment_id), None)
+            record = payment_store.payment(agent.conn, payment_id)
             if record is None:
                 raise ConsoleError(f"no payment {payment_id} (see `payments`)")
             if record.state != "lost":

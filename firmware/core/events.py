@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Hashable
+from typing import TYPE_CHECKING, Any, Hashable
 
 from hal.interfaces import MeterReading, PilotState
 
 from .effects import SendMessage
 from .timers import TimerKey
+
+if TYPE_CHECKING:
+    from .payment_records import PaymentRecord
 
 
 class Event:
@@ -432,7 +435,7 @@ class PaymentReleaseRequested(Event):
     ``record`` is the stored record (the core keeps only unfinished ones);
     ``receipt_number`` the terminal's (BMP 87: 1..9999)."""
 
-    record: Any
+    record: PaymentRecord
     receipt_number: int
 
 

@@ -44,6 +44,16 @@ def payments(conn: sqlite3.Connection, *, unfinished_only: bool = False) -> list
     return [_record(text) for (text,) in rows]
 
 
+def payment(conn: sqlite3.Connection, payment_id: int) -> PaymentRecord | None:
+    """The stored payment ``payment_id``, None when there is none (also for an id no
+    SQLite integer can hold)."""
+    if not -2**63 <= payment_id < 2**63:
+        return None
+    row = conn.execute("SELECT record FROM payments WHERE payment_id = ?",
+                       (payment_id,)).fetchone()
+    return None if row is None else _record(row[0])
+
+
 def last_payment_id(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COALESCE(MAX(payment_id), 0) FROM payments").fetchone()[0])
 

@@ -103,6 +103,7 @@ async def test_declined_card_starts_nothing_and_tariff_is_set_by_data_transfer(c
         # only a lost pre-authorisation is released by hand; bad lines change nothing
         for line, why in (("pay release 1 17", "payment 1 is declined, not lost"),
                           ("pay release 9 17", "no payment 9"),
+                          (f"pay release {10**30} 17", "no payment"),
                           ("pay release 1 99999", "RECEIPT must be <= 9999"),
                           ("pay release one 17", "PAYMENT must be an integer"),
                           ("pay release 1", "usage: pay release PAYMENT RECEIPT")):

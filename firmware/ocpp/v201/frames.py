@@ -64,12 +64,10 @@ from firmware.ocpp.v201.errors import (
 )
 from firmware.ocpp.v201.schemas import (DEFAULT_PACKAGE, known_actions, require_valid,
                                         version_label)
+from firmware.ocpp.v201.version import by_package
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
-# OCPP-J 2.1 adds CALLRESULTERROR (a peer refusing our CALLRESULT) and SEND (a message
-# without a reply); neither is ever answered (our reading of OCPP 2.1 Part 4 §4.2; the
-# reference file names SEND only). In 2.0.1 they are unknown types, MessageTypeNotSupported.
-CALLRESULTERROR, SEND = 5, 6
+CALLRESULTERROR, SEND = 5, 6  # OCPP-J 2.1 (``version.Ocpp2Version.unanswered_message_types``)
 MAX_MESSAGE_ID_LENGTH = 36            # [J201] §4.1.1
 UNREADABLE_MESSAGE_ID = "-1"          # [J201] §4.2.3
 MAX_DEPTH = 32
@@ -206,8 +204,8 @@ def parse(text: str | bytes, max_frame_chars: int = MAX_FRAME_CHARS, *,
         looks_like = int(kind) if isinstance(kind, float) and kind in (3, 4) else None
         return _bad("RpcFrameworkError", "MessageTypeId must be an integer",
                     message_id, looks_like)
-    if kind in (CALLRESULTERROR, SEND) and package != DEFAULT_PACKAGE:
-        what = "CALLRESULTERROR" if kind == CALLRESULTERROR else "SEND"
+    if kind in by_package(package).unanswered_message_types:
+        what = {CALLRESULTERROR: "CALLRESULTERROR", SEND: "SEND"}.get(kind, str(kind))
         return BadFrame(CallError("MessageTypeNotSupported", f"a {what} is not used here"),
                         message_id, kind, never_answered=True)
     if kind not in (CALL, CALLRESULT, CALLERROR):

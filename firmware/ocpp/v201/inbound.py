@@ -143,8 +143,8 @@ class V201InboundDispatcher:
             def catalog() -> list[dict[str, Any]]:
                 return device_model.catalog() + device_facts.report_data(view)
 
-            self._handlers["GetReport"] = ReportRequests(
-                self._core.ask, reports, catalog, device_facts.ITEMS_PER_MESSAGE).get_report
+            self._handlers["GetReport"] = ReportRequests(self._core.ask, reports,
+                                                         catalog).get_report
         # Actions answered outside the core (certificates, logs, firmware).
         for action, service in by_action(services).items():
             if action in self._handlers:

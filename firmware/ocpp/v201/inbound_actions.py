@@ -58,7 +58,7 @@ core decision are answered here, without asking the core, so they change nothing
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol, Sequence
 
 from firmware.core import events as ev
 from firmware.core.csms_cost import cost_from_json
@@ -328,7 +328,7 @@ class CoreRequests:
 
     async def get_variables(self, frame: CallFrame, payload: dict[str, Any]) -> Answer:
         items = payload["getVariableData"]
-        _limit(items, "getVariableData")
+        limit_items(items, "getVariableData")
         keys: list[str] = []
         for item in items:
             found, _ = device_model.find(item["component"], item["variable"])
@@ -352,7 +352,7 @@ class CoreRequests:
 
     async def set_variables(self, frame: CallFrame, payload: dict[str, Any]) -> Answer:
         items = payload["setVariableData"]
-        _limit(items, "setVariableData")
+        limit_items(items, "setVariableData")
         results: list[dict[str, Any]] = []
         continuations: list[Any] = []
         for index, item in enumerate(items):
@@ -387,7 +387,8 @@ def _fact_result(item: dict[str, Any], found: tuple[Any, int, str],
             "attributeValue": fact.value(view, evse_id)[:2500]}
 
 
-def _limit(items: list[Any], field: str) -> None:
+def limit_items(items: Sequence[Any], field: str) -> None:
+    """CALLERROR OccurrenceConstraintViolation beyond DeviceDataCtrlr.ItemsPerMessage."""
     if len(items) > ITEMS_PER_MESSAGE:
         raise CallError("OccurrenceConstraintViolation",
                         f"{field}: more than {ITEMS_PER_MESSAGE} items "

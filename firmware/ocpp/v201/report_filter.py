@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Protocol
 
 from firmware.core import events as ev
-from firmware.ocpp.v201.errors import CallError
+from firmware.ocpp.v201.inbound_actions import limit_items
 
 CRITERIA = ("Active", "Available", "Enabled", "Problem")
 
@@ -109,19 +109,14 @@ class ReportRequests:
     variable), ``reports`` the adapter that filters the NotifyReport."""
 
     def __init__(self, ask: Ask, reports: ReportFilters,
-                 catalog: Callable[[], list[dict[str, Any]]], items_limit: int) -> None:
+                 catalog: Callable[[], list[dict[str, Any]]]) -> None:
         self._ask = ask
         self._reports = reports
         self._catalog = catalog
-        self._items_limit = items_limit
 
     async def get_report(self, frame: Any, payload: dict[str, Any]
                          ) -> tuple[dict[str, Any], Any]:
-        wanted = payload.get("componentVariable", ())
-        if len(wanted) > self._items_limit:
-            raise CallError("OccurrenceConstraintViolation",
-                            f"componentVariable: more than {self._items_limit} items "
-                            "(DeviceDataCtrlr.ItemsPerMessage)")
+        limit_items(payload.get("componentVariable", ()), "componentVariable")
         report_filter = ReportFilter.of(payload)
         if not report_filter.any_selected(self._catalog()):
             return {"status": "EmptyResultSet"}, None

@@ -104,9 +104,9 @@ def payload_problem(action: str, kind: Kind, payload: Any,
 
 
 def version_label(package: str) -> str:
-    from firmware.ocpp.v201.version import VERSIONS
+    from firmware.ocpp.v201.version import by_package
 
-    return next((v.label for v in VERSIONS.values() if v.schema_package == package), package)
+    return by_package(package).label
 
 
 def require_valid(action: str, kind: Kind, payload: Any,

@@ -15,7 +15,10 @@ serve both, and what differs is here:
   Local (a locally authorised token, which is what a card payment is to 2.0.1);
 - ``settles_payments``: the station reports a payment's end with NotifySettlement (2.1
   C18, ocpp201-rules.md §9) and its cost in TransactionEvent.costDetails; 2.0.1 carries
-  both in the documented DataTransfer (``firmware.ocpp.payment_messages``).
+  both in the documented DataTransfer (``firmware.ocpp.payment_messages``);
+- ``unanswered_message_types``: MessageTypeIds beyond CALL/CALLRESULT/CALLERROR that are
+  never answered: 2.1's CALLRESULTERROR (5) and SEND (6), our reading of OCPP-J 2.1 §4.2
+  (the reference file names SEND only); in 2.0.1 they are unknown types.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class Ocpp2Version:
     schema_package: str
     id_token_types: frozenset[str]
     settles_payments: bool
+    unanswered_message_types: frozenset[int] = frozenset()
 
     def token_type(self, presented_as: str) -> str:
         """The idToken.type to send for a token the core presented as ``presented_as``."""
@@ -41,6 +45,11 @@ _TYPES_201 = frozenset({"Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "
 
 V201 = Ocpp2Version("ocpp2.0.1", "2.0.1", "v201", _TYPES_201, settles_payments=False)
 V21 = Ocpp2Version("ocpp2.1", "2.1", "v21", _TYPES_201 | {"DirectPayment", "EVCCID", "VIN"},
-                   settles_payments=True)
+                   settles_payments=True, unanswered_message_types=frozenset({5, 6}))
 
 VERSIONS = {version.subprotocol: version for version in (V201, V21)}
+
+
+def by_package(package: str) -> Ocpp2Version:
+    """The version whose schemas are ``ocpp/<package>`` (2.0.1 for an unknown one)."""
+    return next((v for v in VERSIONS.values() if v.schema_package == package), V201)
